@@ -1,0 +1,337 @@
+"""Dataset records, the dataset registry, and materialization to zarr in the cache.
+
+A :class:`DatasetSpec` says where a dataset comes from (files with URLs and sha256, or a
+simulator with parameters and a seed) and how to build it. :func:`prepare` builds a dataset once
+per tier (download + parse, or simulate), validates every piece against the data contract and
+streams it into zarr stores under ``<cache>/stores/<name>/v<version>/<tier>/``. The stores are
+written into a temporary directory that is renamed into place only after the last byte and a
+``COMPLETE.json`` (with a sha256 of every array) are written, so an interrupted build never
+leaves anything that is later read as valid. :func:`open_part` opens a store lazily.
+
+The cache root is ``$DECATHLON_DATA_DIR`` if set, else the OS cache directory
+(``~/.cache/spacetime-decathlon`` on Linux).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .contract import validate
+from .registry import Registry
+
+__all__ = [
+    "DATASETS",
+    "DatasetSpec",
+    "FileSpec",
+    "data_root",
+    "open_part",
+    "prepare",
+    "is_prepared",
+    "register_dataset",
+    "store_dir",
+    "StoreError",
+]
+
+log = logging.getLogger("decathlon")
+
+#: Version of the on-disk store layout; bump to invalidate every cached store.
+STORE_FORMAT = 1
+
+
+class StoreError(ValueError):
+    """A cached store is missing, incomplete or corrupted; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One upstream file: its path inside the dataset's raw folder, URL and sha256.
+
+    ``sha256=None`` marks a file whose hash is not yet pinned: the fetcher records the hash at
+    first download in a lock file and verifies it afterwards (see ``decathlon.datasets.fetch``).
+    """
+
+    name: str
+    url: str
+    sha256: str | None
+
+
+Builder = Callable[["DatasetSpec", str, bool], Iterator[tuple[str, xr.Dataset]]]
+
+
+@dataclass(frozen=True, eq=False)
+class DatasetSpec:
+    """Where a dataset comes from and how it is built (DESIGN §3, "Dataset record").
+
+    Parameters
+    ----------
+    name, version
+        Registry key and data version; a new version gets a new cache folder.
+    domain, family
+        Scientific domain (``particles``, ``mocap`` ...) and data-contract family.
+    build
+        ``build(spec, tier, progress)`` yields ``(part, dataset)`` pieces; pieces of one part are
+        concatenated along ``sample`` (so a simulator can stream chunks).
+    parts
+        Names of the stores the dataset is made of (``train``/``valid``/``test`` for simulators
+        that draw separate splits, ``all`` for a recording split by sample).
+    tiers
+        Tier name -> tier settings (e.g. simulation counts). Datasets with a single tier serve it
+        for every requested tier.
+    files
+        Upstream files (downloaded datasets); empty for simulators.
+    params, seed
+        Simulator parameters and seed, recorded in the card and in the result provenance.
+    license, citation, card, source
+        Provenance; ``card`` is the data card's file name in ``decathlon/datasets/cards``.
+    """
+
+    name: str
+    version: str
+    domain: str
+    family: str
+    build: Builder
+    parts: tuple[str, ...]
+    tiers: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: {"full": {}})
+    files: tuple[FileSpec, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    license: str = ""
+    citation: str = ""
+    card: str = ""
+    source: str = ""
+
+    def resolve_tier(self, tier: str) -> str:
+        """The tier actually built for a requested ``tier``.
+
+        A dataset with a single tier (a real recording) serves it for every request.
+        """
+        if tier in self.tiers:
+            return tier
+        if len(self.tiers) == 1:
+            return next(iter(self.tiers))
+        raise KeyError(
+            f"dataset {self.name!r} has no tier {tier!r}; valid tiers: {', '.join(self.tiers)}"
+        )
+
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset", plugins=("decathlon.datasets",))
+
+
+def register_dataset(spec: DatasetSpec) -> DatasetSpec:
+    """Register ``spec`` under ``spec.name`` (duplicates refused)."""
+    return DATASETS.register(spec.name, spec)
+
+
+def data_root() -> Path:
+    """Cache root: ``$DECATHLON_DATA_DIR`` or the OS cache directory. Nothing is created here."""
+    env = os.environ.get("DECATHLON_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    import pooch  # light import, only when a path is needed
+
+    return Path(pooch.os_cache("spacetime-decathlon"))
+
+
+def store_dir(spec: DatasetSpec, tier: str) -> Path:
+    """Folder of the materialized stores of ``spec`` at ``tier``."""
+    return data_root() / "stores" / spec.name / f"v{spec.version}" / spec.resolve_tier(tier)
+
+
+def _complete_file(d: Path) -> Path:
+    return d / "COMPLETE.json"
+
+
+def is_prepared(name: str, tier: str) -> bool:
+    """Whether :func:`prepare` has completed for this dataset and tier."""
+    return _complete_file(store_dir(DATASETS.get(name), tier)).is_file()
+
+
+class _ArrayHasher:
+    """sha256 of every variable, fed chunk by chunk along the first axis (C order)."""
+
+    def __init__(self) -> None:
+        self._h: dict[str, Any] = {}
+        self._meta: dict[str, tuple[str, list[int]]] = {}
+
+    def update(self, ds: xr.Dataset) -> None:
+        for name in sorted(ds.variables):
+            da = ds[name]
+            arr = np.ascontiguousarray(np.asarray(da.values))
+            if arr.dtype.kind in "OUS":
+                arr = np.asarray(arr.astype(str), dtype="U")
+            chunked = da.dims[:1] == ("sample",)
+            if name not in self._h:
+                self._h[name] = hashlib.sha256()
+                self._meta[name] = (str(arr.dtype), list(arr.shape))
+                self._h[name].update(arr.tobytes())
+            elif chunked:
+                self._h[name].update(arr.tobytes())
+                self._meta[name][1][0] += arr.shape[0]
+
+    def digest(self) -> tuple[str, dict[str, str]]:
+        per_var = {k: h.hexdigest() for k, h in sorted(self._h.items())}
+        lines = "".join(f"{k}:{self._meta[k][0]}:{self._meta[k][1]}:{v}\n" for k, v in per_var.items())
+        return hashlib.sha256(lines.encode()).hexdigest(), per_var
+
+
+def hash_dataset(ds: xr.Dataset) -> str:
+    """The sha256 :func:`prepare` records for a whole part (used by ``verify``)."""
+    h = _ArrayHasher()
+    h.update(ds)
+    return h.digest()[0]
+
+
+def prepare(name: str, tier: str = "mini", progress: bool = False, force: bool = False) -> Path:
+    """Build dataset ``name`` at ``tier`` into the cache (once) and return its folder.
+
+    Parameters
+    ----------
+    name
+        A registered dataset name (see ``decathlon list``).
+    tier
+        ``mini`` (CPU-sized) or ``full`` (the paper's sizes) for simulators; real recordings have
+        one tier.
+    progress
+        Show progress bars (downloads and simulation).
+    force
+        Rebuild even if a complete store exists.
+
+    Raises
+    ------
+    KeyError
+        Unknown dataset or tier.
+    ValueError
+        A piece breaks the data contract, or a download fails its checksum.
+    """
+    spec = DATASETS.get(name)
+    final = store_dir(spec, tier)
+    if _complete_file(final).is_file() and not force:
+        return final
+    real_tier = spec.resolve_tier(tier)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:12]}"
+    hashers: dict[str, _ArrayHasher] = {}
+    t0 = time.perf_counter()
+    try:
+        tmp.mkdir()
+        for part, piece in spec.build(spec, real_tier, progress):
+            if part not in spec.parts:
+                raise ValueError(
+                    f"dataset {name!r} built a piece for part {part!r}; declared parts: "
+                    f"{list(spec.parts)}"
+                )
+            validate(piece)
+            path = tmp / f"{part}.zarr"
+            if part in hashers:
+                if "sample" not in piece.dims:
+                    raise ValueError(f"dataset {name!r}: only pieces with a 'sample' dim can stream")
+                piece.drop_vars([v for v in piece.variables if "sample" not in piece[v].dims]).to_zarr(
+                    path, mode="a", append_dim="sample", consolidated=True
+                )
+            else:
+                hashers[part] = _ArrayHasher()
+                piece.to_zarr(path, mode="w", consolidated=True)
+            hashers[part].update(piece)
+        missing = [p for p in spec.parts if p not in hashers]
+        if missing:
+            raise ValueError(f"dataset {name!r} built no data for parts {missing}")
+        parts_meta = {}
+        for part, h in hashers.items():
+            digest, per_var = h.digest()
+            parts_meta[part] = {"sha256": digest, "variables": per_var}
+        data_sha = hashlib.sha256(
+            "".join(f"{p}:{m['sha256']}\n" for p, m in sorted(parts_meta.items())).encode()
+        ).hexdigest()
+        meta = {
+            "dataset": name,
+            "version": spec.version,
+            "tier": real_tier,
+            "store_format": STORE_FORMAT,
+            "data_sha256": data_sha,
+            "parts": parts_meta,
+            "seed": spec.seed,
+            "params": dict(spec.params),
+            "build_seconds": round(time.perf_counter() - t0, 3),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        _complete_file(tmp).write_text(json.dumps(meta, indent=1, default=str))
+        if final.exists():  # stale or forced: move aside, then swap in the new one
+            trash = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:12]}"
+            os.replace(final, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    log.info("prepared %s (%s) in %.1fs at %s", name, real_tier, time.perf_counter() - t0, final)
+    return final
+
+
+def store_meta(name: str, tier: str) -> dict[str, Any]:
+    """Contents of the store's ``COMPLETE.json``; :class:`StoreError` if not prepared."""
+    spec = DATASETS.get(name)
+    d = store_dir(spec, tier)
+    f = _complete_file(d)
+    if not f.is_file():
+        raise StoreError(
+            f"dataset {name!r} (tier {spec.resolve_tier(tier)!r}) is not prepared in {d}; run "
+            f"`decathlon prepare {name} --tier {tier}` first (data cache: $DECATHLON_DATA_DIR)"
+        )
+    try:
+        return json.loads(f.read_text())
+    except (OSError, ValueError) as e:
+        raise StoreError(
+            f"the store marker {f} is unreadable ({e}); delete {d} and run "
+            f"`decathlon prepare {name} --tier {tier}` again"
+        ) from None
+
+
+def open_part(name: str, tier: str, part: str, verify: bool = False) -> xr.Dataset:
+    """Open one part of a prepared dataset.
+
+    Lazy by default (``xarray.open_zarr``). With ``verify=True`` the part is loaded into memory
+    and its sha256 checked against the one recorded when it was written, so silent corruption of
+    the cache is caught; the loaded dataset is returned.
+
+    Raises
+    ------
+    StoreError
+        Not prepared, or the store is corrupted; the message names the folder to delete and the
+        command to run.
+    """
+    spec = DATASETS.get(name)
+    meta = store_meta(name, tier)
+    if part not in meta["parts"]:
+        raise KeyError(f"dataset {name!r} has no part {part!r}; parts: {', '.join(meta['parts'])}")
+    d = store_dir(spec, tier)
+    fix = f"delete {d} and run `decathlon prepare {name} --tier {tier}` again"
+    try:
+        ds = xr.open_zarr(d / f"{part}.zarr", consolidated=True)
+    except Exception as e:  # zarr raises many kinds; all mean the same to the user
+        raise StoreError(f"cannot open store {d / (part + '.zarr')} ({type(e).__name__}: {e}); {fix}") from None
+    if verify:
+        try:
+            ds = ds.load()
+        except Exception as e:
+            raise StoreError(f"store {d / (part + '.zarr')} is corrupted ({type(e).__name__}: {e}); {fix}") from None
+        got = hash_dataset(ds)
+        want = meta["parts"][part]["sha256"]
+        if got != want:
+            raise StoreError(
+                f"store {d / (part + '.zarr')} is corrupted: sha256 of its arrays is {got}, "
+                f"expected {want} (recorded when it was written); {fix}"
+            )
+    return ds

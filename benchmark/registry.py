@@ -1,0 +1,83 @@
+"""One small registry class, used once per kind of thing (datasets, tasks, baselines).
+
+A registry is a plain dict filled by ``register()``, which refuses duplicates. Lookups of an
+unknown name raise a ``KeyError`` listing the valid names. Built-in entries are registered by
+importing their packages (``decathlon.datasets``, ``decathlon.baselines``); the registry imports
+them on first lookup, which is how ``benchmark`` reaches them without importing them itself
+(DESIGN §2).
+
+Examples
+--------
+>>> colours = Registry("colour")
+>>> colours.register("red", 1)
+1
+>>> colours.get("red")
+1
+>>> colours.get("blue")
+Traceback (most recent call last):
+...
+KeyError: "unknown colour 'blue'; valid names: red"
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+__all__ = ["Registry"]
+
+
+class Registry(Generic[T]):
+    """A name -> entry mapping that refuses duplicates and explains unknown names."""
+
+    def __init__(self, kind: str, plugins: tuple[str, ...] = ()) -> None:
+        self.kind = kind
+        self._entries: dict[str, T] = {}
+        self._plugins = plugins
+        self._loaded = not plugins
+
+    def _load(self) -> None:
+        if not self._loaded:
+            self._loaded = True  # set first: the plugin modules call register() while importing
+            for mod in self._plugins:
+                importlib.import_module(mod)
+
+    def register(self, name: str, entry: T) -> T:
+        """Add ``entry`` under ``name``; a ``ValueError`` if the name is taken."""
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{self.kind} names are non-empty strings, got {name!r}")
+        if name in self._entries:
+            raise ValueError(
+                f"{self.kind} {name!r} is already registered; pick another name or bump the "
+                "version of the existing entry instead of registering it twice"
+            )
+        self._entries[name] = entry
+        return entry
+
+    def get(self, name: str) -> T:
+        """The entry called ``name``; ``KeyError`` listing the valid names otherwise."""
+        self._load()
+        try:
+            return self._entries[name]
+        except (KeyError, TypeError):
+            valid = ", ".join(sorted(self._entries)) or "(none registered)"
+            raise KeyError(f"unknown {self.kind} {name!r}; valid names: {valid}") from None
+
+    def names(self) -> list[str]:
+        """Sorted names of every registered entry."""
+        self._load()
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        self._load()
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        self._load()
+        return len(self._entries)

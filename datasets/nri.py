@@ -1,0 +1,241 @@
+"""NRI particle systems: springs and charged particles in a 2-D box (Kipf et al., ICML 2018).
+
+The physics, integrator and constants follow the NRI generator
+(``ethanfetaya/NRI`` ``data/synthetic_sim.py`` ``SpringSim`` / ``ChargedParticlesSim`` and
+``data/generate_dataset.py``; summarised in ``shared/PROTOCOLS.md`` §1.1):
+
+* ``n_balls`` = 5 balls in 2-D, box half-width 5 with elastic walls: a coordinate past a wall is
+  mirrored back (``x -> 2*5 - x``) and the normal velocity component points inwards.
+* ``dt`` = 0.001; force components are clipped to +-``max_force`` = 0.1/dt = 100; unit masses.
+* initial positions ``N(0, loc_std^2)``; initial velocities ``N(0, 1)`` rescaled so that every
+  ball's speed is ``vel_norm`` = 0.5.
+* integrator: ``v += dt F(x)`` once, then for ``i = 1 .. T-1``: ``x += dt v``; wall reflection;
+  store ``(x, v)`` if ``i % sample_freq == 0``; ``v += dt F(x)``. This stores ``T/sample_freq - 1``
+  frames, at times ``k * sample_freq * dt`` for ``k = 1, 2, ...``.
+* springs: ``F_i = -k sum_j A_ij (x_i - x_j)``, ``k = 0.1``, ``A`` symmetric with zero diagonal and
+  each unordered pair connected with probability 1/2, ``loc_std = 0.5``.
+* charged: ``F_i = k sum_j q_i q_j (x_i - x_j) / |x_i - x_j|^3``, ``k = 1``, charges +-1 with
+  probability 1/2, ``loc_std = 1``; the interaction graph is "like charges" (``q_i q_j = +1``).
+
+Unlike the reference, which runs one simulation at a time in a Python loop over steps, every
+simulation of a batch advances together (arrays ``(sims, balls, 2)``); only the loop over time
+steps remains. :func:`simulate_reference` keeps the reference's one-at-a-time structure with the
+same physics, for the speed benchmark and for the equivalence test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["NRIParams", "SPRINGS", "CHARGED", "simulate", "simulate_reference", "energy"]
+
+
+@dataclass(frozen=True)
+class NRIParams:
+    """Constants of one NRI system (values from ``ethanfetaya/NRI`` ``synthetic_sim.py``)."""
+
+    system: str  # "springs" or "charged"
+    n_balls: int = 5
+    box_size: float | None = 5.0  # None: no walls
+    loc_std: float = 0.5
+    vel_norm: float = 0.5
+    interaction_strength: float = 0.1
+    edge_prob: float = 0.5  # P(spring) or P(charge = +1)
+    dt: float = 0.001
+    max_force: float = 100.0  # 0.1 / dt in the reference
+    dim: int = 2
+
+
+SPRINGS = NRIParams("springs")
+CHARGED = NRIParams("charged", loc_std=1.0, interaction_strength=1.0)
+
+
+def _sample_graph(rng: np.random.Generator, p: NRIParams, n_sims: int):
+    """Springs: symmetric 0/1 adjacency (lower triangle mirrored). Charged: charges and q q^T."""
+    n = p.n_balls
+    if p.system == "springs":
+        a = (rng.random((n_sims, n, n)) < p.edge_prob).astype(np.float64)
+        low = np.tril(a, -1)
+        adj = low + np.swapaxes(low, 1, 2)
+        return adj, None
+    if p.system == "charged":
+        q = np.where(rng.random((n_sims, n)) < p.edge_prob, 1.0, -1.0)
+        qq = q[:, :, None] * q[:, None, :]
+        return qq, q
+    raise ValueError(f"unknown NRI system {p.system!r}; expected 'springs' or 'charged'")
+
+
+def _forces(x: np.ndarray, coupling: np.ndarray, p: NRIParams) -> np.ndarray:
+    """Forces on every ball, ``x`` of shape (sims, n, dim), clipped component-wise."""
+    diff = x[:, :, None, :] - x[:, None, :, :]  # x_i - x_j, (sims, n, n, dim)
+    if p.system == "springs":
+        f = -p.interaction_strength * np.einsum("bij,bijd->bid", coupling, diff)
+    else:
+        r2 = np.einsum("bijd,bijd->bij", diff, diff)
+        n = x.shape[1]
+        r2[:, np.arange(n), np.arange(n)] = np.inf  # no self-interaction
+        w = p.interaction_strength * coupling / (r2 * np.sqrt(r2))
+        f = np.einsum("bij,bijd->bid", w, diff)
+    np.clip(f, -p.max_force, p.max_force, out=f)
+    return f
+
+
+def _reflect(x: np.ndarray, v: np.ndarray, box: float | None) -> None:
+    """Elastic walls at +-box, in place (the reference's ``_clamp``)."""
+    if box is None:
+        return
+    over = x > box
+    x[over] = 2 * box - x[over]
+    v[over] = -np.abs(v[over])
+    under = x < -box
+    x[under] = -2 * box - x[under]
+    v[under] = np.abs(v[under])
+
+
+def _initial_state(rng: np.random.Generator, p: NRIParams, n_sims: int):
+    x = rng.standard_normal((n_sims, p.n_balls, p.dim)) * p.loc_std
+    v = rng.standard_normal((n_sims, p.n_balls, p.dim))
+    v *= p.vel_norm / np.linalg.norm(v, axis=-1, keepdims=True)
+    return x, v
+
+
+def simulate(
+    n_sims: int,
+    n_steps: int = 5000,
+    sample_freq: int = 100,
+    params: NRIParams = SPRINGS,
+    rng: np.random.Generator | int | None = 0,
+) -> dict[str, np.ndarray]:
+    """Simulate ``n_sims`` independent systems together.
+
+    Parameters
+    ----------
+    n_sims
+        Number of simulations, all advanced together.
+    n_steps, sample_freq
+        Integration steps ``T`` and the storing period; ``T // sample_freq - 1`` frames are kept.
+    params
+        :data:`SPRINGS`, :data:`CHARGED` or any :class:`NRIParams`.
+    rng
+        A generator or a seed; the same seed gives the same bytes.
+
+    Returns
+    -------
+    dict
+        ``pos``, ``vel`` of shape (sims, frames, balls, dim), float64; ``edges`` (sims, n, n)
+        0/1 ground-truth interaction graph with zero diagonal; ``charges`` (sims, n) for the
+        charged system; ``time`` (frames,) in seconds.
+
+    Examples
+    --------
+    >>> out = simulate(3, n_steps=500, sample_freq=100, rng=1)
+    >>> out["pos"].shape, out["time"].round(2).tolist()
+    ((3, 4, 5, 2), [0.1, 0.2, 0.3, 0.4])
+    """
+    if n_sims < 1 or n_steps < 2 * sample_freq or sample_freq < 1:
+        raise ValueError(
+            f"need n_sims >= 1 and n_steps >= 2*sample_freq >= 2; got n_sims={n_sims}, "
+            f"n_steps={n_steps}, sample_freq={sample_freq}"
+        )
+    rng = np.random.default_rng(rng)
+    coupling, charges = _sample_graph(rng, params, n_sims)
+    x, v = _initial_state(rng, params, n_sims)
+    _reflect(x, v, params.box_size)
+    n_save = n_steps // sample_freq - 1
+    pos = np.empty((n_sims, n_save, params.n_balls, params.dim))
+    vel = np.empty_like(pos)
+    dt = params.dt
+    v += dt * _forces(x, coupling, params)
+    k = 0
+    for i in range(1, n_steps):
+        x += dt * v
+        _reflect(x, v, params.box_size)
+        if i % sample_freq == 0 and k < n_save:
+            pos[:, k] = x
+            vel[:, k] = v
+            k += 1
+        v += dt * _forces(x, coupling, params)
+    edges = coupling if params.system == "springs" else (coupling > 0).astype(np.float64)
+    n = params.n_balls
+    edges = edges * (1 - np.eye(n))
+    out = {
+        "pos": pos,
+        "vel": vel,
+        "edges": edges,
+        "time": np.arange(1, n_save + 1) * sample_freq * dt,
+    }
+    if charges is not None:
+        out["charges"] = charges
+    return out
+
+
+def simulate_reference(
+    n_sims: int,
+    n_steps: int = 5000,
+    sample_freq: int = 100,
+    params: NRIParams = SPRINGS,
+    rng: np.random.Generator | int | None = 0,
+) -> dict[str, np.ndarray]:
+    """The same physics written the way the NRI generator is: one simulation at a time.
+
+    Used only by the speed benchmark and the equivalence test. It draws the random numbers in the
+    same order as :func:`simulate` (graph, positions and velocities for all simulations first), so
+    the two agree to rounding.
+    """
+    rng = np.random.default_rng(rng)
+    coupling, _ = _sample_graph(rng, params, n_sims)
+    x0, v0 = _initial_state(rng, params, n_sims)
+    n_save = n_steps // sample_freq - 1
+    n, d, dt, box = params.n_balls, params.dim, params.dt, params.box_size
+    pos = np.empty((n_sims, n_save, n, d))
+    vel = np.empty_like(pos)
+    for s in range(n_sims):
+        a = coupling[s]
+        x, v = x0[s].copy(), v0[s].copy()
+
+        def force(x, a=a):
+            f = np.zeros((n, d))
+            for i in range(n):
+                for j in range(n):
+                    if i == j:
+                        continue
+                    dx = x[i] - x[j]
+                    if params.system == "springs":
+                        f[i] += -params.interaction_strength * a[i, j] * dx
+                    else:
+                        r = np.sqrt(dx @ dx)
+                        f[i] += params.interaction_strength * a[i, j] * dx / r**3
+            return np.clip(f, -params.max_force, params.max_force)
+
+        _reflect(x[None], v[None], box)
+        v += dt * force(x)
+        k = 0
+        for i in range(1, n_steps):
+            x += dt * v
+            _reflect(x[None], v[None], box)
+            if i % sample_freq == 0 and k < n_save:
+                pos[s, k], vel[s, k] = x, v
+                k += 1
+            v += dt * force(x)
+    return {"pos": pos, "vel": vel}
+
+
+def energy(pos: np.ndarray, vel: np.ndarray, coupling: np.ndarray, params: NRIParams) -> np.ndarray:
+    """Total energy (unit masses) per simulation and frame, arrays (sims, frames, n, dim).
+
+    Kinetic ``sum_i |v_i|^2 / 2`` plus potential: springs ``k/2 sum_{i<j} A_ij |x_i - x_j|^2``;
+    charged ``k sum_{i<j} q_i q_j / |x_i - x_j|`` (``coupling`` = ``q q^T``). Walls add none.
+    """
+    kin = 0.5 * np.sum(vel**2, axis=(-1, -2))
+    diff = pos[:, :, :, None, :] - pos[:, :, None, :, :]
+    r2 = np.sum(diff**2, axis=-1)
+    n = pos.shape[2]
+    iu = np.triu_indices(n, 1)
+    c = coupling[:, None][:, :, iu[0], iu[1]]
+    if params.system == "springs":
+        pot = 0.5 * params.interaction_strength * np.sum(c * r2[:, :, iu[0], iu[1]], axis=-1)
+    else:
+        pot = params.interaction_strength * np.sum(c / np.sqrt(r2[:, :, iu[0], iu[1]]), axis=-1)
+    return kin + pot
