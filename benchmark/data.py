@@ -239,11 +239,11 @@ def prepare(name: str, tier: str = "mini", progress: bool = False, force: bool =
                 if "sample" not in piece.dims:
                     raise ValueError(f"dataset {name!r}: only pieces with a 'sample' dim can stream")
                 piece.drop_vars([v for v in piece.variables if "sample" not in piece[v].dims]).to_zarr(
-                    path, mode="a", append_dim="sample", consolidated=True
+                    path, mode="a", append_dim="sample", consolidated=True, zarr_format=2
                 )
             else:
                 hashers[part] = _ArrayHasher()
-                piece.to_zarr(path, mode="w", consolidated=True)
+                piece.to_zarr(path, mode="w", consolidated=True, zarr_format=2)
             hashers[part].update(piece)
         missing = [p for p in spec.parts if p not in hashers]
         if missing:

@@ -1,1 +1,7 @@
-"""decathlon.datasets"""
+"""decathlon.datasets: one module per source (spec + parser or simulator + fake generator).
+
+Importing this package registers every built-in dataset, task and simulator benchmark.
+"""
+
+from . import nri  # noqa: F401
+

@@ -28,6 +28,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import xarray as xr
+
+from decathlon.benchmark.data import DatasetSpec, register_dataset
+from decathlon.datasets.speed import SimBench, register_bench
 
 __all__ = ["NRIParams", "SPRINGS", "CHARGED", "simulate", "simulate_reference", "energy"]
 
@@ -239,3 +243,104 @@ def energy(pos: np.ndarray, vel: np.ndarray, coupling: np.ndarray, params: NRIPa
     else:
         pot = params.interaction_strength * np.sum(c / np.sqrt(r2[:, :, iu[0], iu[1]]), axis=-1)
     return kin + pot
+
+
+# --------------------------------------------------------------------------------------------
+# Dataset records: the simulator registered as a dataset whose parts are NRI's three splits.
+# --------------------------------------------------------------------------------------------
+
+#: Split sizes and lengths. ``full`` is NRI's ``generate_dataset.py`` default (50k/10k/10k,
+#: 5000 steps, test 10000 steps, every 100th stored, seed 42); ``mini`` is CPU-sized.
+NRI_TIERS = {
+    "mini": {"train": 2000, "valid": 500, "test": 500},
+    "full": {"train": 50000, "valid": 10000, "test": 10000},
+}
+NRI_STEPS = {"train": 5000, "valid": 5000, "test": 10000}
+SAMPLE_FREQ = 100
+CHUNK = 5000  # simulations per streamed chunk; part of the seed derivation, so fixed
+PART_INDEX = {"train": 0, "valid": 1, "test": 2}
+
+
+def to_dataset(out: dict[str, np.ndarray], params: NRIParams, spec_name: str, version: str) -> xr.Dataset:
+    """Wrap :func:`simulate` output as a trajectories-family dataset (data contract)."""
+    space = ["x", "y", "z"][: params.dim]
+    data = {
+        "pos": (("sample", "time", "entity", "space"), out["pos"].astype(np.float32)),
+        "vel": (("sample", "time", "entity", "space"), out["vel"].astype(np.float32)),
+        "edges": (("sample", "entity", "entity_"), out["edges"].astype(np.float32)),
+    }
+    if "charges" in out:
+        data["entity_features"] = (("sample", "entity", "entity_feature"), out["charges"][..., None].astype(np.float32))
+    coords = {"time": out["time"], "space": space}
+    if "charges" in out:
+        coords["entity_feature"] = ["charge"]
+    return xr.Dataset(
+        data,
+        coords=coords,
+        attrs={
+            "family": "trajectories",
+            "name": spec_name,
+            "units": "simulation units (unit mass, box half-width 5)",
+            "dt": float(out["time"][1] - out["time"][0]) if len(out["time"]) > 1 else float(out["time"][0]),
+            "source": "simulated: decathlon.datasets.nri (physics of ethanfetaya/NRI data/synthetic_sim.py)",
+            "license": "CC0-1.0 (simulated)",
+            "citation": "Kipf, Fetaya, Wang, Welling, Zemel. Neural Relational Inference for Interacting Systems. ICML 2018.",
+            "dataset_version": version,
+            "system": params.system,
+        },
+    )
+
+
+def make_builder(params: NRIParams, steps: dict[str, int] = NRI_STEPS, sample_freq: int = SAMPLE_FREQ):
+    """A ``DatasetSpec.build`` for an NRI-style system: parts train/valid/test streamed in chunks.
+
+    Chunk ``c`` of part ``p`` uses the generator ``default_rng([seed, p, c])``, so a tier's bytes
+    depend only on the seed and the sizes.
+    """
+
+    def build(spec, tier: str, progress: bool):
+        from tqdm.auto import tqdm
+
+        sizes = spec.tiers[tier]
+        total = sum(sizes[p] for p in spec.parts)
+        with tqdm(total=total, desc=f"simulate {spec.name} ({tier})", unit="sim", disable=not progress) as bar:
+            for part in spec.parts:
+                n = sizes[part]
+                for c, start in enumerate(range(0, n, CHUNK)):
+                    m = min(CHUNK, n - start)
+                    rng = np.random.default_rng([spec.seed, PART_INDEX[part], c])
+                    out = simulate(m, steps[part], sample_freq, params, rng)
+                    yield part, to_dataset(out, params, spec.name, spec.version)
+                    bar.update(m)
+
+    return build
+
+
+SPRINGS_SPEC = register_dataset(
+    DatasetSpec(
+        name="nri-springs",
+        version="1",
+        domain="particles",
+        family="trajectories",
+        build=make_builder(SPRINGS),
+        parts=("train", "valid", "test"),
+        tiers=NRI_TIERS,
+        params={**SPRINGS.__dict__, "steps": NRI_STEPS, "sample_freq": SAMPLE_FREQ},
+        seed=42,
+        license="CC0-1.0 (simulated data)",
+        citation="Kipf et al., Neural Relational Inference for Interacting Systems, ICML 2018",
+        card="nri-springs.md",
+        source="https://github.com/ethanfetaya/NRI (data/synthetic_sim.py, data/generate_dataset.py)",
+    )
+)
+
+register_bench(
+    SimBench(
+        name="nri-springs",
+        fast=lambda n: simulate(n, 5000, SAMPLE_FREQ, SPRINGS, 0),
+        reference=lambda n: simulate_reference(n, 5000, SAMPLE_FREQ, SPRINGS, 0),
+        n_fast=2000,
+        n_reference=10,
+        note="5 balls, 5000 steps each (one NRI training simulation)",
+    )
+)
