@@ -1,1 +1,23 @@
-"""decathlon.baselines"""
+"""decathlon.baselines: reference models, one per file, trained through one ``fit()``.
+
+Importing this package registers the baselines. The trivial ones are numpy-only; the learned
+ones import torch only when they are first used (their modules load lazily), so the evaluator
+core never imports torch.
+"""
+
+import importlib
+
+from decathlon.benchmark.models import BaselineSpec, register_baseline
+
+from . import chance, constant_velocity, proximity, static  # noqa: F401
+
+
+def _lazy(module: str, attr: str):
+    def make(task, **config):
+        return getattr(importlib.import_module(f"decathlon.baselines.{module}"), attr)(task, **config)
+
+    return make
+
+
+register_baseline(BaselineSpec("gru", _lazy("gru", "_make"), kinds=("forecast",), learned=True,
+                               description="GRU over all entities, one-step teacher forcing, rollout"))

@@ -55,6 +55,9 @@ FAMILIES: dict[str, Family] = {
             "mask": Variable(("sample", "time", "entity"), required=False, kind="b"),
             "edges": Variable(("sample", "entity", "entity_"), required=False, kind="fib"),
             "params": Variable(("sample", "param"), required=False),
+            # per-entity constants (charges, natural frequencies) and non-spatial state
+            "entity_features": Variable(("sample", "entity", "entity_feature"), required=False),
+            "state": Variable(("sample", "time", "entity", "feature"), required=False),
         },
         mask="mask",
     ),

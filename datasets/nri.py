@@ -344,3 +344,32 @@ register_bench(
         note="5 balls, 5000 steps each (one NRI training simulation)",
     )
 )
+
+CHARGED_SPEC = register_dataset(
+    DatasetSpec(
+        name="nri-charged",
+        version="1",
+        domain="particles",
+        family="trajectories",
+        build=make_builder(CHARGED),
+        parts=("train", "valid", "test"),
+        tiers=NRI_TIERS,
+        params={**CHARGED.__dict__, "steps": NRI_STEPS, "sample_freq": SAMPLE_FREQ},
+        seed=42,
+        license="CC0-1.0 (simulated data)",
+        citation="Kipf et al., Neural Relational Inference for Interacting Systems, ICML 2018",
+        card="nri-charged.md",
+        source="https://github.com/ethanfetaya/NRI (data/synthetic_sim.py, data/generate_dataset.py)",
+    )
+)
+
+register_bench(
+    SimBench(
+        name="nri-charged",
+        fast=lambda n: simulate(n, 5000, SAMPLE_FREQ, CHARGED, 0),
+        reference=lambda n: simulate_reference(n, 5000, SAMPLE_FREQ, CHARGED, 0),
+        n_fast=2000,
+        n_reference=10,
+        note="5 charged balls in a 2-D box, 5000 steps each (one NRI training simulation)",
+    )
+)

@@ -1,0 +1,118 @@
+"""The one training loop shared by every learned baseline.
+
+``fit(module, train, valid, config)`` trains a ``torch.nn.Module`` that defines
+``loss(batch) -> scalar tensor`` on dicts of tensors, with Adam, mini-batches, early stopping on
+the validation loss (the best weights are restored), a progress bar, and CUDA when available
+(``config.device="auto"``), the CPU otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from decathlon.benchmark.tasks import Windows
+
+__all__ = ["FitConfig", "fit", "pick_device", "to_tensors"]
+
+log = logging.getLogger("decathlon")
+
+
+@dataclass
+class FitConfig:
+    """Training settings shared by all learned baselines."""
+
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    patience: int = 5
+    grad_clip: float = 1.0
+    seed: int = 0
+    device: str = "auto"
+    max_minutes: float = 30.0
+    progress: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """``auto``: CUDA if available, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def to_tensors(w: Windows, idx: np.ndarray, device: torch.device) -> dict[str, torch.Tensor]:
+    """Windows at ``idx`` as float tensors on ``device`` (``x``, ``y``, optional ``mask``/``static``)."""
+    out = {"x": torch.as_tensor(w.x[idx], dtype=torch.float32, device=device),
+           "y": torch.as_tensor(w.y[idx], dtype=torch.float32, device=device)}
+    if w.mask_x is not None:
+        out["mask"] = torch.as_tensor(w.mask_x[idx], device=device)
+    if w.static is not None:
+        out["static"] = torch.as_tensor(w.static[idx], dtype=torch.float32, device=device)
+    return out
+
+
+def fit(module: torch.nn.Module, train: Windows, valid: Windows, config: FitConfig) -> dict[str, Any]:
+    """Train ``module`` (which defines ``loss(batch)``); return the history.
+
+    Returns
+    -------
+    dict
+        ``train_loss`` and ``valid_loss`` per epoch, ``best_epoch``, ``seconds``, ``device``.
+    """
+    if len(train) == 0 or len(valid) == 0:
+        raise ValueError(f"fit() needs training and validation windows; got {len(train)} and {len(valid)}")
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    device = pick_device(config.device)
+    module.to(device)
+    opt = torch.optim.Adam(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    hist: dict[str, Any] = {"train_loss": [], "valid_loss": [], "device": str(device)}
+    best, best_state, bad = math.inf, None, 0
+    t0 = time.perf_counter()
+    from tqdm.auto import tqdm
+
+    bar = tqdm(range(config.epochs), desc=f"fit {type(module).__name__}", unit="epoch", disable=not config.progress)
+    for epoch in bar:
+        module.train()
+        order = rng.permutation(len(train))
+        tot = 0.0
+        for s in range(0, len(order), config.batch_size):
+            batch = to_tensors(train, order[s : s + config.batch_size], device)
+            loss = module.loss(batch)
+            if not torch.isfinite(loss):
+                raise ValueError(f"training loss became {loss.item()} at epoch {epoch}; lower the learning rate")
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(module.parameters(), config.grad_clip)
+            opt.step()
+            tot += loss.item() * len(batch["x"])
+        hist["train_loss"].append(tot / len(train))
+        module.eval()
+        with torch.no_grad():
+            vl = sum(module.loss(to_tensors(valid, np.arange(s, min(s + 1024, len(valid))), device)).item()
+                     * (min(s + 1024, len(valid)) - s) for s in range(0, len(valid), 1024)) / len(valid)
+        hist["valid_loss"].append(vl)
+        bar.set_postfix(train=f"{hist['train_loss'][-1]:.3g}", valid=f"{vl:.3g}")
+        if vl < best - 1e-12:
+            best, bad, hist["best_epoch"] = vl, 0, epoch
+            best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        else:
+            bad += 1
+            if bad >= config.patience:
+                break
+        if time.perf_counter() - t0 > 60 * config.max_minutes:
+            log.warning("fit stopped after %.1f min (max_minutes)", config.max_minutes)
+            break
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    hist["seconds"] = time.perf_counter() - t0
+    return hist

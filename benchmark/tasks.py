@@ -1,0 +1,474 @@
+"""Task records, the task registry, windows and ``describe``.
+
+A :class:`TaskSpec` names everything needed to score a model: the dataset, the stored split, the
+window geometry, what the model sees and must return, the metrics (and the primary one), the
+normalization (statistics from the train split), the temporal probes and the trivial baseline
+that anchors the decathlon points. A name alone gives data, split and metrics.
+
+Two task kinds exist:
+
+``forecast``
+    The model sees ``x`` of shape (window, context, entity, feature) and returns the next
+    ``horizon`` frames of the target features, shape (window, horizon, entity, target_feature).
+``graph``
+    The model sees ``x`` and returns a score in [0, 1] for every ordered pair ``(i, j)``, shape
+    (window, entity, entity): the belief that an edge ``i -> j`` exists (the diagonal is ignored).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .data import DATASETS, open_part, store_meta
+from .registry import Registry
+
+__all__ = [
+    "TASKS",
+    "Split",
+    "TaskSpec",
+    "Windows",
+    "describe",
+    "get_task",
+    "list_tasks",
+    "register_task",
+    "make_windows",
+    "train_sequences",
+    "task_stats",
+]
+
+KINDS = ("forecast", "graph")
+
+
+@dataclass(frozen=True)
+class Split:
+    """Which samples of which stored part form a split.
+
+    ``samples=None`` takes every sample of ``part`` (simulators draw their splits separately).
+    Explicit indices are stored in the task and hashed into ``split_sha256``; they are never
+    computed from an unseeded RNG.
+    """
+
+    part: str
+    samples: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class TaskSpec:
+    """A benchmark task (DESIGN §3, "Task record").
+
+    Parameters
+    ----------
+    name
+        ``domain/event-task``, e.g. ``particles/springs-forecast``.
+    event
+        The decathlon event the task scores for (``particles/springs``); an event's points are
+        the mean of its tasks' points.
+    kind
+        ``forecast`` or ``graph``.
+    dataset
+        A registered dataset name.
+    splits
+        ``{"train": Split, "valid": Split, "test": Split}``.
+    inputs
+        Dataset variables stacked (in order, trailing dims flattened) as the input features.
+    targets
+        Forecast: variables to predict (a subset of ``inputs``). Graph: unused (``edges``).
+    context, horizon
+        Input frames and predicted frames per window.
+    offset, stride
+        First window start; ``stride=None`` gives one window per sample at ``offset``.
+    train_length
+        Frames per training sequence handed to ``fit`` (``None``: context + horizon).
+    static
+        Per-entity dataset variables (sample, entity, k) handed to the model as ``static``.
+    normalize
+        ``"minmax"``: each input variable scaled to [-1, 1] by its train-split min and max
+        (NRI's ``utils.load_data``); ``None``: original units.
+    velocity
+        Input variables negated by the reversal probe (time reversal flips velocities).
+    metrics, primary, higher_is_better
+        Reported metric names (see :mod:`decathlon.benchmark.metrics`) and the ranking one.
+    error
+        Forecast error per entity and step: ``"se"`` squared error averaged over target features
+        (NRI's MSE) or ``"l2"`` Euclidean norm over the target's spatial components.
+    report_steps
+        Horizon steps (1-based) reported individually, e.g. (1, 10, 20).
+    probes, shuffle_seeds
+        Temporal probes run on every evaluation; the seeds of the K shuffle permutations.
+    trivial
+        Baseline name scoring 0 decathlon points (1000 = a perfect score).
+    mini_windows
+        Cap on test windows at the ``mini`` tier (first ones, deterministic); ``None``: all.
+    reversible
+        Whether the physics is time-reversal symmetric (velocities negated) for these inputs.
+    window_fn
+        Optional custom window builder ``window_fn(task, tier, split) -> Windows``.
+    """
+
+    name: str
+    version: str
+    event: str
+    kind: str
+    dataset: str
+    splits: Mapping[str, Split]
+    inputs: tuple[str, ...]
+    metrics: tuple[str, ...]
+    primary: str
+    higher_is_better: bool
+    trivial: str
+    context: int
+    horizon: int = 0
+    targets: tuple[str, ...] = ()
+    offset: int = 0
+    stride: int | None = None
+    train_length: int | None = None
+    static: tuple[str, ...] = ()
+    normalize: str | None = None
+    velocity: tuple[str, ...] = ()
+    error: str = "se"
+    report_steps: tuple[int, ...] = ()
+    probes: tuple[str, ...] = ("reversal", "shuffle", "freeze")
+    shuffle_seeds: tuple[int, ...] = tuple(range(10))
+    mini_windows: int | None = None
+    reversible: bool | None = None
+    window_fn: Callable[..., Windows] | None = None
+    description: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"task {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
+        if self.primary not in self.metrics:
+            raise ValueError(f"task {self.name!r}: primary metric {self.primary!r} not in {self.metrics}")
+        missing = {"train", "valid", "test"} - set(self.splits)
+        if missing:
+            raise ValueError(f"task {self.name!r}: splits {sorted(missing)} missing")
+        if self.kind == "forecast" and (self.horizon < 1 or not self.targets):
+            raise ValueError(f"forecast task {self.name!r} needs horizon >= 1 and targets")
+        if not set(self.targets) <= set(self.inputs):
+            raise ValueError(f"task {self.name!r}: targets {self.targets} must be among inputs {self.inputs}")
+        bad = [s for s in self.report_steps if not 1 <= s <= max(self.horizon, 1)]
+        if bad:
+            raise ValueError(f"task {self.name!r}: report_steps {bad} outside 1..{self.horizon}")
+
+
+TASKS: Registry[TaskSpec] = Registry("task", plugins=("decathlon.datasets",))
+
+
+def register_task(task: TaskSpec) -> TaskSpec:
+    """Register ``task`` under ``task.name`` (duplicates refused)."""
+    return TASKS.register(task.name, task)
+
+
+def get_task(name: str | TaskSpec) -> TaskSpec:
+    """The task called ``name``; ``KeyError`` listing the valid names otherwise.
+
+    Examples
+    --------
+    >>> get_task("particles/springs-forecast").primary
+    'mse'
+    """
+    if isinstance(name, TaskSpec):
+        return name
+    return TASKS.get(name)
+
+
+def list_tasks() -> list[str]:
+    """Names of every registered task."""
+    return TASKS.names()
+
+
+@dataclass
+class Windows:
+    """The windows of one split, ready for a model and for scoring.
+
+    ``x`` (window, context, entity, feature) is what the model sees; ``y`` is the target
+    (forecast: (window, horizon, entity, target_feature); graph: (window, entity, entity)).
+    ``mask_x`` / ``mask_y`` (window, time, entity) mark present entities (``None``: all present).
+    ``static`` (window, entity, k) holds per-entity constants. ``ids`` are the window ids the
+    model must return predictions for; ``sample`` and ``start`` locate each window.
+    """
+
+    ids: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    sample: np.ndarray
+    start: np.ndarray
+    features: list[str]
+    target_features: list[str]
+    mask_x: np.ndarray | None = None
+    mask_y: np.ndarray | None = None
+    static: np.ndarray | None = None
+    static_features: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, idx: np.ndarray) -> Windows:
+        """The windows at positions ``idx``."""
+        def take(a):
+            return None if a is None else a[idx]
+
+        return Windows(
+            self.ids[idx], self.x[idx], self.y[idx], self.sample[idx], self.start[idx],
+            self.features, self.target_features, take(self.mask_x), take(self.mask_y),
+            take(self.static), self.static_features,
+        )
+
+
+def _feature_names(ds: xr.Dataset, var: str) -> list[str]:
+    da = ds[var]
+    trailing = [d for d in da.dims if d not in ("sample", "time", "entity")]
+    if not trailing:
+        return [var]
+    if len(trailing) > 1:
+        raise ValueError(f"variable {var!r} has more than one feature dim: {trailing}")
+    d = trailing[0]
+    labels = ds[d].values.tolist() if d in ds.coords else list(range(da.sizes[d]))
+    return [f"{var}_{lab}" for lab in labels]
+
+
+def _stack(ds: xr.Dataset, variables: tuple[str, ...]) -> np.ndarray:
+    """Variables of dims (sample, time, entity[, k]) stacked to (sample, time, entity, feature)."""
+    arrs = []
+    for v in variables:
+        a = np.asarray(ds[v].values, dtype=np.float32)
+        arrs.append(a[..., None] if a.ndim == 3 else a)
+    return np.concatenate(arrs, axis=-1)
+
+
+def _load_split(task: TaskSpec, tier: str, split: str) -> xr.Dataset:
+    if split not in task.splits:
+        raise KeyError(f"task {task.name!r} has no split {split!r}; valid: {', '.join(task.splits)}")
+    s = task.splits[split]
+    ds = open_part(task.dataset, tier, s.part, verify=True)
+    if s.samples is not None:
+        ds = ds.isel(sample=list(s.samples))
+    return ds
+
+
+@lru_cache(maxsize=32)
+def _stats_cached(task_name: str, tier: str, data_sha: str) -> dict[str, list[float]]:
+    task = get_task(task_name)
+    ds = _load_split(task, tier, "train")
+    stats = {}
+    for v in task.inputs:
+        a = np.asarray(ds[v].values, dtype=np.float64)
+        if "mask" in ds and ds["mask"].dims == ds[v].dims[:3]:
+            a = a[np.asarray(ds["mask"].values)]
+        stats[v] = [float(np.nanmin(a)), float(np.nanmax(a))]
+    return stats
+
+
+def task_stats(task: TaskSpec | str, tier: str) -> dict[str, list[float]]:
+    """Normalization statistics from the train split: ``{variable: [min, max]}``.
+
+    Empty when the task does not normalize.
+    """
+    task = get_task(task)
+    if task.normalize is None:
+        return {}
+    if task.normalize != "minmax":
+        raise ValueError(f"task {task.name!r}: unknown normalization {task.normalize!r}")
+    return _stats_cached(task.name, tier, store_meta(task.dataset, tier)["data_sha256"])
+
+
+def _normalize(task: TaskSpec, ds: xr.Dataset, arr: np.ndarray, variables: tuple[str, ...], stats) -> np.ndarray:
+    if not stats:
+        return arr
+    out = arr.copy()
+    col = 0
+    for v in variables:
+        width = len(_feature_names(ds, v))
+        lo, hi = stats[v]
+        scale = 2.0 / (hi - lo) if hi > lo else 1.0
+        out[..., col : col + width] = (arr[..., col : col + width] - lo) * scale - 1.0
+        col += width
+    return out
+
+
+def make_windows(task: TaskSpec | str, tier: str = "mini", split: str = "test") -> Windows:
+    """Build the windows of ``split`` (inputs and targets) for ``task`` at ``tier``.
+
+    Windows start at ``offset`` and every ``stride`` frames (one per sample if ``stride`` is
+    None) and must fit entirely in the sample. Inputs (and forecast targets) are normalized with
+    the train-split statistics when the task says so. At the ``mini`` tier the test windows are
+    capped at ``task.mini_windows``.
+    """
+    task = get_task(task)
+    if task.window_fn is not None:
+        w = task.window_fn(task, tier, split)
+    else:
+        w = _default_windows(task, tier, split)
+    if tier == "mini" and task.mini_windows is not None and len(w) > task.mini_windows:
+        w = w.subset(np.arange(task.mini_windows))
+        w.ids = np.arange(len(w), dtype=np.int64)
+    return w
+
+
+def _default_windows(task: TaskSpec, tier: str, split: str) -> Windows:
+    ds = _load_split(task, tier, split)
+    feats = [f for v in task.inputs for f in _feature_names(ds, v)]
+    tfeats = [f for v in task.targets for f in _feature_names(ds, v)]
+    data = _normalize(task, ds, _stack(ds, task.inputs), task.inputs, task_stats(task, tier))
+    n_s, n_t = data.shape[:2]
+    length = task.context + task.horizon
+    if task.stride is None:
+        starts = [task.offset] if task.offset + length <= n_t else []
+    else:
+        starts = list(range(task.offset, n_t - length + 1, task.stride))
+    if not starts:
+        raise ValueError(
+            f"task {task.name!r}: samples of split {split!r} have {n_t} frames, too few for "
+            f"offset {task.offset} + context {task.context} + horizon {task.horizon}"
+        )
+    mask = np.asarray(ds["mask"].values) if "mask" in ds.data_vars else None
+    samp = np.repeat(np.arange(n_s), len(starts))
+    st = np.tile(np.asarray(starts), n_s)
+    tidx = st[:, None] + np.arange(length)[None, :]
+    seq = data[samp[:, None], tidx]  # (W, length, entity, feature)
+    x = seq[:, : task.context]
+    if task.kind == "forecast":
+        tcols = [feats.index(f) for f in tfeats]
+        y = seq[:, task.context :][..., tcols]
+    else:
+        y = np.asarray(ds["edges"].values, dtype=np.float32)[samp]
+    mx = my = None
+    if mask is not None:
+        mseq = mask[samp[:, None], tidx]
+        mx, my = mseq[:, : task.context], mseq[:, task.context :]
+        if mseq.all():
+            mx = my = None
+    static = sfeat = None
+    if task.static:
+        static = np.concatenate(
+            [np.asarray(ds[v].values, dtype=np.float32).reshape(n_s, ds.sizes["entity"], -1) for v in task.static],
+            axis=-1,
+        )[samp]
+        sfeat = [f for v in task.static for f in _static_names(ds, v)]
+    return Windows(
+        ids=np.arange(len(samp), dtype=np.int64), x=np.ascontiguousarray(x), y=np.ascontiguousarray(y),
+        sample=samp, start=st, features=feats, target_features=tfeats if task.kind == "forecast" else [],
+        mask_x=mx, mask_y=my, static=static, static_features=sfeat or [],
+    )
+
+
+def _static_names(ds: xr.Dataset, var: str) -> list[str]:
+    da = ds[var]
+    d = [x for x in da.dims if x not in ("sample", "entity")]
+    if not d:
+        return [var]
+    return [f"{var}_{lab}" for lab in (ds[d[0]].values.tolist() if d[0] in ds.coords else range(da.sizes[d[0]]))]
+
+
+def train_sequences(task: TaskSpec | str, tier: str = "mini", split: str = "train") -> Windows:
+    """Sequences for ``fit``: non-overlapping windows of ``train_length`` frames.
+
+    ``x`` is (window, train_length, entity, feature), normalized like the evaluation inputs; a
+    forecast model learns from whole sequences (``y`` is empty), a graph model gets the edges in
+    ``y``. One sequence per sample if the task has one window per sample (``stride=None``).
+    """
+    task = get_task(task)
+    length = task.train_length or (task.context + task.horizon)
+    ds = _load_split(task, tier, split)
+    feats = [f for v in task.inputs for f in _feature_names(ds, v)]
+    data = _normalize(task, ds, _stack(ds, task.inputs), task.inputs, task_stats(task, tier))
+    n_s, n_t = data.shape[:2]
+    if length > n_t:
+        raise ValueError(
+            f"task {task.name!r}: train_length {length} exceeds the {n_t} frames of split {split!r}"
+        )
+    starts = [0] if task.stride is None else list(range(0, n_t - length + 1, length))
+    samp = np.repeat(np.arange(n_s), len(starts))
+    st = np.tile(np.asarray(starts), n_s)
+    tidx = st[:, None] + np.arange(length)[None, :]
+    x = data[samp[:, None], tidx]
+    mx = np.asarray(ds["mask"].values)[samp[:, None], tidx] if "mask" in ds.data_vars else None
+    if task.kind == "graph":
+        y = np.asarray(ds["edges"].values, dtype=np.float32)[samp]
+    else:
+        y = np.zeros((len(samp), 0), np.float32)
+    static = None
+    if task.static:
+        static = np.concatenate(
+            [np.asarray(ds[v].values, dtype=np.float32).reshape(n_s, ds.sizes["entity"], -1) for v in task.static],
+            axis=-1,
+        )[samp]
+    return Windows(np.arange(len(samp), dtype=np.int64), x, y, samp, st, feats, [], mx, None, static)
+
+
+def split_hash(task: TaskSpec | str, tier: str) -> str:
+    """sha256 of the split definition plus the sizes of the parts it draws from."""
+    task = get_task(task)
+    meta = store_meta(task.dataset, tier)
+    desc = {
+        k: {"part": s.part, "samples": list(s.samples) if s.samples is not None else "all",
+            "part_sha256": meta["parts"][s.part]["sha256"]}
+        for k, s in sorted(task.splits.items())
+    }
+    desc["window"] = [task.context, task.horizon, task.offset, task.stride, task.mini_windows if tier == "mini" else None]
+    return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()
+
+
+def describe(task: TaskSpec | str, tier: str = "mini") -> dict[str, Any]:
+    """What the model receives and must return, with names, dims and shapes.
+
+    Shapes are given with ``W`` for the number of windows; entity and feature counts are read
+    from the prepared dataset when available, else left symbolic.
+
+    Examples
+    --------
+    >>> d = describe("particles/springs-forecast")
+    >>> d["output"]["dims"]
+    ['window', 'horizon', 'entity', 'target_feature']
+    """
+    task = get_task(task)
+    spec = DATASETS.get(task.dataset)
+    n_ent: Any = "N"
+    feats: list[str] = list(task.inputs)
+    tfeats: list[str] = list(task.targets)
+    try:
+        meta = store_meta(task.dataset, tier)
+        ds = open_part(task.dataset, tier, task.splits["test"].part)
+        n_ent = ds.sizes.get("entity", "N")
+        feats = [f for v in task.inputs for f in _feature_names(ds, v)]
+        tfeats = [f for v in task.targets for f in _feature_names(ds, v)]
+        prepared = bool(meta)
+    except (KeyError, ValueError, OSError):
+        prepared = False
+    inputs = {
+        "ids": {"dims": ["window"], "shape": ["W"], "dtype": "int64"},
+        "x": {"dims": ["window", "time", "entity", "feature"], "shape": ["W", task.context, n_ent, len(feats)],
+              "dtype": "float32", "features": feats},
+    }
+    if task.static:
+        inputs["static"] = {"dims": ["window", "entity", "static_feature"], "shape": ["W", n_ent, "K"],
+                            "dtype": "float32", "variables": list(task.static)}
+    inputs["mask"] = {"dims": ["window", "time", "entity"], "dtype": "bool",
+                      "note": "present only for datasets where entities come and go"}
+    if task.kind == "forecast":
+        output = {"dims": ["window", "horizon", "entity", "target_feature"],
+                  "shape": ["W", task.horizon, n_ent, len(tfeats)], "features": tfeats,
+                  "meaning": f"the {task.horizon} frames after the context, in the input's units"}
+    else:
+        output = {"dims": ["window", "entity", "entity_"], "shape": ["W", n_ent, n_ent],
+                  "meaning": "score in [0, 1] that edge i -> j exists; the diagonal is ignored"}
+    return {
+        "task": task.name, "version": task.version, "event": task.event, "kind": task.kind,
+        "dataset": task.dataset, "domain": spec.domain, "tier": tier, "prepared": prepared,
+        "context": task.context, "horizon": task.horizon,
+        "normalization": task.normalize or "none (original units)",
+        "inputs": inputs, "output": output,
+        "metrics": list(task.metrics), "primary": task.primary,
+        "direction": "higher is better" if task.higher_is_better else "lower is better",
+        "probes": list(task.probes), "trivial_baseline": task.trivial,
+        "description": task.description,
+    }

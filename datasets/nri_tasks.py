@@ -1,0 +1,52 @@
+"""Task records of the NRI particle events (springs, charged): forecast and interaction graph.
+
+Protocol of NRI (Kipf et al. 2018; ``ethanfetaya/NRI`` ``utils.load_data``, ``train.py``;
+``shared/PROTOCOLS.md`` §1.2-1.3):
+
+* node features ``[pos, vel]`` (4 in 2-D), each variable scaled to [-1, 1] with the train
+  split's global min and max;
+* **forecast**: on the 99-frame test simulations the model sees frames 0-48 and predicts the 20
+  frames from frame 49; MSE per step over (sims, balls, 4 features) in normalized units, reported
+  at steps 1, 10, 20 (NRI Table 2); primary = mean MSE over the 20 steps;
+* **graph**: the encoder sees frames 0-48 of the test simulations and scores every ordered pair;
+  edge accuracy (threshold 0.5, edge type fixed so no label permutation), SHD (reversed edge
+  costs 1, self-loops excluded), precision/recall/F1 and AUROC over the off-diagonal pairs
+  (ACD's ``calc_auroc``); primary = AUROC (chance 0.5 at every edge density).
+
+Training sequences are the 49-frame train/valid simulations.
+"""
+
+from __future__ import annotations
+
+from decathlon.benchmark.tasks import Split, TaskSpec, register_task
+
+NRI_SPLITS = {"train": Split("train"), "valid": Split("valid"), "test": Split("test")}
+
+
+def nri_tasks(event: str, dataset: str, reversible: bool, description: str) -> tuple[TaskSpec, TaskSpec]:
+    """The forecast and graph tasks of one NRI-style event."""
+    common = dict(
+        version="1", event=event, dataset=dataset, splits=NRI_SPLITS, inputs=("pos", "vel"),
+        context=49, offset=0, stride=None, train_length=49, normalize="minmax", velocity=("vel",),
+        reversible=reversible, extra={"frame_seconds": 0.1},
+    )
+    forecast = TaskSpec(
+        name=f"{event}-forecast", kind="forecast", targets=("pos", "vel"), horizon=20,
+        metrics=("mse", "mse@1", "mse@10", "mse@20"), primary="mse", higher_is_better=False,
+        error="se", report_steps=(1, 10, 20), trivial="static",
+        description=f"{description} See frames 0-48, predict frames 49-68 (positions and velocities, "
+        "normalized to [-1, 1] by train min/max); MSE per step.",
+        **common,
+    )
+    graph = TaskSpec(
+        name=f"{event}-graph", kind="graph", metrics=("auroc", "edge_accuracy", "shd", "f1"),
+        primary="auroc", higher_is_better=True, trivial="chance",
+        description=f"{description} See frames 0-48, score every ordered pair for an interaction edge.",
+        **common,
+    )
+    return forecast, graph
+
+
+for _t in nri_tasks("particles/springs", "nri-springs", reversible=False,
+                    description="NRI springs: 5 balls on random springs in a box with elastic walls."):
+    register_task(_t)

@@ -1,0 +1,151 @@
+"""Maintainer helpers: turn hashes recorded at first download into pinned ``FileSpec`` hashes.
+
+A dataset module may list upstream files whose sha256 is not known yet (``FileSpec.sha256 is
+None``, e.g. CMU trials that were never fetched when the module was written). The fetcher records
+their hashes at first download in ``<cache>/raw/hashes.lock.json``
+(:func:`decathlon.datasets.fetch.recorded_hashes`). These helpers carry them back into the source:
+
+* :func:`pin_hashes_source` prints ``FileSpec(name, url, "sha256")`` lines to paste by hand;
+* :func:`write_pins` rewrites the module in place. It edits only lines that carry the marker
+  comment ``# pin: <file name>`` (one line per file, e.g. an entry of a ``{name: sha256}`` table
+  such as ``"35_02.amc": None,  # pin: 35_02.amc``) and, on such a line, replaces the single
+  ``None`` with the recorded hash in double quotes. Nothing else in the file changes. Lines whose
+  file already has a pinned hash are left alone.
+
+The CLI command ``decathlon pin-hashes DATASET`` calls these.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from decathlon.benchmark.data import DatasetSpec
+
+__all__ = ["MARKER", "pin_hashes_source", "write_pins"]
+
+log = logging.getLogger("decathlon")
+
+#: The marker comment ``write_pins`` looks for; the file name follows it.
+MARKER = "# pin:"
+_MARKER_RE = re.compile(r"#\s*pin:\s*(\S+)\s*$")
+_SHA_RE = re.compile(r"[0-9a-f]{64}")
+
+
+def _recorded(spec: DatasetSpec) -> dict[str, str]:
+    """Recorded sha256 of ``spec``'s unpinned files, by file name; malformed records refused."""
+    from decathlon.datasets.fetch import recorded_hashes
+
+    table = recorded_hashes()
+    out = {}
+    for f in spec.files:
+        if f.sha256 is not None:
+            continue
+        h = table.get(f"{spec.name}/{f.name}")
+        if h is None:
+            continue
+        if not isinstance(h, str) or not _SHA_RE.fullmatch(h):
+            raise ValueError(
+                f"the hash lock file records {h!r} for {spec.name}/{f.name}, which is not a "
+                "64-digit lowercase hex sha256; delete that entry (or the lock file) and "
+                "download the file again"
+            )
+        out[f.name] = h
+    return out
+
+
+def pin_hashes_source(spec: DatasetSpec) -> str:
+    """Python source pinning the recorded hashes of ``spec``'s unpinned files.
+
+    Parameters
+    ----------
+    spec : DatasetSpec
+        The dataset record.
+
+    Returns
+    -------
+    str
+        One ``FileSpec("name", "url", "sha256"),`` line per unpinned file with a recorded hash,
+        and a ``# name: not downloaded yet`` comment for each unpinned file without one; an empty
+        string if every file is pinned.
+
+    Examples
+    --------
+    >>> from decathlon.benchmark.data import DATASETS
+    >>> pin_hashes_source(DATASETS.get("eth-ucy"))  # every file pinned
+    ''
+    """
+    recorded = _recorded(spec)
+    lines = []
+    for f in spec.files:
+        if f.sha256 is not None:
+            continue
+        if f.name in recorded:
+            lines.append(f'FileSpec("{f.name}", "{f.url}", "{recorded[f.name]}"),')
+        else:
+            lines.append(f"# {f.name}: not downloaded yet, no hash recorded")
+    return "\n".join(lines)
+
+
+def write_pins(spec: DatasetSpec, module_path: str | Path | None = None) -> list[str]:
+    """Write recorded hashes into the dataset module's source, in place.
+
+    Parameters
+    ----------
+    spec : DatasetSpec
+        The dataset record whose unpinned files to pin.
+    module_path : str or pathlib.Path, optional
+        The module's source file; by default the file defining ``spec.build``.
+
+    Returns
+    -------
+    list of str
+        Names of the files whose hash was written.
+
+    Raises
+    ------
+    ValueError
+        A file with a recorded hash has no ``# pin: <name>`` line, or its marked line does not
+        hold exactly one ``None``; the file is then left unchanged.
+    """
+    path = Path(module_path) if module_path is not None else Path(inspect.getsourcefile(spec.build) or "")
+    if not path.is_file():
+        raise ValueError(f"cannot find the source of dataset {spec.name!r} at {str(path)!r}; pass module_path")
+    recorded = _recorded(spec)
+    if not recorded:
+        return []
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    done: list[str] = []
+    for i, line in enumerate(lines):
+        m = _MARKER_RE.search(line)
+        if not m or m.group(1) not in recorded:
+            continue
+        name = m.group(1)
+        code = line[: m.start()]
+        if len(re.findall(r"\bNone\b", code)) != 1:
+            raise ValueError(
+                f"{path.name} line {i + 1}: the line marked '{MARKER} {name}' must hold exactly "
+                f"one None to replace, got {code.strip()!r}; edit it to the form "
+                f"'\"{name}\": None,  {MARKER} {name}'"
+            )
+        lines[i] = re.sub(r"\bNone\b", f'"{recorded[name]}"', code, count=1) + line[m.start():]
+        done.append(name)
+    missing = sorted(set(recorded) - set(done))
+    if missing:
+        raise ValueError(
+            f"{path.name} has no line marked '{MARKER} <name>' for {missing}; add the marker to "
+            f"the line holding each file's None hash, or paste pin_hashes_source() output by hand"
+        )
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+        f.write("".join(lines))
+    shutil.copymode(path, tmp)
+    os.replace(tmp, path)
+    log.info("pinned %d hashes of %s in %s: %s", len(done), spec.name, path, ", ".join(done))
+    return done
