@@ -203,7 +203,7 @@ def score_predictions(task: TaskSpec, w: Windows, preds: dict[str, np.ndarray], 
     if have_freeze:
         fz_val, fz_reps = boot(prim, stats["freeze"])
     for p in task.probes:
-        vs = [v for v in stats if (v.startswith("shuffle") if p == "shuffle" else v == p)]
+        vs = [v for v in probe_variants(task) if v in stats and (v.startswith("shuffle") if p == "shuffle" else v == p)]
         if not vs or (p == "shuffle" and len(vs) != len(task.shuffle_seeds)):
             probes[p] = {"status": "missing", "note": "no predictions for this probe's inputs"}
             continue
@@ -371,6 +371,10 @@ def load_predictions(path: str | Path) -> dict[str, np.ndarray]:
     size = path.stat().st_size
     if size > MAX_PREDICTION_BYTES:
         raise ValueError(f"predictions file {path} is {size / 2**30:.1f} GiB; the limit is {MAX_PREDICTION_BYTES >> 30} GiB")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic[:2] != b"PK":
+        raise ValueError(f"{path} is not a readable .npz predictions file (not a zip archive); write it with np.savez")
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}

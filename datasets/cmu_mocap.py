@@ -245,6 +245,7 @@ def parse_asf(path: str | Path) -> Skeleton:
     root_ori = np.zeros(3)
     bones: dict[str, Bone] = {}
     parent: dict[str, str] = {}
+    where: dict[str, int] = {}  # line of each bone's block and of each hierarchy entry
     section = None
     block: dict | None = None
     block_line = 0
@@ -266,6 +267,7 @@ def parse_asf(path: str | Path) -> Skeleton:
             raise _err(path, block_line, f"bone {block['name']!r} has a zero direction vector")
         if block["name"] in bones or block["name"] == "root":
             raise _err(path, block_line, f"bone name {block['name']!r} is defined twice")
+        where[block["name"]] = block_line
         bones[block["name"]] = Bone(
             id=block["id"],
             name=block["name"],
@@ -379,6 +381,7 @@ def parse_asf(path: str | Path) -> Skeleton:
                 if child in parent:
                     raise _err(path, n, f"bone {child!r} has two parents ({parent[child]!r} and {toks[0]!r})")
                 parent[child] = toks[0]
+                where[f"hierarchy:{child}"] = n
         # other sections (:documentation, :skin ...) are ignored
     if block is not None:
         raise _err(path, block_line, "the file ends inside this bone block (missing 'end'); the file is truncated")
@@ -386,7 +389,7 @@ def parse_asf(path: str | Path) -> Skeleton:
         raise ValueError(f"{path.name}: no :bonedata section with bones; is this an Acclaim ASF file?")
     if not saw_hierarchy:
         raise ValueError(f"{path.name}: no :hierarchy section; the file is truncated or not an ASF file")
-    _check_tree(path, bones, parent)
+    _check_tree(path, bones, parent, where)
     return Skeleton(
         name=name,
         version=version,
@@ -437,21 +440,25 @@ def _parse_limits(text: str, path: Path, line: int) -> list[tuple[float, float]]
     return out
 
 
-def _check_tree(path: Path, bones: Mapping[str, Bone], parent: Mapping[str, str]) -> None:
+def _check_tree(path: Path, bones: Mapping[str, Bone], parent: Mapping[str, str], where: Mapping[str, int]) -> None:
     known = {"root", *bones}
     for c, p in parent.items():
+        line = where[f"hierarchy:{c}"]
         if c not in bones:
-            raise ValueError(f"{path.name}: the :hierarchy names bone {c!r}, which has no :bonedata block")
+            raise _err(path, line, f"the :hierarchy names bone {c!r}, which has no :bonedata block")
         if p not in known:
-            raise ValueError(f"{path.name}: the :hierarchy names parent {p!r}, which is neither 'root' nor a bone")
+            raise _err(path, line, f"the :hierarchy names parent {p!r}, which is neither 'root' nor a bone")
     orphans = [b for b in bones if b not in parent]
     if orphans:
-        raise ValueError(f"{path.name}: bones {orphans} have no parent in the :hierarchy; every bone must hang from 'root'")
+        raise _err(
+            path, where[orphans[0]],
+            f"bones {orphans} have no parent in the :hierarchy; every bone must hang from 'root'",
+        )
     for b in bones:  # every chain must reach root without a cycle
         seen, node = set(), b
         while node != "root":
             if node in seen:
-                raise ValueError(f"{path.name}: the :hierarchy has a cycle through bone {b!r}")
+                raise _err(path, where[f"hierarchy:{b}"], f"the :hierarchy has a cycle through bone {b!r}")
             seen.add(node)
             node = parent[node]
 

@@ -20,6 +20,7 @@ there is one; the function reproduces that exactly, and reports each window's ti
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -75,9 +76,17 @@ _SCENE_OF = {f: s for s, fs in SCENES.items() for f in fs}
 # ------------------------------------------------------------------------------------------
 
 
-def _read(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Rows (n, 4) float64 and their 1-based line numbers; every check of the file format."""
-    rows: list[tuple[float, float, float, float]] = []
+_ROW = re.compile(r"^[ \t]*\S+[ \t]+\S+[ \t]+\S+[ \t]+\S+[ \t]*$", re.M)
+_NONBLANK = re.compile(r"^[ \t]*\S", re.M)
+
+
+def _read_lines(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Line-by-line reader: rows (n, 4) float64 and their 1-based line numbers.
+
+    Raises the format errors with the file name and line number; used when the fast reader
+    finds a problem and for the line numbers of later errors.
+    """
+    rows: list[tuple[float, ...]] = []
     line_no: list[int] = []
     with open(path, encoding="utf-8", errors="replace", newline=None) as f:
         for n, raw in enumerate(f, start=1):
@@ -108,16 +117,38 @@ def _read(path: Path) -> tuple[np.ndarray, np.ndarray]:
                     f"{path.name} line {n}: frame_id {toks[0]!r} and ped_id {toks[1]!r} must be "
                     "whole numbers"
                 )
-            rows.append(vals)  # type: ignore[arg-type]
+            rows.append(vals)
             line_no.append(n)
     if not rows:
         raise ValueError(f"{path.name}: no data rows; expected 'frame_id ped_id x y' lines")
-    data = np.asarray(rows, dtype=np.float64)
-    lines = np.asarray(line_no)
+    return np.asarray(rows, dtype=np.float64), np.asarray(line_no)
+
+
+def _read(path: Path) -> np.ndarray:
+    """Rows (n, 4) float64 after every check of the file format (fast path, C parsing).
+
+    The whole text is checked to have 4 fields on every non-blank line and parsed at once; any
+    problem sends the file through :func:`_read_lines`, which raises with the line number.
+    """
+    text = path.read_text(encoding="utf-8", errors="replace")
+    data = None
+    if len(_ROW.findall(text)) == len(_NONBLANK.findall(text)):
+        try:
+            data = np.array(text.split(), dtype=np.float64).reshape(-1, 4)
+        except ValueError:
+            data = None
+    if (
+        data is None
+        or data.shape[0] == 0
+        or not np.all(np.isfinite(data))
+        or np.any(data[:, :2] != np.trunc(data[:, :2]))
+    ):
+        data = _read_lines(path)[0]
     order = np.lexsort((data[:, 1], data[:, 0]))
     key = data[order, :2]
     dup = np.flatnonzero(np.all(key[1:] == key[:-1], axis=1))
     if dup.size:
+        lines = _read_lines(path)[1]
         a, b = lines[order[dup[0]]], lines[order[dup[0] + 1]]
         fr, pid = key[dup[0]]
         raise ValueError(
@@ -125,7 +156,7 @@ def _read(path: Path) -> tuple[np.ndarray, np.ndarray]:
             f"in frame {int(fr)} ({dup.size} duplicated (frame, ped) pairs in all); each "
             "pedestrian has at most one row per frame. Remove the duplicates."
         )
-    return data, lines
+    return data
 
 
 def _is_float(tok: str) -> bool:
@@ -159,10 +190,11 @@ def read_eth_ucy_file(path: str | Path) -> np.ndarray:
     --------
     >>> import tempfile
     >>> files = make_fake_eth_ucy(tempfile.mkdtemp(), seed=0)
-    >>> read_eth_ucy_file(files["all_data/biwi_eth.txt"])[0]
-    array([780.  ,   1.  ,   8.46,   3.59])
+    >>> rows = read_eth_ucy_file(files["all_data/biwi_eth.txt"])
+    >>> rows.shape[1], bool((rows[:, 0] % 10 == 0).all())
+    (4, True)
     """
-    return _read(Path(path))[0]
+    return _read(Path(path))
 
 
 # ------------------------------------------------------------------------------------------
@@ -275,14 +307,15 @@ def open_eth_ucy(paths: Mapping[str, str | Path]) -> xr.Dataset:
 
     per_file = []
     for _, stem, folder, base, path in items:
-        data, lines = _read(path)
+        data = _read(path)
         frames = data[:, 0].astype(np.int64)
         frame0 = int(frames.min())
         off = frames - frame0
         bad = np.flatnonzero(off % FRAME_STEP)
         if bad.size:
+            line = _read_lines(path)[1][bad[0]]
             raise ValueError(
-                f"{path.name} line {lines[bad[0]]}: frame_id {frames[bad[0]]} is not on the "
+                f"{path.name} line {line}: frame_id {frames[bad[0]]} is not on the "
                 f"{FRAME_STEP}-frame grid starting at frame {frame0}; the Social-GAN files "
                 f"annotate every {FRAME_STEP}th frame (0.4 s). This is not an ETH/UCY file of "
                 "that format."
@@ -396,7 +429,8 @@ def sgan_windows(
     files : sequence of str, optional
         Name of each sample (e.g. ``ds.file.values``); adds a ``file`` entry per window.
     decimals : int, optional
-        Round positions like SGAN does (``np.around(..., 4)``); default: no rounding.
+        Round positions like SGAN does (``np.around(..., 4)``, done here in float64 on the given
+        values, then stored as float32); default: no rounding.
 
     Returns
     -------

@@ -148,7 +148,7 @@ def _download(pup, key: str, f: FileSpec, expected: str | None, progress: bool, 
         return Path(pup.fetch(key, **kwargs))
     except ValueError as e:
         if "hash" in str(e).lower() and expected:
-            raise _mismatch(Path(pup.path) / key, expected, _actual_from(str(e)), f.url, "download") from None
+            raise _mismatch(Path(pup.path) / key, expected, _actual_from(str(e), expected), f.url, "download") from None
         raise
     except Exception as e:  # network errors come in many types
         raise OSError(
@@ -157,8 +157,9 @@ def _download(pup, key: str, f: FileSpec, expected: str | None, progress: bool, 
         ) from None
 
 
-def _actual_from(msg: str) -> str:
+def _actual_from(msg: str, expected: str) -> str:
+    """The downloaded file's hash, read from pooch's mismatch message."""
     import re
 
-    m = re.findall(r"[0-9a-f]{64}", msg)
-    return m[0] if m else "(see pooch's message)"
+    found = [h for h in re.findall(r"[0-9a-f]{64}", msg) if h != expected]
+    return found[0] if found else "(unknown; pooch said: " + msg[:200] + ")"

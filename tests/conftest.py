@@ -1,0 +1,36 @@
+"""Shared fixtures: an isolated data cache per session, the springs mini tier prepared once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+def shared_data() -> Path | None:
+    """The real sample folder ``../shared/data`` (or ``$DECATHLON_SHARED_DATA``), if present."""
+    env = os.environ.get("DECATHLON_SHARED_DATA")
+    p = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
+    return p if p.is_dir() else None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory):
+    """Every test run gets its own empty cache; nothing touches the user's."""
+    root = tmp_path_factory.mktemp("cache")
+    old = os.environ.get("DECATHLON_DATA_DIR")
+    os.environ["DECATHLON_DATA_DIR"] = str(root)
+    yield root
+    if old is None:
+        os.environ.pop("DECATHLON_DATA_DIR", None)
+    else:
+        os.environ["DECATHLON_DATA_DIR"] = old
+
+
+@pytest.fixture(scope="session")
+def springs_mini(_isolated_cache):
+    """The springs dataset at the mini tier (2000/500/500 simulations), built once."""
+    from decathlon.benchmark.data import prepare
+
+    return prepare("nri-springs", "mini")

@@ -1,0 +1,60 @@
+"""The command line: subcommands call the library and print tables; errors are one clear line."""
+
+import json
+
+import numpy as np
+import pytest
+
+from decathlon.cli import main
+
+
+def test_list_and_describe(capsys, springs_mini):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "particles/springs-forecast" in out and "constant-velocity" in out
+    assert main(["describe", "particles/springs-graph"]) == 0
+    assert "model returns: dims=['window', 'entity', 'entity_']" in capsys.readouterr().out
+    assert main(["describe", "particles/springs-forecast", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["output"]["shape"] == ["W", 20, 5, 4]
+
+
+def test_unknown_task_is_one_clear_line(capsys):
+    assert main(["describe", "particles/nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("decathlon describe: error: unknown task 'particles/nope'; valid names: ")
+    assert "Traceback" not in err
+
+
+def test_evaluate_export_score(capsys, springs_mini, tmp_path):
+    out = tmp_path / "res"
+    assert main(["evaluate", "--model", "constant-velocity", "--task", "particles/springs-forecast",
+                 "--out", str(out), "--n-boot", "50"]) == 0
+    files = list(out.glob("*.json"))
+    assert len(files) == 1
+    rec = json.loads(files[0].read_text())
+    assert rec["model"]["name"] == "constant-velocity"
+    assert main(["export-inputs", "particles/springs-graph", str(tmp_path / "in.npz")]) == 0
+    with np.load(tmp_path / "in.npz", allow_pickle=False) as z:
+        ids, n = z["ids"], z["x"].shape[2]
+    np.savez(tmp_path / "p.npz", ids=ids, pred=np.full((len(ids), n, n), 0.5))
+    capsys.readouterr()
+    assert main(["score", "particles/springs-graph", str(tmp_path / "p.npz"), "--out", str(out), "--name", "mine"]) == 0
+    text = capsys.readouterr().out
+    assert "particles/springs-graph" in text and "mine" in text
+    assert (out / "mine__particles-springs-graph__mini.json").is_file()
+
+
+def test_score_bad_file_is_clear(capsys, springs_mini, tmp_path):
+    np.savez(tmp_path / "p.npz", ids=np.arange(3), pred=np.zeros((3, 20, 5, 4)))
+    assert main(["score", "particles/springs-forecast", str(tmp_path / "p.npz")]) == 2
+    assert "497 of 500 window ids missing" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_run_demo_subset(capsys, springs_mini, tmp_path):
+    assert main(["run", "--tasks", "particles/springs-forecast", "--baselines", "static,constant-velocity,gru",
+                 "--epochs", "2", "--n-boot", "50", "--out", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "decathlon score gru" in out
+    assert (tmp_path / "decathlon.png").stat().st_size > 10_000
+    assert len(list(tmp_path.glob("*.json"))) == 3

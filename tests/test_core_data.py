@@ -1,0 +1,183 @@
+"""Materialization (atomic, verified) and the fetcher (checksums, lock file), all offline."""
+
+import dataclasses
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from decathlon.benchmark import data as D
+from decathlon.datasets import fetch as F
+
+ATTRS = dict(family="trajectories", units="m", dt=0.1, source="t", license="CC0", citation="c", dataset_version="1")
+
+
+def piece(seed, n=3):
+    rng = np.random.default_rng(seed)
+    return xr.Dataset({"pos": (("sample", "time", "entity", "space"), rng.random((n, 4, 2, 2)).astype(np.float32))},
+                      coords={"time": np.arange(4) * 0.1, "space": ["x", "y"]}, attrs=dict(ATTRS))
+
+
+def toy_spec(name, fail_after=None, bad=False):
+    def build(spec, tier, progress):
+        for k in range(3):
+            if fail_after is not None and k == fail_after:
+                raise KeyboardInterrupt("simulated interruption")
+            p = piece(k)
+            if bad:
+                p = p.rename({"pos": "position"})
+            yield "all", p
+
+    return D.DatasetSpec(name=name, version="1", domain="test", family="trajectories", build=build, parts=("all",))
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+def register_temp(spec, monkeypatch):
+    monkeypatch.setitem(D.DATASETS._entries, spec.name, spec)
+    return spec
+
+
+def test_prepare_streams_chunks_and_opens_lazily(cache, monkeypatch):
+    register_temp(toy_spec("toy-ok"), monkeypatch)
+    path = D.prepare("toy-ok", "mini")
+    meta = json.loads((path / "COMPLETE.json").read_text())
+    ds = D.open_part("toy-ok", "mini", "all")
+    assert not ds["pos"].variable._in_memory  # lazy: nothing read yet
+    full = xr.concat([piece(k) for k in range(3)], "sample")
+    np.testing.assert_array_equal(ds["pos"].values, full["pos"].values)
+    assert meta["parts"]["all"]["sha256"] == D.hash_dataset(full)
+    assert D.open_part("toy-ok", "mini", "all", verify=True).sizes["sample"] == 9
+    assert D.prepare("toy-ok", "mini") == path  # second call reuses
+
+
+def test_interrupted_materialization_leaves_nothing_readable(cache, monkeypatch):
+    register_temp(toy_spec("toy-int", fail_after=2), monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        D.prepare("toy-int", "mini")
+    assert not D.is_prepared("toy-int", "mini")
+    parent = D.store_dir(D.DATASETS.get("toy-int"), "mini").parent
+    assert list(parent.iterdir()) == []  # the temporary store was removed
+    with pytest.raises(D.StoreError, match=r"is not prepared .* run `decathlon prepare toy-int"):
+        D.open_part("toy-int", "mini", "all")
+
+
+def test_contract_violation_stops_prepare(cache, monkeypatch):
+    register_temp(toy_spec("toy-bad", bad=True), monkeypatch)
+    with pytest.raises(ValueError, match="missing required variable 'pos'"):
+        D.prepare("toy-bad", "mini")
+    assert not D.is_prepared("toy-bad", "mini")
+
+
+def test_corrupted_store_detected(cache, monkeypatch):
+    register_temp(toy_spec("toy-cor"), monkeypatch)
+    path = D.prepare("toy-cor", "mini")
+    chunks = [p for p in (path / "all.zarr" / "pos").rglob("*") if p.is_file() and not p.name.startswith(".z")]
+    assert chunks
+    raw = bytearray(chunks[0].read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    chunks[0].write_bytes(bytes(raw))
+    with pytest.raises(D.StoreError, match=r"(corrupted|sha256).*delete .* and run `decathlon prepare toy-cor"):
+        D.open_part("toy-cor", "mini", "all", verify=True)
+
+
+def test_missing_marker_means_not_prepared(cache, monkeypatch):
+    register_temp(toy_spec("toy-mk"), monkeypatch)
+    path = D.prepare("toy-mk", "mini")
+    (path / "COMPLETE.json").unlink()
+    assert not D.is_prepared("toy-mk", "mini")
+    assert D.prepare("toy-mk", "mini") == path  # rebuilt in place
+    assert D.is_prepared("toy-mk", "mini")
+
+
+def test_unknown_tier():
+    spec = D.DATASETS.get("nri-springs")
+    with pytest.raises(KeyError, match="has no tier 'huge'; valid tiers: mini, full"):
+        spec.resolve_tier("huge")
+
+
+# --------------------------------------------------------------------------- fetcher
+def local_downloader(src_dir: Path):
+    def download(url, output_file, pup):
+        shutil.copyfile(src_dir / url.rsplit("/", 1)[-1], output_file)
+
+    return download
+
+
+def files_spec(tmp_path, content=b"frame\tped\tx\ty\n", pinned=True):
+    src = tmp_path / "upstream"
+    src.mkdir(exist_ok=True)
+    (src / "a.txt").write_bytes(content)
+    sha = hashlib.sha256(content).hexdigest() if pinned else None
+    spec = D.DatasetSpec(name="toy-files", version="1", domain="test", family="trajectories",
+                         build=lambda s, t, p: iter(()), parts=("all",),
+                         files=(D.FileSpec("a.txt", "https://example.invalid/data/a.txt", sha),))
+    return spec, src
+
+
+def test_fetch_verifies_and_caches(cache):
+    spec, src = files_spec(cache)
+    paths = F.fetch(spec, downloader=local_downloader(src))
+    assert paths["a.txt"].read_bytes() == (src / "a.txt").read_bytes()
+    assert paths["a.txt"].is_relative_to(cache / "raw" / "toy-files")
+    # second fetch uses the cache (a downloader that fails proves it)
+    def boom(*a):
+        raise AssertionError("should not download")
+
+    assert F.fetch(spec, downloader=boom)["a.txt"] == paths["a.txt"]
+
+
+def test_fetch_corrupted_download_names_file_and_hashes(cache):
+    spec, src = files_spec(cache)
+    (src / "a.txt").write_bytes(b"frame\tped")  # truncated upstream bytes
+    with pytest.raises(ValueError) as e:
+        F.fetch(spec, downloader=local_downloader(src))
+    msg = str(e.value)
+    assert "a.txt: sha256 mismatch" in msg and spec.files[0].sha256 in msg
+    assert hashlib.sha256(b"frame\tped").hexdigest() in msg
+    assert "Delete it and run the command again" in msg
+    assert not (cache / "raw" / "toy-files" / "a.txt").exists()
+
+
+def test_fetch_cached_file_corrupted_on_disk(cache):
+    spec, src = files_spec(cache)
+    p = F.fetch(spec, downloader=local_downloader(src))["a.txt"]
+    p.write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="cached copy changed on disk"):
+        F.fetch(spec, downloader=local_downloader(src))
+
+
+def test_unpinned_file_recorded_then_verified(cache, caplog):
+    spec, src = files_spec(cache, pinned=False)
+    with caplog.at_level("WARNING", logger="decathlon"):
+        p = F.fetch(spec, downloader=local_downloader(src))["a.txt"]
+    assert "is not pinned" in caplog.text
+    assert F.recorded_hashes()["toy-files/a.txt"] == F.file_sha256(p)
+    p.write_bytes(b"changed")
+    with pytest.raises(ValueError, match="differs from the hash recorded at first download"):
+        F.fetch(spec, downloader=local_downloader(src))
+
+
+def test_nothing_happens_at_import(tmp_path, monkeypatch):
+    import importlib
+
+    monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path / "never"))
+    importlib.reload(F)
+    importlib.reload(importlib.import_module("decathlon.datasets"))
+    assert not (tmp_path / "never").exists()
+
+
+def test_replace_spec_tiers_is_cheap():
+    spec = D.DATASETS.get("nri-springs")
+    tiny = dataclasses.replace(spec, tiers={"tiny": {"train": 2, "valid": 2, "test": 2}})
+    parts = list(tiny.build(tiny, "tiny", False))
+    assert [p for p, _ in parts] == ["train", "valid", "test"]
+    assert parts[2][1].sizes["time"] == 99 and parts[0][1].sizes["time"] == 49

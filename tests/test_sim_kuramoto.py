@@ -1,0 +1,161 @@
+"""Kuramoto oscillators (``decathlon.datasets.kuramoto``, ``kuramoto-5``)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from decathlon.benchmark.contract import validate
+from decathlon.benchmark.data import DATASETS, open_part, prepare
+from decathlon.datasets import kuramoto as K
+from scipy.integrate import solve_ivp
+
+
+def direct_rhs(phi, omega, c):
+    """The reference's form: omega_i + sum_j C_ij sin(phi_j - phi_i)."""
+    return omega + np.sum(c * np.sin(phi[..., None, :] - phi[..., :, None]), axis=-1)
+
+
+def test_rhs_equals_reference_form():
+    rng = np.random.default_rng(0)
+    phi, omega = rng.random((50, 5)) * 100, rng.random((50, 5)) * 10
+    c = rng.random((50, 5, 5)) * 3
+    np.testing.assert_allclose(K.kuramoto_rhs(phi, omega, c), direct_rhs(phi, omega, c), atol=1e-12)
+
+
+def test_uncoupled_phases_advance_at_omega():
+    p = dataclasses.replace(K.KURAMOTO, edge_prob=0.0)
+    out = K.simulate(20, 99, p, 1)
+    assert not out["edges"].any()
+    t = out["time"]
+    expected = out["phi"][:, :1] + out["omega"][:, None, :] * t[None, :, None]
+    np.testing.assert_allclose(out["phi"], expected, rtol=0, atol=1e-11)
+    omega_t = np.broadcast_to(out["omega"][:, None, :], out["dphi_dt"].shape)
+    np.testing.assert_allclose(out["dphi_dt"], omega_t, rtol=0, atol=1e-9)
+    assert np.all((out["omega"] >= 1) & (out["omega"] < 10))
+
+
+def test_strong_full_coupling_synchronises():
+    p = dataclasses.replace(K.KURAMOTO, edge_prob=1.0, coupling=20.0)
+    out = K.simulate(50, 99, p, 2)
+    np.testing.assert_array_equal(out["edges"], np.broadcast_to(1 - np.eye(5), (50, 5, 5)))
+    r = K.order_parameter(out["phi"])
+    assert r[:, 0].mean() < 0.7  # random initial phases
+    assert r[:, -1].min() > 0.99  # phase locked
+    # locked: every oscillator turns at its system's mean natural frequency
+    mean_omega = out["omega"].mean(axis=1)
+    np.testing.assert_allclose(
+        out["dphi_dt"][:, -1], np.broadcast_to(mean_omega[:, None], (50, 5)), atol=1e-3
+    )
+
+
+def test_vectorized_matches_scipy_solve_ivp():
+    """Our batch DOPRI5(4) at rtol = atol = 1e-10 vs scipy DOP853 at 1e-13: measured max 2e-10."""
+    omega, phi0, k = K._draw(np.random.default_rng(3), K.KURAMOTO, 3)
+    t_out = np.arange(0, 500) * 0.01
+    ours, stats = K.integrate(phi0, omega, k, t_out, 1e-10, 1e-10)
+    assert stats["accepted"] >= t_out.size - 1
+    for s in range(3):
+        sol = solve_ivp(
+            lambda t, y, s=s: direct_rhs(y, omega[s], k[s]),
+            (0, t_out[-1]),
+            phi0[s],
+            method="DOP853",
+            t_eval=t_out,
+            rtol=1e-13,
+            atol=1e-13,
+        )
+        np.testing.assert_allclose(ours[s], sol.y.T, rtol=0, atol=1e-7)
+
+
+def test_simulate_matches_acd_style_reference():
+    """``simulate`` vs scipy ``dopri5`` restarted at every 0.01 grid point (ACD's recipe)."""
+    fast = K.simulate(3, 30, K.KURAMOTO, 4)
+    ref = K.simulate_reference(3, 30, K.KURAMOTO, 4)
+    np.testing.assert_array_equal(fast["edges"], ref["edges"])
+    np.testing.assert_allclose(fast["phi"], ref["phi"], rtol=0, atol=1e-7)
+    np.testing.assert_allclose(fast["dphi_dt"], ref["dphi_dt"], rtol=0, atol=1e-5)
+
+
+def test_edges_directed_zero_diagonal_and_convention():
+    out = K.simulate(400, 20, K.KURAMOTO, 5)
+    e, c = out["edges"], out["coupling"]
+    np.testing.assert_array_equal(e, np.swapaxes(c, 1, 2))
+    np.testing.assert_array_equal(np.diagonal(e, axis1=1, axis2=2), 0)
+    assert np.any(e != np.swapaxes(e, 1, 2))  # directed
+    off = e[:, ~np.eye(5, dtype=bool)]
+    assert abs(off.mean() - 0.5) < 0.03  # 8000 directed pairs: sd 0.006
+    # edges[s, i, j] = 1 means i drives j: an oscillator j with no incoming edge
+    # (edges[s, :, j] all zero) turns at exactly its natural frequency
+    no_parent = e.sum(axis=1) == 0
+    assert no_parent.any() and not no_parent.all()
+    dphi = out["dphi_dt"].transpose(0, 2, 1)[no_parent]
+    np.testing.assert_allclose(
+        dphi, np.broadcast_to(out["omega"][no_parent][:, None], dphi.shape), atol=1e-8
+    )
+    driven = ~no_parent
+    assert (
+        np.abs(out["dphi_dt"].transpose(0, 2, 1)[driven] - out["omega"][driven][:, None]).max()
+        > 0.5
+    )
+
+
+def test_one_edge_drives_only_its_target():
+    omega = np.array([[2.0, 3.0]])
+    edges = np.array([[[0.0, 1.0], [0.0, 0.0]]])  # 0 -> 1
+    phi, _ = K.integrate(np.zeros((1, 2)), omega, np.swapaxes(edges, 1, 2), np.linspace(0, 2, 21))
+    np.testing.assert_allclose(phi[0, :, 0], 2.0 * np.linspace(0, 2, 21), atol=1e-10)
+    assert np.abs(phi[0, :, 1] - 3.0 * np.linspace(0, 2, 21)).max() > 0.1
+
+
+def test_undirected_option_symmetric():
+    out = K.simulate(50, 5, dataclasses.replace(K.KURAMOTO, undirected=True), 6)
+    np.testing.assert_array_equal(out["edges"], np.swapaxes(out["edges"], 1, 2))
+
+
+def test_reproducible_bytes_and_seed_sensitivity():
+    a = K.simulate(30, 20, K.KURAMOTO, 7)
+    b = K.simulate(30, 20, K.KURAMOTO, 7)
+    c = K.simulate(30, 20, K.KURAMOTO, 8)
+    for key in ("phi", "dphi_dt", "omega", "edges"):
+        assert a[key].tobytes() == b[key].tobytes()
+    assert a["phi"].tobytes() != c["phi"].tobytes()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(t_out=np.array([0.0, 0.0])), "strictly increasing"),
+        (dict(omega=np.zeros((1, 3))), "expects phi0 and omega"),
+        (dict(rtol=0.0), "positive"),
+    ],
+)
+def test_integrate_rejects_bad_input(kwargs, match):
+    args = dict(
+        phi0=np.zeros((1, 2)),
+        omega=np.ones((1, 2)),
+        coupling=np.zeros((1, 2, 2)),
+        t_out=np.array([0.0, 1.0]),
+    )
+    with pytest.raises(ValueError, match=match):
+        K.integrate(**(args | kwargs))
+
+
+def test_mini_tier_prepares_valid_stores(monkeypatch, tmp_path):
+    monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path))
+    spec = DATASETS.get("kuramoto-5")
+    assert spec.seed == 42
+    assert spec.tiers["full"] == {"train": 50000, "valid": 10000, "test": 10000}
+    prepare("kuramoto-5", "mini")
+    for part, n, frames in [("train", 2000, 49), ("valid", 500, 49), ("test", 500, 99)]:
+        ds = open_part("kuramoto-5", "mini", part)
+        validate(ds)
+        assert ds["pos"].shape == (n, frames, 5, 2)
+        assert list(ds["feature"].values) == K.FEATURES
+        assert list(ds["entity_feature"].values) == ["omega"]
+        np.testing.assert_allclose(ds["time"].values, np.arange(frames) * 0.1, atol=1e-12)
+    ds = open_part("kuramoto-5", "mini", "valid", verify=True)
+    st = ds["state"].values
+    np.testing.assert_allclose(np.hypot(*np.moveaxis(ds["pos"].values, -1, 0)), 1, atol=1e-6)
+    np.testing.assert_allclose(st[..., 1], np.sin(st[..., 2]), atol=1e-4)  # float32 phase up to ~60
+    np.testing.assert_array_equal(st[:, 0, :, 3], ds["entity_features"].values[..., 0])
+    assert ds.attrs["edge_convention"].startswith("edges[s, i, j] = 1 iff oscillator i drives")
