@@ -102,7 +102,7 @@ class KuramotoParams:
         Error tolerances of :func:`integrate`. ``1e-10`` keeps the integration error (measured
         against ``1e-12``: at most about 2e-8 rad in ``phi`` and 5e-8 rad/s in ``dphi_dt`` over
         2000 simulations) far below the float32 resolution of the stored values, like the
-        reference's ``dopri5`` restarted at every 0.01 grid point (about 1e-10).
+        reference's ``dopri5`` stopped at every 0.01 grid point (about 1e-10).
     """
 
     n_osc: int = 5
@@ -399,15 +399,27 @@ def simulate_reference(
     through every point of the 0.01 grid, calling ``integrate(t)`` per grid point like
     ``codebase/data/kuramoto.py``, with the right-hand side written as the reference writes it
     (``omega + sum_j K_ij sin(phi_j - phi_i)``). ``rtol``/``atol`` default to scipy's ``dopri5``
-    defaults, which ACD uses (restarting at every grid point keeps the steps at most 0.01, so the
+    defaults, which ACD uses (stopping at every grid point keeps the steps at most 0.01, so the
     result is accurate to about 1e-10 rad). The random numbers are drawn in the same order as
     :func:`simulate`, so both see the same systems. Used by the speed benchmark and the accuracy
     tests.
+
+    Parameters
+    ----------
+    n_sims, n_frames, params, rng
+        As :func:`simulate` (``params.rtol``/``params.atol`` are not used here).
+    rtol, atol
+        Tolerances of scipy's ``dopri5``.
 
     Returns
     -------
     dict
         As :func:`simulate`.
+
+    Raises
+    ------
+    ValueError
+        Bad sizes, or scipy reports a failed integration.
     """
     from scipy.integrate import ode
 
@@ -418,7 +430,7 @@ def simulate_reference(
     grid = np.arange(n_grid) * params.grid_dt
     pairs = np.empty((n_sims, n_frames, 2, n))
 
-    def rhs(t, y, w, c):
+    def rhs(t: float, y: np.ndarray, w: np.ndarray, c: np.ndarray) -> np.ndarray:
         return w + np.sum(c * np.sin(y[None, :] - y[:, None]), axis=1)
 
     for s in range(n_sims):
@@ -446,14 +458,19 @@ def to_dataset(out: dict[str, np.ndarray], spec_name: str, version: str) -> xr.D
     ``state`` holds the raw features :data:`FEATURES`; ``pos`` the unit-circle position.
     """
     phi, dphi, omega = out["phi"], out["dphi_dt"], out["omega"]
-    omega_t = np.broadcast_to(omega[:, None, :], phi.shape)
-    state = np.stack([dphi, np.sin(phi), phi, omega_t], axis=-1)
-    pos = np.stack([np.cos(phi), np.sin(phi)], axis=-1)
+    state = np.empty(phi.shape + (len(FEATURES),), dtype=np.float32)  # filled in float32
+    state[..., 0] = dphi
+    state[..., 1] = np.sin(phi)
+    state[..., 2] = phi
+    state[..., 3] = omega[:, None, :]
+    pos = np.empty(phi.shape + (2,), dtype=np.float32)
+    pos[..., 0] = np.cos(phi)
+    pos[..., 1] = state[..., 1]
     t = out["time"]
     return xr.Dataset(
         {
-            "pos": (("sample", "time", "entity", "space"), pos.astype(np.float32)),
-            "state": (("sample", "time", "entity", "feature"), state.astype(np.float32)),
+            "pos": (("sample", "time", "entity", "space"), pos),
+            "state": (("sample", "time", "entity", "feature"), state),
             "entity_features": (
                 ("sample", "entity", "entity_feature"),
                 omega[..., None].astype(np.float32),

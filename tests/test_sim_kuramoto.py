@@ -68,7 +68,7 @@ def test_vectorized_matches_scipy_solve_ivp():
 
 
 def test_simulate_matches_acd_style_reference():
-    """``simulate`` vs scipy ``dopri5`` restarted at every 0.01 grid point (ACD's recipe)."""
+    """``simulate`` vs scipy ``dopri5`` stopped at every 0.01 grid point (ACD's recipe)."""
     fast = K.simulate(3, 30, K.KURAMOTO, 4)
     ref = K.simulate_reference(3, 30, K.KURAMOTO, 4)
     np.testing.assert_array_equal(fast["edges"], ref["edges"])
