@@ -31,7 +31,7 @@ class ConstantVelocity:
         feats, tf = batch["features"], batch["target_features"]
         x, mask = batch["x"], batch.get("mask")
         last = _last_present(x, mask)
-        h = np.arange(1, self.task.horizon + 1, dtype=np.float64)[None, :, None, None]
+        h = np.asarray(self.task.steps, dtype=np.float64)[None, :, None, None]
         if x.shape[1] >= 2:
             step = last - _last_present(x, mask, back=1)
         else:
@@ -40,7 +40,7 @@ class ConstantVelocity:
             for i, f in enumerate(feats):
                 if f.startswith("pos_") and ("vel_" + f[4:]) in feats and dt is not None:
                     step[..., i] = last[..., feats.index("vel_" + f[4:])] * dt
-        out = np.repeat(last[:, None], self.task.horizon, axis=1).astype(np.float64)
+        out = np.repeat(last[:, None], len(self.task.steps), axis=1).astype(np.float64)
         pos_cols = [feats.index(f) for f in feats if f.startswith("pos_")]
         out[..., pos_cols] += h * step[:, None][..., pos_cols]
         return out[..., [feats.index(f) for f in tf]]

@@ -91,7 +91,7 @@ class GRUForecaster:
         for _ in range(self.task.horizon - 1):
             cur, h = self.net(cur, h)
             outs.append(cur)
-        y = torch.cat(outs, 1).reshape(b, self.task.horizon, n, f)
+        y = torch.cat(outs, 1).reshape(b, self.task.horizon, n, f)[:, [k - 1 for k in self.task.steps]]
         cols = [batch["features"].index(c) for c in batch["target_features"]]
         return y[..., cols].cpu().numpy()
 

@@ -26,7 +26,7 @@ class Static:
     def predict(self, batch: dict[str, Any]) -> np.ndarray:
         cols = [batch["features"].index(f) for f in batch["target_features"]]
         last = _last_present(batch["x"], batch.get("mask"))[..., cols]
-        return np.repeat(last[:, None], self.task.horizon, axis=1)
+        return np.repeat(last[:, None], len(self.task.steps), axis=1)
 
 
 def _last_present(x: np.ndarray, mask: np.ndarray | None, back: int = 0) -> np.ndarray:

@@ -46,7 +46,7 @@ def _to_numpy(pred: Any) -> np.ndarray:
 def expected_shape(task: TaskSpec, w: Windows) -> tuple[int, ...]:
     """Shape the prediction for windows ``w`` must have."""
     if task.kind == "forecast":
-        return (len(w), task.horizon, w.x.shape[2], len(w.target_features))
+        return (len(w), len(task.steps), w.x.shape[2], len(w.target_features))
     n = w.y.shape[-1]
     return (len(w), n, n)
 
@@ -80,10 +80,14 @@ def check_prediction(task: TaskSpec, w: Windows, ids: np.ndarray, pred: Any, var
     if extra.size:
         raise ValueError(f"{where}: unknown window ids {extra[:10].tolist()}; valid ids are 0..{len(w) - 1}")
     want = expected_shape(task, w)
-    if pred.shape != (len(ids),) + want[1:]:
+    stochastic = task.samples > 1 and pred.ndim == len(want) + 1
+    if stochastic and not 1 <= pred.shape[1] <= task.samples:
+        raise ValueError(f"{where} has {pred.shape[1]} samples per window; at most {task.samples} (best-of-{task.samples})")
+    if (pred.shape[:1] + pred.shape[2:] if stochastic else pred.shape) != (len(ids),) + want[1:]:
         raise ValueError(
             f"{where} has shape {pred.shape}, expected {want} (dims: "
-            f"{'window, horizon, entity, target_feature' if task.kind == 'forecast' else 'window, entity, entity_'});"
+            f"{'window, horizon, entity, target_feature' if task.kind == 'forecast' else 'window, entity, entity_'}"
+            f"{f'; or window, sample, ... with at most {task.samples} samples' if task.samples > 1 else ''});"
             " see `decathlon describe`"
         )
     pred = pred.astype(np.float64)

@@ -51,25 +51,42 @@ def forecast_stats(
         ``"se"``: e_{w,h,n} = mean_f (pred - target)^2 (NRI's MSE over the feature vector);
         ``"l2"``: e_{w,h,n} = ||pred - target||_2 over the features (Euclidean displacement).
 
+    A prediction with one more axis (window, sample, horizon, entity, feature) is a set of K
+    stochastic samples: for each entity the sample with the lowest mean error over the horizon
+    is scored (minADE_K with the minimum per agent, as Trajectron++; Social-GAN's scene-level
+    minimum gives higher numbers), and ``fde_sum``/``fde_count`` hold the per-agent minimum
+    final error (minFDE_K).
+
     Returns
     -------
     dict
         ``sum`` (window, horizon) = sum over present entities of e; ``count`` (window, horizon)
         = number of present entities. Any metric is a ratio of sums of these.
     """
-    if pred.shape != target.shape:
+    stochastic = pred.ndim == target.ndim + 1
+    if (pred.shape[:1] + pred.shape[2:] if stochastic else pred.shape) != target.shape:
         raise ValueError(f"prediction shape {pred.shape} != target shape {target.shape}")
-    d = pred.astype(np.float64) - target.astype(np.float64)
+    tgt = target[:, None] if stochastic else target
+    d = pred.astype(np.float64) - tgt.astype(np.float64)
     if error == "se":
         e = np.mean(d * d, axis=-1)
     elif error == "l2":
         e = np.sqrt(np.sum(d * d, axis=-1))
     else:
         raise ValueError(f"unknown forecast error {error!r}; expected 'se' or 'l2'")
-    if mask is None:
-        return {"sum": e.sum(-1), "count": np.full(e.shape[:2], e.shape[-1], dtype=np.float64)}
-    m = mask.astype(bool)
-    return {"sum": np.where(m, e, 0.0).sum(-1), "count": m.sum(-1).astype(np.float64)}
+    m = np.ones(target.shape[:3], bool) if mask is None else mask.astype(bool)
+    out = {}
+    if stochastic:
+        # best-of-K, minimum per entity (Trajectron++ convention): the sample with the lowest
+        # mean error over the horizon gives the ADE and the curve; FDE takes its own minimum.
+        best = e.mean(2).argmin(1)  # (W, N)
+        fde = e[:, :, -1].min(1)  # (W, N)
+        e = np.take_along_axis(e, best[:, None, None, :], axis=1)[:, 0]
+        out["fde_sum"] = np.where(m[:, -1], fde, 0.0).sum(-1)
+        out["fde_count"] = m[:, -1].sum(-1).astype(np.float64)
+    out["sum"] = np.where(m, e, 0.0).sum(-1)
+    out["count"] = m.sum(-1).astype(np.float64)
+    return out
 
 
 def rollout_error(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None, error: str = "se") -> np.ndarray:
@@ -237,7 +254,7 @@ def metric_value(name: str, stats: dict[str, np.ndarray], weights: np.ndarray | 
             k = int(m.group(2)) - 1
             s, c = s[:, k], c[:, k]
         elif name == "fde":
-            s, c = s[:, -1], c[:, -1]
+            s, c = (stats["fde_sum"], stats["fde_count"]) if "fde_sum" in stats else (s[:, -1], c[:, -1])
         else:
             s, c = s.sum(1), c.sum(1)
         return (w @ s) / np.maximum(w @ c, 1e-300)

@@ -58,6 +58,8 @@ class Split:
 
     part: str
     samples: tuple[int, ...] | None = None
+    coord: str | None = None  # select samples by the labels of this coordinate instead
+    labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,6 +103,15 @@ class TaskSpec:
         (NRI's MSE) or ``"l2"`` Euclidean norm over the target's spatial components.
     report_steps
         Horizon steps (1-based) reported individually, e.g. (1, 10, 20).
+    target_steps
+        Only these horizon steps are predicted and scored (e.g. EGNN's single frame 10 steps
+        ahead); ``None``: every step 1..horizon.
+    samples
+        Maximum number of stochastic samples per window a model may return (best-of-K
+        metrics); 1 for deterministic tasks.
+    equivariance
+        Symmetry transforms probed (``rot90``, ``reflect``, ``rotate``, ``translate``,
+        ``permute``), applied in physical units with fixed seeds (see ``probes``).
     probes, shuffle_seeds
         Temporal probes run on every evaluation; the seeds of the K shuffle permutations.
     trivial
@@ -135,6 +146,9 @@ class TaskSpec:
     velocity: tuple[str, ...] = ()
     error: str = "se"
     report_steps: tuple[int, ...] = ()
+    target_steps: tuple[int, ...] | None = None
+    samples: int = 1
+    equivariance: tuple[str, ...] = ()
     probes: tuple[str, ...] = ("reversal", "shuffle", "freeze")
     shuffle_seeds: tuple[int, ...] = tuple(range(10))
     mini_windows: int | None = None
@@ -142,6 +156,11 @@ class TaskSpec:
     window_fn: Callable[..., Windows] | None = None
     description: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def steps(self) -> tuple[int, ...]:
+        """The horizon steps (1-based) the model must predict: ``target_steps`` or 1..horizon."""
+        return self.target_steps or tuple(range(1, self.horizon + 1))
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -252,6 +271,15 @@ def _load_split(task: TaskSpec, tier: str, split: str) -> xr.Dataset:
     ds = open_part(task.dataset, tier, s.part, verify=True)
     if s.samples is not None:
         ds = ds.isel(sample=list(s.samples))
+    elif s.coord is not None:
+        have = [str(v) for v in ds[s.coord].values]
+        missing = [lab for lab in s.labels if lab not in have]
+        if missing:
+            raise ValueError(
+                f"task {task.name!r} split {split!r}: {s.coord} labels {missing} are not in dataset "
+                f"{task.dataset!r} (it has {have}); re-run `decathlon prepare {task.dataset}`"
+            )
+        ds = ds.isel(sample=[have.index(lab) for lab in s.labels])
     return ds
 
 
@@ -259,12 +287,16 @@ def _load_split(task: TaskSpec, tier: str, split: str) -> xr.Dataset:
 def _stats_cached(task_name: str, tier: str, data_sha: str) -> dict[str, list[float]]:
     task = get_task(task_name)
     ds = _load_split(task, tier, "train")
-    stats = {}
+    stats: dict[str, list] = {}
     for v in task.inputs:
         a = np.asarray(ds[v].values, dtype=np.float64)
         if "mask" in ds and ds["mask"].dims == ds[v].dims[:3]:
             a = a[np.asarray(ds["mask"].values)]
-        stats[v] = [float(np.nanmin(a)), float(np.nanmax(a))]
+        if a.ndim > 1 and ds[v].dims[-1] != "space":  # non-spatial features: one range each
+            a = a.reshape(-1, a.shape[-1])
+            stats[v] = [[float(lo), float(hi)] for lo, hi in zip(np.nanmin(a, 0), np.nanmax(a, 0), strict=True)]
+        else:  # a scalar or a spatial vector: one range, so rotations stay rotations
+            stats[v] = [float(np.nanmin(a)), float(np.nanmax(a))]
     return stats
 
 
@@ -285,14 +317,23 @@ def _normalize(task: TaskSpec, ds: xr.Dataset, arr: np.ndarray, variables: tuple
     if not stats:
         return arr
     out = arr.copy()
-    col = 0
-    for v in variables:
-        width = len(_feature_names(ds, v))
-        lo, hi = stats[v]
-        scale = 2.0 / (hi - lo) if hi > lo else 1.0
-        out[..., col : col + width] = (arr[..., col : col + width] - lo) * scale - 1.0
-        col += width
-    return out
+    lo, hi = column_ranges(stats, [len(_feature_names(ds, v)) for v in variables], variables)
+    scale = np.where(hi > lo, 2.0 / np.where(hi > lo, hi - lo, 1.0), 1.0)
+    return ((arr - lo) * scale - 1.0).astype(arr.dtype) if out.size else out
+
+
+def column_ranges(stats: Mapping[str, list], widths: list[int], variables: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column (lo, hi) arrays from ``task_stats`` for stacked variables of given widths."""
+    lo, hi = [], []
+    for v, wdt in zip(variables, widths, strict=True):
+        r = stats[v]
+        if isinstance(r[0], list):
+            lo += [c[0] for c in r]
+            hi += [c[1] for c in r]
+        else:
+            lo += [r[0]] * wdt
+            hi += [r[1]] * wdt
+    return np.asarray(lo), np.asarray(hi)
 
 
 def make_windows(task: TaskSpec | str, tier: str = "mini", split: str = "test") -> Windows:
@@ -335,16 +376,24 @@ def _default_windows(task: TaskSpec, tier: str, split: str) -> Windows:
     st = np.tile(np.asarray(starts), n_s)
     tidx = st[:, None] + np.arange(length)[None, :]
     seq = data[samp[:, None], tidx]  # (W, length, entity, feature)
+    keep = slice(None)
+    if mask is not None:  # windows must lie inside each sample's recorded frames
+        mseq = mask[samp[:, None], tidx]
+        keep = mseq.any(-1).all(-1)
+        samp, st, tidx, seq, mseq = samp[keep], st[keep], tidx[keep], seq[keep], mseq[keep]
+        seq = np.where(mseq[..., None], seq, 0.0).astype(np.float32)
+        if not len(samp):
+            raise ValueError(f"task {task.name!r}: no complete window in split {split!r}")
     x = seq[:, : task.context]
+    steps = np.asarray(task.steps) - 1 + task.context
     if task.kind == "forecast":
         tcols = [feats.index(f) for f in tfeats]
-        y = seq[:, task.context :][..., tcols]
+        y = seq[:, steps][..., tcols]
     else:
         y = np.asarray(ds["edges"].values, dtype=np.float32)[samp]
     mx = my = None
     if mask is not None:
-        mseq = mask[samp[:, None], tidx]
-        mx, my = mseq[:, : task.context], mseq[:, task.context :]
+        mx, my = mseq[:, : task.context], mseq[:, steps]
         if mseq.all():
             mx = my = None
     static = sfeat = None
@@ -392,6 +441,12 @@ def train_sequences(task: TaskSpec | str, tier: str = "mini", split: str = "trai
     tidx = st[:, None] + np.arange(length)[None, :]
     x = data[samp[:, None], tidx]
     mx = np.asarray(ds["mask"].values)[samp[:, None], tidx] if "mask" in ds.data_vars else None
+    if mx is not None:  # only windows inside each sample's recorded frames
+        keep = mx.any(-1).all(-1)
+        samp, st, x, mx = samp[keep], st[keep], x[keep], mx[keep]
+        x = np.where(mx[..., None], x, 0.0).astype(np.float32)
+        if mx.all():
+            mx = None
     if task.kind == "graph":
         y = np.asarray(ds["edges"].values, dtype=np.float32)[samp]
     else:

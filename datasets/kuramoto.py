@@ -219,6 +219,12 @@ def integrate(
     ValueError
         Shapes disagree, ``t_out`` is not increasing, or the step size collapses.
 
+    References
+    ----------
+    J. R. Dormand, P. J. Prince. A family of embedded Runge-Kutta formulae. J. Comput. Appl.
+    Math. 6(1):19-26, 1980. E. Hairer, S. P. Nørsett, G. Wanner. Solving Ordinary Differential
+    Equations I, 2nd ed., Springer 1993, §II.4 (error norm and step-size control).
+
     Examples
     --------
     >>> phi0 = np.zeros((1, 2)); omega = np.array([[1.0, 2.0]])

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-
 from decathlon.benchmark import data as D
 from decathlon.datasets import fetch as F
 

@@ -6,7 +6,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from decathlon.benchmark import metrics as M
 from decathlon.benchmark.data import open_part
 from decathlon.benchmark.evaluate import evaluate, export_inputs, score

@@ -4,7 +4,6 @@ import itertools
 
 import numpy as np
 import pytest
-
 from decathlon.benchmark import metrics as M
 from decathlon.benchmark.evaluate import points
 
@@ -49,9 +48,12 @@ def shd_reference(p, t):
 def test_shd_conventions():
     t = np.zeros((1, 3, 3))
     t[0, 0, 1] = 1
-    rev = np.zeros((1, 3, 3)); rev[0, 1, 0] = 1
-    both = np.zeros((1, 3, 3)); both[0, 0, 1] = both[0, 1, 0] = 1
-    selfloop = t.copy(); selfloop[0, 2, 2] = 1
+    rev = np.zeros((1, 3, 3))
+    rev[0, 1, 0] = 1
+    both = np.zeros((1, 3, 3))
+    both[0, 0, 1] = both[0, 1, 0] = 1
+    selfloop = t.copy()
+    selfloop[0, 2, 2] = 1
     assert M.shd(rev, t)[0] == 1          # reversed edge costs 1
     assert M.shd(both, t)[0] == 1         # extra opposite direction costs 1
     assert M.shd(selfloop, t)[0] == 0     # self-loops excluded
