@@ -41,6 +41,7 @@ __all__ = [
     "register_task",
     "make_windows",
     "train_sequences",
+    "load_split",
     "task_stats",
 ]
 
@@ -264,7 +265,7 @@ def _stack(ds: xr.Dataset, variables: tuple[str, ...]) -> np.ndarray:
     return np.concatenate(arrs, axis=-1)
 
 
-def _load_split(task: TaskSpec, tier: str, split: str) -> xr.Dataset:
+def load_split(task: TaskSpec, tier: str, split: str) -> xr.Dataset:
     if split not in task.splits:
         raise KeyError(f"task {task.name!r} has no split {split!r}; valid: {', '.join(task.splits)}")
     s = task.splits[split]
@@ -286,7 +287,7 @@ def _load_split(task: TaskSpec, tier: str, split: str) -> xr.Dataset:
 @lru_cache(maxsize=32)
 def _stats_cached(task_name: str, tier: str, data_sha: str) -> dict[str, list[float]]:
     task = get_task(task_name)
-    ds = _load_split(task, tier, "train")
+    ds = load_split(task, tier, "train")
     stats: dict[str, list] = {}
     for v in task.inputs:
         a = np.asarray(ds[v].values, dtype=np.float64)
@@ -356,7 +357,7 @@ def make_windows(task: TaskSpec | str, tier: str = "mini", split: str = "test") 
 
 
 def _default_windows(task: TaskSpec, tier: str, split: str) -> Windows:
-    ds = _load_split(task, tier, split)
+    ds = load_split(task, tier, split)
     feats = [f for v in task.inputs for f in _feature_names(ds, v)]
     tfeats = [f for v in task.targets for f in _feature_names(ds, v)]
     data = _normalize(task, ds, _stack(ds, task.inputs), task.inputs, task_stats(task, tier))
@@ -427,7 +428,7 @@ def train_sequences(task: TaskSpec | str, tier: str = "mini", split: str = "trai
     """
     task = get_task(task)
     length = task.train_length or (task.context + task.horizon)
-    ds = _load_split(task, tier, split)
+    ds = load_split(task, tier, split)
     feats = [f for v in task.inputs for f in _feature_names(ds, v)]
     data = _normalize(task, ds, _stack(ds, task.inputs), task.inputs, task_stats(task, tier))
     n_s, n_t = data.shape[:2]

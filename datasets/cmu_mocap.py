@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 from decathlon.benchmark.data import DatasetSpec, FileSpec, register_dataset
+from decathlon.benchmark.tasks import Split, TaskSpec, register_task
 
 __all__ = [
     "Bone",
@@ -954,5 +955,48 @@ CMU_MOCAP_35 = register_dataset(
         citation=CITATION,
         card="cmu-mocap-35.md",
         source=SOURCE,
+    )
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Task record: mocap/cmu-walking (dNRI / LoCS protocol, PROTOCOLS §2.1, §2.3)
+# --------------------------------------------------------------------------------------------
+#: Trials sorted by name: first 12 train, next 4 validation, last 7 test (dNRI
+#: ``cmu_motion_data.py``: ``--num_train_trials 12 --num_val_trials 4``).
+CMU_TRIALS = [f"35_{k:02d}" for k in [*range(1, 17), *range(28, 35)]]
+
+CMU_WALKING = register_task(
+    TaskSpec(
+        name="mocap/cmu-walking-forecast",
+        version="1",
+        event="mocap/cmu-walking",
+        kind="forecast",
+        dataset="cmu-mocap-35",
+        splits={
+            "train": Split("all", coord="trial", labels=tuple(CMU_TRIALS[:12])),
+            "valid": Split("all", coord="trial", labels=tuple(CMU_TRIALS[12:16])),
+            "test": Split("all", coord="trial", labels=tuple(CMU_TRIALS[16:])),
+        },
+        inputs=("pos",),
+        targets=("pos",),
+        context=50,
+        horizon=48,
+        offset=0,
+        stride=100,  # non-overlapping 100-frame test windows: burn-in 50, predict 48
+        train_length=50,  # non-overlapping 50-frame train/valid windows
+        normalize=None,
+        error="l2",
+        metrics=("ade", "l2@1", "l2@20", "l2@40"),
+        primary="ade",
+        higher_is_better=False,
+        report_steps=(1, 20, 40),
+        trivial="static",
+        reversible=False,
+        description=(
+            "CMU subject 35 walking, 31 joints in metres at 120 Hz. See 50 frames, predict the next 48; "
+            "Euclidean joint-position error (mean over joints) per step, reported at steps 1, 20, 40 "
+            "(dNRI/LoCS protocol; their numbers are in raw ASF units = 0.0564 m)."
+        ),
     )
 )

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 from decathlon.benchmark.data import DatasetSpec, FileSpec, register_dataset
+from decathlon.benchmark.tasks import Split, TaskSpec, Windows, load_split, register_task
 
 __all__ = [
     "SCENES",
@@ -712,3 +713,65 @@ ETH_UCY = register_dataset(
         source=SOURCE,
     )
 )
+
+
+# --------------------------------------------------------------------------------------------
+# Task records: pedestrians/eth-ucy, leave-one-scene-out (PROTOCOLS §7; MANIFEST §2)
+# --------------------------------------------------------------------------------------------
+OBS_LEN, PRED_LEN, BEST_OF = 8, 12, 20
+
+
+def eth_ucy_windows(task: TaskSpec, tier: str, split: str) -> Windows:
+    """Social-GAN windows of the split's files (20 consecutive annotated frames, pedestrians
+    present in all of them, at least 2 per window), as decathlon :class:`Windows`.
+
+    ``x`` (window, 8, pedestrian, 2) and ``y`` (window, 12, pedestrian, 2) in metres; the
+    pedestrian axis is padded to the busiest window, padded slots are masked out (and zero).
+    """
+    ds = load_split(task, tier, split)
+    w = sgan_windows(ds["pos"].values, ds["mask"].values, OBS_LEN, PRED_LEN,
+                     ped_id=ds["ped_id"].values, files=ds["file"].values)
+    pm = w["ped_mask"]  # (W, P)
+    obs = np.where(pm[:, :, None, None], w["obs"], 0.0).transpose(0, 2, 1, 3)
+    pred = np.where(pm[:, :, None, None], w["pred"], 0.0).transpose(0, 2, 1, 3)
+    n = len(pm)
+    return Windows(
+        ids=np.arange(n, dtype=np.int64), x=np.ascontiguousarray(obs, dtype=np.float32),
+        y=np.ascontiguousarray(pred, dtype=np.float32), sample=w["sample"], start=w["start"],
+        features=["pos_x", "pos_y"], target_features=["pos_x", "pos_y"],
+        mask_x=np.repeat(pm[:, None], OBS_LEN, axis=1), mask_y=np.repeat(pm[:, None], PRED_LEN, axis=1),
+    )
+
+
+def _eth_task(scene: str) -> TaskSpec:
+    sp = scene_split(scene)
+    return TaskSpec(
+        name=f"pedestrians/eth-ucy-{scene}",
+        version="1",
+        event="pedestrians/eth-ucy",
+        kind="forecast",
+        dataset="eth-ucy",
+        splits={k: Split("all", coord="file", labels=tuple(v)) for k, v in sp.items()},
+        inputs=("pos",),
+        targets=("pos",),
+        context=OBS_LEN,
+        horizon=PRED_LEN,
+        normalize=None,
+        error="l2",
+        metrics=("ade", "fde", "l2@1", "l2@6"),
+        primary="ade",
+        higher_is_better=False,
+        report_steps=(1, 6),
+        samples=BEST_OF,
+        trivial="static",
+        window_fn=eth_ucy_windows,
+        reversible=False,
+        description=(
+            f"ETH/UCY leave-one-scene-out, held-out scene {scene!r}: observe 8 steps (3.2 s), predict 12 "
+            "(4.8 s) for every pedestrian present in all 20 frames (Social-GAN windows). ADE/FDE in metres; "
+            f"a model may return up to {BEST_OF} samples per window (best-of-{BEST_OF}, minimum per pedestrian)."
+        ),
+    )
+
+
+ETH_UCY_TASKS = [register_task(_eth_task(s)) for s in SCENES]

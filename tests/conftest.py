@@ -15,6 +15,15 @@ def shared_data() -> Path | None:
     return p if p.is_dir() else None
 
 
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """The real sample folder; the test is skipped cleanly when it is absent."""
+    p = shared_data()
+    if p is None:
+        pytest.skip("../shared/data (real samples) not present; set DECATHLON_SHARED_DATA to run")
+    return p
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_cache(tmp_path_factory):
     """Every test run gets its own empty cache; nothing touches the user's."""
