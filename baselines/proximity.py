@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.stats import rankdata
 from decathlon.benchmark.models import BaselineSpec, register_baseline
 
 
@@ -12,7 +13,8 @@ class Proximity:
     """Score ``i -> j`` by how close ``i`` and ``j`` stay over the context window.
 
     ``d_ij = mean_t ||p_i(t) - p_j(t)||`` over the position features; within each window the
-    off-diagonal pairs are ranked, and ``score_ij = 1 - rank(d_ij) / (P - 1)`` (closest pair 1,
+    off-diagonal pairs are ranked (tied pairs, such as ``(i, j)`` and ``(j, i)``, share their
+    average rank), and ``score_ij = 1 - rank(d_ij) / (P - 1)`` (closest pair 1,
     farthest 0), so about half the pairs score above 0.5. It is symmetric and blind to temporal
     order by construction: its reversal and shuffle gaps are exactly 0, a reference for what
     "ignores time" looks like.
@@ -34,7 +36,7 @@ class Proximity:
         b, n, _ = d.shape
         od = ~np.eye(n, dtype=bool)
         flat = d[:, od]
-        ranks = flat.argsort(1).argsort(1).astype(np.float64)
+        ranks = rankdata(flat, method="average", axis=1) - 1.0  # ties (d_ij = d_ji) share a rank
         out = np.zeros((b, n, n))
         out[:, od] = 1.0 - ranks / max(flat.shape[1] - 1, 1)
         return out

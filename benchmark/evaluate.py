@@ -26,7 +26,7 @@ import numpy as np
 from . import metrics as M
 from .data import store_meta
 from .models import make_baseline
-from .probes import probe_variants, transform
+from .probes import equivariance_target, probe_variants, transform
 from .tasks import TaskSpec, Windows, get_task, make_windows, split_hash, task_stats
 
 __all__ = ["evaluate", "export_inputs", "score", "load_predictions", "check_prediction", "score_predictions"]
@@ -105,7 +105,7 @@ def _batch(w: Windows, inputs: dict[str, np.ndarray], sl: slice) -> dict[str, An
         "ids": w.ids[sl],
         "x": inputs["x"][sl],
         "mask": None if inputs["mask"] is None else inputs["mask"][sl],
-        "static": None if w.static is None else w.static[sl],
+        "static": (inputs["static"] if "static" in inputs else w.static)[sl] if w.static is not None else None,
         "features": w.features,
         "target_features": w.target_features,
     }
@@ -230,6 +230,19 @@ def score_predictions(task: TaskSpec, w: Windows, preds: dict[str, np.ndarray], 
                 entry["ts_note"] = "undefined: the freeze probe does not change the score"
         probes[p] = entry
     out["probes"] = probes
+    equiv = {}
+    for g in task.equivariance:
+        v = f"equiv_{g}"
+        if v not in preds:
+            equiv[g] = {"status": "missing", "note": "no predictions for this symmetry's inputs"}
+            continue
+        diff = preds[v] - equivariance_target(task, w, preds["plain"], v)
+        per_w = (diff.reshape(n, -1) ** 2).mean(1)
+        reps = (weights @ per_w) / n if weights is not None else np.array([per_w.mean()])
+        scale = float((preds["plain"].reshape(n, -1) ** 2).mean())
+        equiv[g] = {"error": _f(per_w.mean()), "ci95": _ci(reps), "relative": _f(per_w.mean() / scale) if scale > 0 else None}
+    if equiv:
+        out["equivariance"] = equiv
     # points against the trivial baseline on the same windows and resamples
     if trivial_pred is not None:
         tst = _stats(task, w, trivial_pred)
@@ -348,6 +361,8 @@ def export_inputs(task: TaskSpec | str, path: str | Path, tier: str = "mini", sp
         arrays["x" + key] = inp["x"].astype(np.float32)
         if inp["mask"] is not None:
             arrays["mask" + key] = inp["mask"]
+        if inp.get("static") is not None:
+            arrays["static" + key] = inp["static"]
     if w.static is not None:
         arrays["static"] = w.static
     path = Path(path)

@@ -228,6 +228,7 @@ class Windows:
     mask_y: np.ndarray | None = None
     static: np.ndarray | None = None
     static_features: list[str] = field(default_factory=list)
+    norm: tuple[np.ndarray, np.ndarray] | None = None  # per input column (lo, hi) of the minmax scaling
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -240,7 +241,7 @@ class Windows:
         return Windows(
             self.ids[idx], self.x[idx], self.y[idx], self.sample[idx], self.start[idx],
             self.features, self.target_features, take(self.mask_x), take(self.mask_y),
-            take(self.static), self.static_features,
+            take(self.static), self.static_features, self.norm,
         )
 
 
@@ -404,10 +405,12 @@ def _default_windows(task: TaskSpec, tier: str, split: str) -> Windows:
             axis=-1,
         )[samp]
         sfeat = [f for v in task.static for f in _static_names(ds, v)]
+    stats = task_stats(task, tier)
+    norm = column_ranges(stats, [len(_feature_names(ds, v)) for v in task.inputs], task.inputs) if stats else None
     return Windows(
         ids=np.arange(len(samp), dtype=np.int64), x=np.ascontiguousarray(x), y=np.ascontiguousarray(y),
         sample=samp, start=st, features=feats, target_features=tfeats if task.kind == "forecast" else [],
-        mask_x=mx, mask_y=my, static=static, static_features=sfeat or [],
+        mask_x=mx, mask_y=my, static=static, static_features=sfeat or [], norm=norm,
     )
 
 

@@ -29,6 +29,9 @@ def nri_tasks(event: str, dataset: str, reversible: bool, description: str) -> t
         version="1", event=event, dataset=dataset, splits=NRI_SPLITS, inputs=("pos", "vel"),
         context=49, offset=0, stride=None, train_length=49, normalize="minmax", velocity=("vel",),
         reversible=reversible, extra={"frame_seconds": 0.1},
+        # the box [-5, 5]^2 is centred at the origin: quarter turns, mirror images and
+        # relabelling the balls are symmetries; arbitrary rotations and translations are not
+        equivariance=("rot90", "reflect", "permute"),
     )
     forecast = TaskSpec(
         name=f"{event}-forecast", kind="forecast", targets=("pos", "vel"), horizon=20,

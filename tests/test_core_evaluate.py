@@ -245,3 +245,29 @@ def test_metric_values_agree_with_pure_functions(springs_mini):
     od = ~np.eye(5, dtype=bool)
     assert r["metrics"]["auroc"]["value"] == pytest.approx(M.auroc(s[:, od], w.y[:, od]))
     assert r["metrics"]["shd"]["value"] == pytest.approx(M.shd(s, w.y).mean())
+
+
+def test_equivariance_probe(springs_mini):
+    task = get_task(FORECAST)
+    r = evaluate(make_baseline("constant-velocity", task), task, n_boot=20)
+    for g in ("rot90", "reflect", "permute"):
+        assert r["equivariance"][g]["error"] < 1e-10, g  # linear, per-ball: exactly equivariant
+
+    class Biased:
+        """Adds a fixed offset to ball 0's x coordinate: breaks rotations and permutations."""
+
+        def predict(self, batch):
+            y = np.repeat(batch["x"][:, -1:], 20, axis=1).astype(np.float64)
+            y[:, :, 0, 0] += 0.1
+            return y
+
+    r = evaluate(Biased(), task, n_boot=20)
+    # by hand: after rot90 the offset shows up on ball 0's y; after the permutation, on another ball
+    assert r["equivariance"]["rot90"]["error"] == pytest.approx(2 * 0.1**2 / (5 * 4), rel=1e-3)
+    assert r["equivariance"]["permute"]["error"] == pytest.approx(2 * 0.1**2 / (5 * 4), rel=1e-3)
+    g = get_task(GRAPH)
+    r = evaluate(make_baseline("proximity", g), g, n_boot=20)
+    # distances are invariant, but float32 rounding of the turned inputs flips the rank of a few
+    # near-equal distances (a rank step is 1/19 of score): small, not zero
+    assert r["equivariance"]["permute"]["error"] < 1e-12
+    assert 0 <= r["equivariance"]["rot90"]["error"] < 5e-3
