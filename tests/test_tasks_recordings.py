@@ -125,3 +125,20 @@ def test_cmu_walking_task_on_real_trial(cache, monkeypatch, real_data):
     r_cv = evaluate(make_baseline("constant-velocity", task), task, tier="full", n_boot=50)
     assert r_cv["metrics"]["l2@1"]["value"] < r_s["metrics"]["l2@1"]["value"]
     assert 0 < r_s["metrics"]["l2@1"]["value"] < 0.05  # metres moved in 1/120 s
+
+
+def test_pin_hashes_command_prints_recorded(cache, monkeypatch, real_data, capsys):
+    from decathlon.cli import main
+    from decathlon.datasets import fetch as F
+
+    spec = D.DATASETS.get("cmu-mocap-35")
+    few = dataclasses.replace(spec, files=(spec.files[0], dataclasses.replace(spec.files[2], sha256=None)))
+    monkeypatch.setitem(D.DATASETS._entries, "cmu-mocap-35", few)
+
+    def download(url, output_file, pup):
+        shutil.copyfile(real_data / "cmu_mocap" / "35" / ("35.asf" if url.endswith(".asf") else "35_01.amc"), output_file)
+
+    F.fetch(few, downloader=download)
+    assert main(["pin-hashes", "cmu-mocap-35"]) == 0
+    out = capsys.readouterr().out
+    assert "35_02.amc" in out and "0743f4ea48e7e199cd56b2810b5ce81f8ede08d32ff79aa4e363c44cc4fe33aa" in out

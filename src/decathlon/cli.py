@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--n-boot", type=int, default=1000)
     s.add_argument("--no-progress", action="store_true")
 
+    s = sub.add_parser("pin-hashes", help="maintainers: print (or --write) the sha256 recorded for unpinned files")
+    s.add_argument("dataset")
+    s.add_argument("--write", action="store_true", help="write them into the dataset module's source")
+
     s = sub.add_parser("bench", help="simulator throughput: vectorized vs reference loop (writes JSON + PNG)")
     s.add_argument("names", nargs="*", help="simulators (default: all)")
     s.add_argument("--scale", type=float, default=1.0, help="multiply simulation counts")
@@ -191,6 +195,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         if res["results"]:
             fig = plot_results(res["results"], Path(args.out) / "decathlon.png")
             print(f"\n{len(res['files'])} result files in {args.out}/; figure: {fig}")
+        return 0
+    if args.cmd == "pin-hashes":
+        from decathlon.datasets.pinning import pin_hashes_source, write_pins
+
+        spec = data.DATASETS.get(args.dataset)
+        if args.write:
+            done = write_pins(spec)
+            print(f"pinned {len(done)} files in the source of {args.dataset}: {', '.join(done) or '(none recorded)'}")
+        else:
+            print(pin_hashes_source(spec))
         return 0
     if args.cmd == "bench":
         from decathlon.datasets.speed import run_benchmarks
