@@ -9,7 +9,7 @@ import importlib
 
 from decathlon.benchmark.models import BaselineSpec, register_baseline
 
-from . import chance, constant_velocity, proximity, static  # noqa: F401
+from . import chance, constant_velocity, linear_fit, proximity, static  # noqa: F401
 
 
 def _lazy(module: str, attr: str):

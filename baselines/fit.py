@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from decathlon.benchmark.tasks import Windows
 
 __all__ = ["FitConfig", "fit", "pick_device", "to_tensors"]

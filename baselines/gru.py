@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from decathlon.benchmark.tasks import train_sequences
 from torch import nn
+
+from decathlon.benchmark.tasks import train_sequences
 
 from .fit import FitConfig, fit, pick_device
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 from scipy.stats import rankdata
+
 from decathlon.benchmark.models import BaselineSpec, register_baseline
 
 

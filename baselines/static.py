@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from decathlon.benchmark.models import BaselineSpec, register_baseline
 
 

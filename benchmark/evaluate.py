@@ -213,6 +213,8 @@ def score_predictions(task: TaskSpec, w: Windows, preds: dict[str, np.ndarray], 
             continue
         vals = np.mean([boot(prim, stats[v])[0] for v in vs])
         reps = np.mean([boot(prim, stats[v])[1] for v in vs], axis=0)
+        if abs(vals - base_val) <= 1e-12 * max(1.0, abs(base_val)):  # averaging round-off, not a gap
+            vals = base_val
         gap_reps = reps - base_reps
         entry = {"metric": prim, "value": _f(vals), "gap": _f(vals - base_val), "gap_ci95": _ci(gap_reps)}
         if p == "shuffle":

@@ -175,8 +175,14 @@ def transform(task: TaskSpec, w: Windows, variant: str) -> dict[str, np.ndarray]
     x = w.x[:, t]
     if variant == "reversal":
         cols = velocity_columns(task, w.features)
-        if cols:
-            x = x.copy()
-            x[..., cols] *= -1
+        if cols:  # negate velocities in physical units (normalized ranges need not be symmetric)
+            x = x.astype(np.float64)
+            if w.norm is None:
+                x[..., cols] *= -1
+            else:
+                lo, hi = w.norm[0][cols], w.norm[1][cols]
+                phys = (x[..., cols] + 1.0) * (hi - lo) / 2.0 + lo
+                x[..., cols] = (-phys - lo) * 2.0 / np.where(hi > lo, hi - lo, 1.0) - 1.0
+            x = x.astype(np.float32)
     mask = None if w.mask_x is None else w.mask_x[:, t]
     return {"x": np.ascontiguousarray(x), "mask": mask}

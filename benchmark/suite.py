@@ -25,7 +25,7 @@ __all__ = ["run_suite", "format_table", "plot_results", "DEFAULT_BASELINES"]
 
 log = logging.getLogger("decathlon")
 
-DEFAULT_BASELINES = ("static", "constant-velocity", "chance", "proximity", "gru")
+DEFAULT_BASELINES = ("static", "constant-velocity", "linear-fit", "chance", "proximity", "gru")
 
 
 def run_suite(

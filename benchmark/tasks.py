@@ -163,6 +163,10 @@ class TaskSpec:
         """The horizon steps (1-based) the model must predict: ``target_steps`` or 1..horizon."""
         return self.target_steps or tuple(range(1, self.horizon + 1))
 
+    def targets_features(self, features: list[str]) -> list[str]:
+        """The target feature names among stacked input ``features`` (columns of ``targets``)."""
+        return [f for f in features if any(f == v or f.startswith(v + "_") for v in self.targets)]
+
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"task {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
@@ -497,7 +501,7 @@ def describe(task: TaskSpec | str, tier: str = "mini") -> dict[str, Any]:
     try:
         meta = store_meta(task.dataset, tier)
         ds = open_part(task.dataset, tier, task.splits["test"].part)
-        n_ent = ds.sizes.get("entity", "N")
+        n_ent = ds.sizes.get("entity", "N") if task.window_fn is None else "P"
         feats = [f for v in task.inputs for f in _feature_names(ds, v)]
         tfeats = [f for v in task.targets for f in _feature_names(ds, v)]
         prepared = bool(meta)
@@ -512,11 +516,16 @@ def describe(task: TaskSpec | str, tier: str = "mini") -> dict[str, Any]:
         inputs["static"] = {"dims": ["window", "entity", "static_feature"], "shape": ["W", n_ent, "K"],
                             "dtype": "float32", "variables": list(task.static)}
     inputs["mask"] = {"dims": ["window", "time", "entity"], "dtype": "bool",
-                      "note": "present only for datasets where entities come and go"}
+                      "note": "present only for datasets where entities come and go"
+                      + ("; P = entities of the busiest window, padded slots are masked out" if n_ent == "P" else "")}
     if task.kind == "forecast":
+        steps = task.steps
+        what = (f"the {task.horizon} frames after the context" if len(steps) == task.horizon
+                else f"the frames {list(steps)} steps after the last context frame")
         output = {"dims": ["window", "horizon", "entity", "target_feature"],
-                  "shape": ["W", task.horizon, n_ent, len(tfeats)], "features": tfeats,
-                  "meaning": f"the {task.horizon} frames after the context, in the input's units"}
+                  "shape": ["W", len(steps), n_ent, len(tfeats)], "features": tfeats,
+                  "meaning": f"{what}, in the input's units"
+                  + (f"; or (W, K <= {task.samples}, ...) stochastic samples scored best-of-K" if task.samples > 1 else "")}
     else:
         output = {"dims": ["window", "entity", "entity_"], "shape": ["W", n_ent, n_ent],
                   "meaning": "score in [0, 1] that edge i -> j exists; the diagonal is ignored"}

@@ -3,4 +3,4 @@
 Importing this package registers every built-in dataset, task and simulator benchmark.
 """
 
-from . import cmu_mocap, eth_ucy, kuramoto, nbody, nri, nri_tasks  # noqa: F401
+from . import cmu_mocap, eth_ucy, kuramoto, nbody, nri, particle_tasks  # noqa: F401

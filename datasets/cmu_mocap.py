@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
+
 from decathlon.benchmark.data import DatasetSpec, FileSpec, register_dataset
 from decathlon.benchmark.tasks import Split, TaskSpec, register_task
 
@@ -811,7 +812,8 @@ def _win_float(x: float) -> str:
     return re.sub(r"e([+-])(\d\d)$", r"e\g<1>0\2", s)
 
 
-def make_fake_cmu_mocap(dir: str | Path, seed: int = 0, n_trials: int = 3) -> dict[str, Path]:
+def make_fake_cmu_mocap(dir: str | Path, seed: int = 0, n_trials: int = 3,
+                        trials: Sequence[int] | None = None, n_frames: int | None = None) -> dict[str, Path]:
     """Write a tiny skeleton and ``n_trials`` motions in the upstream Acclaim format.
 
     The files mimic the CMU ones byte for byte in layout: CRLF line endings, a
@@ -826,6 +828,10 @@ def make_fake_cmu_mocap(dir: str | Path, seed: int = 0, n_trials: int = 3) -> di
         Seed of the motion angles; trial ``k`` has ``10 + 2k`` frames (12, 14, 16 ...).
     n_trials : int
         Number of AMC files (named ``35_01.amc`` ...).
+    trials : sequence of int, optional
+        Trial numbers to write instead of ``1 .. n_trials`` (e.g. the task's 23 trials).
+    n_frames : int, optional
+        Frames per trial instead of ``10 + 2k``.
 
     Returns
     -------
@@ -871,8 +877,8 @@ def make_fake_cmu_mocap(dir: str | Path, seed: int = 0, n_trials: int = 3) -> di
     out = {"35.asf": d / "35.asf"}
     out["35.asf"].write_bytes("\r\n".join(lines).encode())
     dof_bones = [b for b in _FAKE_BONES if b[5]]
-    for k in range(1, n_trials + 1):
-        n = 10 + 2 * k
+    for k in (trials if trials is not None else range(1, n_trials + 1)):
+        n = n_frames if n_frames is not None else 10 + 2 * k
         amc = ["#!OML:ASF F:\\VICON\\USERDATA\\INSTALL\\rory3\\rory3.ASF", ":FULLY-SPECIFIED", ":DEGREES"]
         phase = rng.uniform(0, 2 * np.pi)
         for f in range(1, n + 1):

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+
 from decathlon.benchmark.data import DatasetSpec, FileSpec, register_dataset
 from decathlon.benchmark.tasks import Split, TaskSpec, Windows, load_split, register_task
 

@@ -54,6 +54,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
+
 from decathlon.benchmark.data import DatasetSpec, register_dataset
 from decathlon.datasets.speed import SimBench, register_bench
 

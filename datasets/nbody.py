@@ -31,6 +31,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import xarray as xr
+
 from decathlon.benchmark.data import DatasetSpec, register_dataset
 from decathlon.datasets import nri
 from decathlon.datasets.speed import SimBench, register_bench

@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from scipy.spatial.transform import Rotation
+
 from decathlon.benchmark.contract import validate
 from decathlon.benchmark.data import DATASETS, FileSpec, open_part, prepare
 from decathlon.datasets import cmu_mocap as cm
 from decathlon.datasets import fetch, pinning
-from scipy.spatial.transform import Rotation
 
 
 def _shared_data() -> Path | None:

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import xarray as xr
+
 from decathlon.benchmark.contract import validate
 
 ATTRS = dict(family="trajectories", units="m", dt=0.1, source="t", license="CC0", citation="c", dataset_version="1")

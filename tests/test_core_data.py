@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+
 from decathlon.benchmark import data as D
 from decathlon.datasets import fetch as F
 

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from decathlon.benchmark import metrics as M
 from decathlon.benchmark.data import open_part
 from decathlon.benchmark.evaluate import evaluate, export_inputs, score
@@ -67,8 +68,12 @@ def test_static_baseline_scored_by_hand(springs_mini):
     assert r["curve"]["per_step"] == pytest.approx(per_step.tolist())
     lo, hi = r["metrics"]["mse"]["ci95"]
     assert lo < r["metrics"]["mse"]["value"] < hi
-    # reversal: static then repeats the (velocity-negated) first frame
-    rev = np.repeat(w.x[:, :1], 20, axis=1) * np.array([1, 1, -1, -1])
+    # reversal: static then repeats the first frame with velocities negated in physical units
+    lo, hi = task_stats(task, "mini")["vel"]
+    first = w.x[:, :1].astype(np.float64).copy()
+    phys = (first[..., 2:] + 1) * (hi - lo) / 2 + lo
+    first[..., 2:] = (-phys - lo) * 2 / (hi - lo) - 1
+    rev = np.repeat(first, 20, axis=1)
     assert r["probes"]["reversal"]["value"] == pytest.approx(((rev - w.y) ** 2).mean())
     assert r["probes"]["freeze"]["gap"] == 0
     assert r["probes"]["reversal"]["ts"] is None and "undefined" in r["probes"]["reversal"]["ts_note"]
@@ -191,6 +196,7 @@ def test_probe_transforms():
 
     x = np.arange(3 * 4, dtype=np.float32).reshape(1, 3, 1, 4)
     w = Windows(np.arange(1), x, np.zeros((1, 20, 1, 4)), np.zeros(1), np.zeros(1), ["pos_x", "pos_y", "vel_x", "vel_y"], [])
+    # without normalization velocities are negated as they are
     rev = transform(task, w, "reversal")["x"]
     np.testing.assert_array_equal(rev[0, 0, 0], [8, 9, -10, -11])
     np.testing.assert_array_equal(transform(task, w, "freeze")["x"][0, :, 0, 0], [8, 8, 8])
@@ -198,6 +204,10 @@ def test_probe_transforms():
     perm = np.random.default_rng(task.shuffle_seeds[0]).permutation(3)
     np.testing.assert_array_equal(s0[0, :, 0, 0], x[0, perm, 0, 0])
     assert w.y.sum() == 0  # targets untouched
+    # with a [-1, 1] scaling of range [0, 4] (physical v = 2 (x + 1)), v=2 at x=0 becomes -2 at x=-2
+    w.norm = (np.zeros(4), np.full(4, 4.0))
+    w.x = np.zeros((1, 3, 1, 4), np.float32)
+    np.testing.assert_allclose(transform(task, w, "reversal")["x"][0, 0, 0], [0, 0, -2, -2])
 
 
 def test_describe_names_shapes(springs_mini):

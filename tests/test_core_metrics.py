@@ -4,6 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
+
 from decathlon.benchmark import metrics as M
 from decathlon.benchmark.evaluate import points
 

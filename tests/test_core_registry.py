@@ -1,4 +1,5 @@
 import pytest
+
 from decathlon.benchmark.registry import Registry
 from decathlon.benchmark.tasks import get_task, list_tasks
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+
 from decathlon.benchmark.contract import validate
 from decathlon.benchmark.data import DATASETS, FileSpec, open_part, prepare
 from decathlon.datasets import eth_ucy as eu

@@ -3,6 +3,7 @@
 import dataclasses
 
 import numpy as np
+
 from decathlon.benchmark.contract import validate
 from decathlon.benchmark.data import DATASETS, open_part, prepare
 from decathlon.datasets import nri

@@ -4,10 +4,11 @@ import dataclasses
 
 import numpy as np
 import pytest
+from scipy.integrate import solve_ivp
+
 from decathlon.benchmark.contract import validate
 from decathlon.benchmark.data import DATASETS, open_part, prepare
 from decathlon.datasets import kuramoto as K
-from scipy.integrate import solve_ivp
 
 
 def direct_rhs(phi, omega, c):

@@ -4,6 +4,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+
 from decathlon.benchmark.contract import validate
 from decathlon.benchmark.data import DATASETS, open_part, prepare
 from decathlon.datasets import nri

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from decathlon.benchmark import data as D
 from decathlon.benchmark.evaluate import evaluate
 from decathlon.benchmark.models import make_baseline

@@ -1,0 +1,111 @@
+"""The contract test: every registered dataset and task, end to end, on tiny data.
+
+Simulators run at a tiny tier (a few simulations per split); downloaded datasets are built from
+their fakes in the upstream format, placed where the fetcher caches downloads. Then, for every
+task: windows, ``describe``, every applicable non-learned baseline through ``evaluate`` (probes
+and symmetries included) and a valid result record; the trivial baseline scores 0 points.
+"""
+
+import dataclasses
+import shutil
+
+import numpy as np
+import pytest
+
+from decathlon.benchmark import data as D
+from decathlon.benchmark.contract import validate
+from decathlon.benchmark.evaluate import evaluate
+from decathlon.benchmark.models import BASELINES, make_baseline
+from decathlon.benchmark.probes import probe_variants
+from decathlon.benchmark.results import validate_result
+from decathlon.benchmark.tasks import describe, get_task, list_tasks, make_windows
+from decathlon.datasets import cmu_mocap, eth_ucy
+from decathlon.datasets.fetch import file_sha256
+
+TINY = {"train": 12, "valid": 6, "test": 6}
+
+
+def _fakes(name, tmp):
+    if name == "eth-ucy":
+        return eth_ucy.make_fake_eth_ucy(tmp, seed=1)
+    if name == "cmu-mocap-35":
+        trials = [int(t.split("_")[1]) for t in cmu_mocap.CMU_TRIALS]
+        return cmu_mocap.make_fake_cmu_mocap(tmp, seed=1, trials=trials, n_frames=210)
+    raise KeyError(f"no fake for downloaded dataset {name!r}: add one to this test")
+
+
+@pytest.fixture(scope="module")
+def tiny_cache(tmp_path_factory):
+    """Every dataset prepared at a tiny size in a private cache (specs swapped for the module)."""
+    import os
+
+    root = tmp_path_factory.mktemp("contract")
+    old_env, old = os.environ.get("DECATHLON_DATA_DIR"), dict(D.DATASETS._entries)
+    os.environ["DECATHLON_DATA_DIR"] = str(root)
+    try:
+        for name in D.DATASETS.names():
+            spec = D.DATASETS.get(name)
+            if spec.files:
+                files = _fakes(name, root / "upstream" / name)
+                spec = dataclasses.replace(spec, files=tuple(
+                    dataclasses.replace(f, sha256=file_sha256(files[f.name])) for f in spec.files))
+                for fname, src in files.items():
+                    dst = root / "raw" / name / fname
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(src, dst)
+            else:
+                spec = dataclasses.replace(spec, tiers={"mini": TINY})
+            D.DATASETS._entries[name] = spec
+            D.prepare(name, "mini")
+        yield root
+    finally:
+        D.DATASETS._entries.clear()
+        D.DATASETS._entries.update(old)
+        if old_env is None:
+            os.environ.pop("DECATHLON_DATA_DIR", None)
+        else:
+            os.environ["DECATHLON_DATA_DIR"] = old_env
+
+
+@pytest.mark.parametrize("name", D.DATASETS.names())
+def test_dataset_contract(tiny_cache, name):
+    spec = D.DATASETS.get(name)
+    assert spec.card, f"{name} has no data card"
+    from importlib import resources
+
+    card = resources.files("decathlon.datasets").joinpath("cards", spec.card)
+    assert card.is_file() and len(card.read_text()) > 500, f"data card {spec.card} missing or empty"
+    assert spec.license and spec.citation and spec.source
+    for part in spec.parts:
+        ds = D.open_part(name, "mini", part, verify=True)
+        validate(ds)
+
+
+@pytest.mark.parametrize("name", list_tasks())
+def test_task_contract(tiny_cache, name):
+    task = get_task(name)
+    d = describe(task)
+    assert d["prepared"] and d["output"]["dims"]
+    w = make_windows(task, "mini")
+    assert len(w) > 0 and np.isfinite(w.x).all() and np.isfinite(w.y).all()
+    want = d["inputs"]["x"]["shape"][1:]
+    assert [a for a, b in zip(want, w.x.shape[1:], strict=True) if a != b] in ([], ["P"])
+    assert task.trivial in BASELINES
+    ran = []
+    for b in BASELINES.names():
+        spec = BASELINES.get(b)
+        if task.kind not in spec.kinds or b == "gru":
+            continue
+        model = make_baseline(b, task)
+        if spec.learned:
+            model.fit("mini")
+        r = evaluate(model, task, n_boot=20)
+        validate_result(r)
+        assert set(r["metrics"]) == set(task.metrics)
+        assert all(p in r["probes"] and "status" not in r["probes"][p] for p in task.probes)
+        assert set(r.get("equivariance", {})) == set(task.equivariance)
+        if b == task.trivial:
+            assert r["points"]["value"] == 0
+        ran.append(b)
+    assert task.trivial in ran
+    assert len(probe_variants(task)) == len(set(probe_variants(task)))
