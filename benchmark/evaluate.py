@@ -194,6 +194,9 @@ def score_predictions(task: TaskSpec, w: Windows, preds: dict[str, np.ndarray], 
         return cache[key]
 
     out: dict[str, Any] = {"metrics": {}, "n_windows": n}
+    k = preds["plain"].shape[1] if task.kind == "forecast" and preds["plain"].ndim == w.y.ndim + 1 else 1
+    out["metric_variant"] = (f"best-of-{k}: per-entity minimum over {k} samples (minADE_K/minFDE_K, Trajectron++ "
+                             "convention; Social-GAN's scene-level minimum is higher)" if k > 1 else "deterministic")
     for name in task.metrics:
         val, reps = boot(name, stats["plain"])
         out["metrics"][name] = {"value": _f(val), "ci95": _ci(reps)}

@@ -67,6 +67,8 @@ def make_result(*, model, task, scored, seeds, hardware, wall_clock_s, predictio
         rec["curve"] = scored["curve"]
     if "points" in scored:
         rec["points"] = scored["points"]
+    if "metric_variant" in scored:
+        rec["metric_variant"] = scored["metric_variant"]
     if "equivariance" in scored:
         rec["equivariance"] = scored["equivariance"]
     return validate_result(rec)

@@ -109,6 +109,17 @@ def format_table(results: list[dict[str, Any]]) -> str:
     return "\n".join([line, sep, *body])
 
 
+def event_means(results: list[dict[str, Any]]) -> list[tuple[str, str, str, float, int]]:
+    """``(event, model, primary, mean of the primary metric, n tasks)`` for events with several
+    tasks (e.g. the five ETH/UCY scenes, whose average is the field's headline number)."""
+    groups: dict[tuple[str, str, str], list[float]] = {}
+    for r in results:
+        v = r["metrics"][r["task"]["primary"]]["value"]
+        if v is not None:
+            groups.setdefault((r["task"].get("event", ""), r["model"]["name"], r["task"]["primary"]), []).append(v)
+    return [(e, m, p, float(np.mean(v)), len(v)) for (e, m, p), v in sorted(groups.items()) if len(v) > 1]
+
+
 def plot_results(results: list[dict[str, Any]], path: str | Path) -> Path:
     """A PNG: rollout-error curves of every forecast task, and probe gaps of every result.
 

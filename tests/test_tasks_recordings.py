@@ -76,6 +76,7 @@ def test_best_of_k_takes_the_minimum_per_pedestrian(cache, tmp_path, monkeypatch
     r = evaluate(TwoGuesses(), task, n_boot=20, probes=False)
     assert r["metrics"]["ade"]["value"] == pytest.approx(0.0, abs=1e-6)
     assert r["metrics"]["fde"]["value"] == pytest.approx(0.0, abs=1e-6)
+    assert r["metric_variant"].startswith("best-of-2: per-entity minimum")
 
     class TooMany:
         def predict(self, batch):

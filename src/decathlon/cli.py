@@ -187,6 +187,10 @@ def _dispatch(args: argparse.Namespace) -> int:
                         gru_epochs=args.epochs)
         print(format_table(res["results"]))
         print()
+        from decathlon.benchmark.suite import event_means
+
+        for ev, m, prim, mean, n in event_means(res["results"]):
+            print(f"event {ev:28s} {m:18s} mean {prim} over {n} tasks: {mean:.4g}")
         for m, s in sorted(res["scores"].items()):
             print(f"decathlon score {m:18s} {s['total']:8.1f}  95% CI [{s['ci95'][0]:.1f}, {s['ci95'][1]:.1f}]  "
                   f"over {len(s['events'])} events (max {s['max']})")
