@@ -41,6 +41,7 @@ import xarray as xr
 
 from decathlon.benchmark.data import DatasetSpec, FileSpec, register_dataset
 from decathlon.benchmark.tasks import Split, TaskSpec, register_task
+from decathlon.datasets.fetch import file_builder
 
 __all__ = [
     "Bone",
@@ -937,22 +938,13 @@ SHA256: dict[str, str | None] = {
 }
 
 
-def _build(spec: DatasetSpec, tier: str, progress: bool) -> Iterator[tuple[str, xr.Dataset]]:
-    from decathlon.datasets.fetch import fetch
-
-    paths = fetch(spec, progress=progress)
-    ds = open_cmu_mocap(paths)
-    ds.attrs["dataset_version"] = spec.version
-    yield "all", ds
-
-
 CMU_MOCAP_35 = register_dataset(
     DatasetSpec(
         name="cmu-mocap-35",
         version=VERSION,
         domain="mocap",
         family="trajectories",
-        build=_build,
+        build=file_builder(open_cmu_mocap),
         parts=("all",),
         tiers={"full": {}},
         files=tuple(FileSpec(name, BASE_URL + name, sha) for name, sha in SHA256.items()),

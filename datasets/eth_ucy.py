@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ import xarray as xr
 
 from decathlon.benchmark.data import DatasetSpec, FileSpec, register_dataset
 from decathlon.benchmark.tasks import Split, TaskSpec, Windows, load_split, register_task
+from decathlon.datasets.fetch import file_builder
 
 __all__ = [
     "SCENES",
@@ -688,22 +689,13 @@ SHA256: dict[str, str | None] = {
 }
 
 
-def _build(spec: DatasetSpec, tier: str, progress: bool) -> Iterator[tuple[str, xr.Dataset]]:
-    from decathlon.datasets.fetch import fetch
-
-    paths = fetch(spec, progress=progress)
-    ds = open_eth_ucy(paths)
-    ds.attrs["dataset_version"] = spec.version
-    yield "all", ds
-
-
 ETH_UCY = register_dataset(
     DatasetSpec(
         name="eth-ucy",
         version=VERSION,
         domain="pedestrians",
         family="trajectories",
-        build=_build,
+        build=file_builder(open_eth_ucy),
         parts=("all",),
         tiers={"full": {}},
         files=tuple(FileSpec(name, BASE_URL + name, sha) for name, sha in SHA256.items()),

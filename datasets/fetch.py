@@ -24,7 +24,7 @@ from pathlib import Path
 
 from decathlon.benchmark.data import DatasetSpec, FileSpec, data_root
 
-__all__ = ["fetch", "file_sha256", "lock_path", "recorded_hashes"]
+__all__ = ["fetch", "file_builder", "file_sha256", "lock_path", "recorded_hashes"]
 
 log = logging.getLogger("decathlon")
 
@@ -163,3 +163,16 @@ def _actual_from(msg: str, expected: str) -> str:
 
     found = [h for h in re.findall(r"[0-9a-f]{64}", msg) if h != expected]
     return found[0] if found else "(unknown; pooch said: " + msg[:200] + ")"
+
+
+def file_builder(open_fn: Callable[[dict[str, Path]], object], part: str = "all"):
+    """A ``DatasetSpec.build`` for a downloaded dataset: fetch every file, parse them with the
+    pure ``open_fn(paths) -> xr.Dataset``, and yield the result as one part."""
+
+    def build(spec: DatasetSpec, tier: str, progress: bool):
+        ds = open_fn(fetch(spec, progress=progress))
+        ds.attrs["dataset_version"] = spec.version
+        yield part, ds
+
+    build.__module__ = getattr(open_fn, "__module__", build.__module__)
+    return build

@@ -316,60 +316,40 @@ def make_builder(params: NRIParams, steps: dict[str, int] = NRI_STEPS, sample_fr
     return build
 
 
-SPRINGS_SPEC = register_dataset(
-    DatasetSpec(
-        name="nri-springs",
-        version="1",
-        domain="particles",
-        family="trajectories",
-        build=make_builder(SPRINGS),
-        parts=("train", "valid", "test"),
-        tiers=NRI_TIERS,
-        params={**SPRINGS.__dict__, "steps": NRI_STEPS, "sample_freq": SAMPLE_FREQ},
-        seed=42,
-        license="CC0-1.0 (simulated data)",
-        citation="Kipf et al., Neural Relational Inference for Interacting Systems, ICML 2018",
-        card="nri-springs.md",
-        source="https://github.com/ethanfetaya/NRI (data/synthetic_sim.py, data/generate_dataset.py)",
+def register_nri(name: str, params: NRIParams, note: str) -> DatasetSpec:
+    """Register an NRI-style system as a dataset (splits as NRI's generator, seed 42) together
+    with its speed benchmark (one NRI training simulation: 5000 steps)."""
+    spec = register_dataset(
+        DatasetSpec(
+            name=name,
+            version="1",
+            domain="particles",
+            family="trajectories",
+            build=make_builder(params),
+            parts=("train", "valid", "test"),
+            tiers=NRI_TIERS,
+            params={**params.__dict__, "steps": NRI_STEPS, "sample_freq": SAMPLE_FREQ},
+            seed=42,
+            license="CC0-1.0 (simulated data)",
+            citation="Kipf et al., Neural Relational Inference for Interacting Systems, ICML 2018",
+            card=f"{name}.md",
+            source="https://github.com/ethanfetaya/NRI (data/synthetic_sim.py, data/generate_dataset.py)",
+        )
     )
-)
+    register_bench(
+        SimBench(
+            name=name,
+            fast=lambda n: simulate(n, 5000, SAMPLE_FREQ, params, 0),
+            reference=lambda n: simulate_reference(n, 5000, SAMPLE_FREQ, params, 0),
+            n_fast=2000,
+            n_reference=10,
+            note=note,
+        )
+    )
+    return spec
 
-register_bench(
-    SimBench(
-        name="nri-springs",
-        fast=lambda n: simulate(n, 5000, SAMPLE_FREQ, SPRINGS, 0),
-        reference=lambda n: simulate_reference(n, 5000, SAMPLE_FREQ, SPRINGS, 0),
-        n_fast=2000,
-        n_reference=10,
-        note="5 balls, 5000 steps each (one NRI training simulation)",
-    )
-)
 
-CHARGED_SPEC = register_dataset(
-    DatasetSpec(
-        name="nri-charged",
-        version="1",
-        domain="particles",
-        family="trajectories",
-        build=make_builder(CHARGED),
-        parts=("train", "valid", "test"),
-        tiers=NRI_TIERS,
-        params={**CHARGED.__dict__, "steps": NRI_STEPS, "sample_freq": SAMPLE_FREQ},
-        seed=42,
-        license="CC0-1.0 (simulated data)",
-        citation="Kipf et al., Neural Relational Inference for Interacting Systems, ICML 2018",
-        card="nri-charged.md",
-        source="https://github.com/ethanfetaya/NRI (data/synthetic_sim.py, data/generate_dataset.py)",
-    )
-)
-
-register_bench(
-    SimBench(
-        name="nri-charged",
-        fast=lambda n: simulate(n, 5000, SAMPLE_FREQ, CHARGED, 0),
-        reference=lambda n: simulate_reference(n, 5000, SAMPLE_FREQ, CHARGED, 0),
-        n_fast=2000,
-        n_reference=10,
-        note="5 charged balls in a 2-D box, 5000 steps each (one NRI training simulation)",
-    )
+SPRINGS_SPEC = register_nri("nri-springs", SPRINGS, "5 balls, 5000 steps each (one NRI training simulation)")
+CHARGED_SPEC = register_nri(
+    "nri-charged", CHARGED, "5 charged balls in a 2-D box, 5000 steps each (one NRI training simulation)"
 )

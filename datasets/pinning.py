@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -113,7 +114,10 @@ def write_pins(spec: DatasetSpec, module_path: str | Path | None = None) -> list
         A file with a recorded hash has no ``# pin: <name>`` line, or its marked line does not
         hold exactly one ``None``; the file is then left unchanged.
     """
-    path = Path(module_path) if module_path is not None else Path(inspect.getsourcefile(spec.build) or "")
+    if module_path is None:  # the module that registered the dataset (its builder's __module__)
+        mod = sys.modules.get(getattr(spec.build, "__module__", ""), None)
+        module_path = getattr(mod, "__file__", None) or inspect.getsourcefile(spec.build) or ""
+    path = Path(module_path)
     if not path.is_file():
         raise ValueError(f"cannot find the source of dataset {spec.name!r} at {str(path)!r}; pass module_path")
     recorded = _recorded(spec)
