@@ -145,11 +145,11 @@ def _ci(a: np.ndarray) -> list[float | None]:
     if a.size == 0:
         return [None, None]
     lo, hi = np.percentile(a, [2.5, 97.5])
-    return [float(lo), float(hi)]
+    return [float(lo) + 0.0, float(hi) + 0.0]
 
 
 def _f(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
+    return float(x) + 0.0 if np.isfinite(x) else None  # + 0.0 turns -0.0 into 0.0
 
 
 def points(value: np.ndarray, trivial: np.ndarray, perfect: float) -> np.ndarray:
@@ -218,6 +218,7 @@ def score_predictions(task: TaskSpec, w: Windows, preds: dict[str, np.ndarray], 
         reps = np.mean([boot(prim, stats[v])[1] for v in vs], axis=0)
         if abs(vals - base_val) <= 1e-12 * max(1.0, abs(base_val)):  # averaging round-off, not a gap
             vals = base_val
+        reps = np.where(np.abs(reps - base_reps) <= 1e-12 * np.maximum(1.0, np.abs(base_reps)), base_reps, reps)
         gap_reps = reps - base_reps
         entry = {"metric": prim, "value": _f(vals), "gap": _f(vals - base_val), "gap_ci95": _ci(gap_reps)}
         if p == "shuffle":
