@@ -105,30 +105,39 @@ def load_result(path: str | Path, max_bytes: int = 5 << 20) -> dict[str, Any]:
     return validate_result(rec)
 
 
-def decathlon_score(results: list[dict[str, Any]], n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """Sum of event points for one model; each event's points are the mean of its tasks'.
+def decathlon_score(results: list[dict[str, Any]], n_boot: int = 1000, seed: int = 0,
+                    events: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """Sum of event points for one model; an event's points are the mean over its tasks.
 
-    The interval is approximate: per-task points are resampled independently from a normal
-    approximation fitted to each task's bootstrap interval ((hi - lo) / 3.92 as standard
-    deviation), clipped to [0, 1000], summed over events.
+    ``events`` maps each event to its task names; a task without a result counts 0 points, so
+    a model that skips a task of an event is not rewarded for it (default: the events and tasks
+    present in ``results``). The interval is approximate: per-task points are resampled
+    independently from a normal approximation fitted to each task's bootstrap interval
+    ((hi - lo) / 3.92 as standard deviation), clipped to [0, 1000], summed over events.
     """
-    events: dict[str, list[dict[str, Any]]] = {}
-    for r in results:
-        if "points" in r:
-            events.setdefault(r["task"].get("event") or r["task"]["name"], []).append(r)
+    by_task = {r["task"]["name"]: r for r in results if "points" in r}
+    if events is None:
+        events = {}
+        for r in by_task.values():
+            events.setdefault(r["task"].get("event") or r["task"]["name"], []).append(r["task"]["name"])
     rng = np.random.default_rng(seed)
     total = 0.0
     draws = np.zeros(n_boot)
     per_event = {}
-    for ev, rs in sorted(events.items()):
-        vals = [r["points"]["value"] for r in rs]
+    for ev, names in sorted(events.items()):
         ev_draw = np.zeros(n_boot)
-        for r in rs:
+        vals = []
+        for name in names:
+            r = by_task.get(name)
+            if r is None:
+                vals.append(0.0)
+                continue
             lo, hi = r["points"]["ci95"]
             sd = 0.0 if lo is None or hi is None else (hi - lo) / 3.92
             ev_draw += np.clip(rng.normal(r["points"]["value"], sd, n_boot), 0, 1000)
+            vals.append(r["points"]["value"])
         per_event[ev] = float(np.mean(vals))
         total += per_event[ev]
-        draws += ev_draw / len(rs)
+        draws += ev_draw / len(names)
     lo, hi = np.percentile(draws, [2.5, 97.5]) if events else (0.0, 0.0)
     return {"total": total, "ci95": [float(lo), float(hi)], "events": per_event, "max": 1000 * len(events)}

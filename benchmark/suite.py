@@ -52,8 +52,8 @@ def run_suite(
         task = get_task(name)
         spec = DATASETS.get(task.dataset)
         if spec.files and not is_prepared(spec.name, tier):
-            skipped[name] = (f"needs the {spec.name} download: run `decathlon prepare {name}` "
-                             "once with internet access (or put the files in the cache)")
+            skipped[name] = (f"needs the {spec.name} download: run `decathlon prepare {spec.name}` "
+                             "once with internet access (or put its files in the cache)")
             say(f"skip {name}: {skipped[name]}")
             continue
         prepare(spec.name, tier, progress=progress)
@@ -75,7 +75,11 @@ def run_suite(
     by_model: dict[str, list] = {}
     for r in results:
         by_model.setdefault(r["model"]["name"], []).append(r)
-    scores = {m: decathlon_score(rs) for m, rs in by_model.items()}
+    events: dict[str, list[str]] = {}
+    for name in names:
+        if name not in skipped:
+            events.setdefault(get_task(name).event, []).append(name)
+    scores = {m: decathlon_score(rs, events=events) for m, rs in by_model.items()}
     return {"results": results, "skipped": skipped, "files": files, "scores": scores}
 
 

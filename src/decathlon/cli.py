@@ -193,9 +193,12 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"event {ev:28s} {m:18s} mean {prim} over {n} tasks: {mean:.4g}")
         for m, s in sorted(res["scores"].items()):
             print(f"decathlon score {m:18s} {s['total']:8.1f}  95% CI [{s['ci95'][0]:.1f}, {s['ci95'][1]:.1f}]  "
-                  f"over {len(s['events'])} events (max {s['max']})")
+                  f"over {len(s['events'])} events (max {s['max']}; a task a model cannot do scores 0)")
+        by_reason: dict[str, list[str]] = {}
         for t, why in res["skipped"].items():
-            print(f"skipped {t}: {why}")
+            by_reason.setdefault(why, []).append(t)
+        for why, ts in by_reason.items():
+            print(f"skipped {', '.join(ts)}: {why}")
         if res["results"]:
             fig = plot_results(res["results"], Path(args.out) / "decathlon.png")
             print(f"\n{len(res['files'])} result files in {args.out}/; figure: {fig}")
