@@ -201,7 +201,8 @@ def score_predictions(task: TaskSpec, w: Windows, preds: dict[str, np.ndarray], 
         val, reps = boot(name, stats["plain"])
         out["metrics"][name] = {"value": _f(val), "ci95": _ci(reps)}
     if task.kind == "forecast":
-        out["curve"] = {"metric": "mse" if task.error == "se" else "l2", "per_step": M.metric_curve(stats["plain"])}
+        out["curve"] = {"metric": "mse" if task.error == "se" else "l2", "steps": list(task.steps),
+                        "per_step": M.metric_curve(stats["plain"])}
     # probes
     prim = task.primary
     base_val, base_reps = boot(prim, stats["plain"])

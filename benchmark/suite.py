@@ -145,7 +145,8 @@ def plot_results(results: list[dict[str, Any]], path: str | Path) -> Path:
         for r in results:
             if r["task"]["name"] == tname:
                 c = r["curve"]["per_step"]
-                ax.plot(np.arange(1, len(c) + 1), c, marker=".", label=r["model"]["name"])
+                steps = r["curve"].get("steps") or list(range(1, len(c) + 1))
+                ax.plot(steps, c, marker="o" if len(c) == 1 else ".", label=r["model"]["name"])
         ax.set_yscale("log")
         ax.set_title(tname, fontsize=9)
         ax.set_xlabel("horizon step")
@@ -155,6 +156,8 @@ def plot_results(results: list[dict[str, Any]], path: str | Path) -> Path:
     labels, probes = [], ["reversal", "shuffle", "freeze"]
     vals = {p: [] for p in probes}
     for r in results:
+        if not any(r["probes"].get(p, {}).get("gap") is not None for p in probes):
+            continue  # e.g. one-frame contexts: no temporal probe
         base = r["metrics"][r["task"]["primary"]]["value"] or 0.0
         sign = -1.0 if r["task"].get("higher_is_better") else 1.0
         labels.append(f"{r['task']['name']}\n{r['model']['name']}")
