@@ -144,3 +144,19 @@ def test_pin_hashes_command_prints_recorded(cache, monkeypatch, real_data, capsy
     assert main(["pin-hashes", "cmu-mocap-35"]) == 0
     out = capsys.readouterr().out
     assert "35_02.amc" in out and "0743f4ea48e7e199cd56b2810b5ce81f8ede08d32ff79aa4e363c44cc4fe33aa" in out
+
+
+def test_run_includes_recordings_only_when_cached(cache, tmp_path, monkeypatch):
+    from decathlon.benchmark.suite import run_suite
+
+    files = eth_ucy.make_fake_eth_ucy(tmp_path / "up", seed=5)
+    monkeypatch.setitem(D.DATASETS._entries, "eth-ucy", fake_eth_spec(files))
+    tasks = ["pedestrians/eth-ucy-zara1", "mocap/cmu-walking-forecast"]
+    res = run_suite(tasks, ("static",), out=tmp_path / "r", n_boot=10, progress=False)
+    assert res["results"] == [] and set(res["skipped"]) == set(tasks)
+    assert "run `decathlon prepare eth-ucy`" in res["skipped"]["pedestrians/eth-ucy-zara1"]
+    place(cache, "eth-ucy", files)
+    D.prepare("eth-ucy", "mini")
+    res = run_suite(tasks, ("static",), out=tmp_path / "r", n_boot=10, progress=False)
+    assert [r["task"]["name"] for r in res["results"]] == ["pedestrians/eth-ucy-zara1"]
+    assert list(res["skipped"]) == ["mocap/cmu-walking-forecast"]
