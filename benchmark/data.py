@@ -96,6 +96,9 @@ class DatasetSpec:
         Simulator parameters and seed, recorded in the card and in the result provenance.
     license, citation, card, source
         Provenance; ``card`` is the data card's file name in ``decathlon/datasets/cards``.
+    fake
+        For downloaded datasets: ``fake(dir, seed) -> {file name: path}`` writes small files in
+        the upstream format, enough for every task on the dataset (the contract test uses it).
     """
 
     name: str
@@ -112,6 +115,7 @@ class DatasetSpec:
     citation: str = ""
     card: str = ""
     source: str = ""
+    fake: Callable[[Path, int], dict[str, Path]] | None = None
 
     def resolve_tier(self, tier: str) -> str:
         """The tier actually built for a requested ``tier``.

@@ -945,6 +945,7 @@ CMU_MOCAP_35 = register_dataset(
         domain="mocap",
         family="trajectories",
         build=file_builder(open_cmu_mocap),
+        fake=lambda d, seed: make_fake_cmu_mocap(d, seed, trials=TRIALS, n_frames=210),
         parts=("all",),
         tiers={"full": {}},
         files=tuple(FileSpec(name, BASE_URL + name, sha) for name, sha in SHA256.items()),
@@ -962,7 +963,7 @@ CMU_MOCAP_35 = register_dataset(
 # --------------------------------------------------------------------------------------------
 #: Trials sorted by name: first 12 train, next 4 validation, last 7 test (dNRI
 #: ``cmu_motion_data.py``: ``--num_train_trials 12 --num_val_trials 4``).
-CMU_TRIALS = [f"35_{k:02d}" for k in [*range(1, 17), *range(28, 35)]]
+CMU_TRIALS = [f"35_{k:02d}" for k in sorted(TRIALS)]
 
 CMU_WALKING = register_task(
     TaskSpec(

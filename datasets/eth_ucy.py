@@ -696,6 +696,7 @@ ETH_UCY = register_dataset(
         domain="pedestrians",
         family="trajectories",
         build=file_builder(open_eth_ucy),
+        fake=make_fake_eth_ucy,
         parts=("all",),
         tiers={"full": {}},
         files=tuple(FileSpec(name, BASE_URL + name, sha) for name, sha in SHA256.items()),

@@ -19,19 +19,9 @@ from decathlon.benchmark.models import BASELINES, make_baseline
 from decathlon.benchmark.probes import probe_variants
 from decathlon.benchmark.results import validate_result
 from decathlon.benchmark.tasks import describe, get_task, list_tasks, make_windows
-from decathlon.datasets import cmu_mocap, eth_ucy
 from decathlon.datasets.fetch import file_sha256
 
 TINY = {"train": 12, "valid": 6, "test": 6}
-
-
-def _fakes(name, tmp):
-    if name == "eth-ucy":
-        return eth_ucy.make_fake_eth_ucy(tmp, seed=1)
-    if name == "cmu-mocap-35":
-        trials = [int(t.split("_")[1]) for t in cmu_mocap.CMU_TRIALS]
-        return cmu_mocap.make_fake_cmu_mocap(tmp, seed=1, trials=trials, n_frames=210)
-    raise KeyError(f"no fake for downloaded dataset {name!r}: add one to this test")
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +36,8 @@ def tiny_cache(tmp_path_factory):
         for name in D.DATASETS.names():
             spec = D.DATASETS.get(name)
             if spec.files:
-                files = _fakes(name, root / "upstream" / name)
+                assert spec.fake is not None, f"downloaded dataset {name!r} registers no fake generator"
+                files = spec.fake(root / "upstream" / name, 1)
                 spec = dataclasses.replace(spec, files=tuple(
                     dataclasses.replace(f, sha256=file_sha256(files[f.name])) for f in spec.files))
                 for fname, src in files.items():
