@@ -271,6 +271,7 @@ def _stack(ds: xr.Dataset, variables: tuple[str, ...]) -> np.ndarray:
 
 
 def load_split(task: TaskSpec, tier: str, split: str) -> xr.Dataset:
+    """The samples of ``split`` (a verified, loaded part of the prepared dataset)."""
     if split not in task.splits:
         raise KeyError(f"task {task.name!r} has no split {split!r}; valid: {', '.join(task.splits)}")
     s = task.splits[split]
@@ -320,12 +321,12 @@ def task_stats(task: TaskSpec | str, tier: str) -> dict[str, list[float]]:
 
 
 def _normalize(task: TaskSpec, ds: xr.Dataset, arr: np.ndarray, variables: tuple[str, ...], stats) -> np.ndarray:
-    if not stats:
+    """Scale each column to [-1, 1] with its train (lo, hi): ``(v - lo) * 2 / (hi - lo) - 1``."""
+    if not stats or not arr.size:
         return arr
-    out = arr.copy()
     lo, hi = column_ranges(stats, [len(_feature_names(ds, v)) for v in variables], variables)
     scale = np.where(hi > lo, 2.0 / np.where(hi > lo, hi - lo, 1.0), 1.0)
-    return ((arr - lo) * scale - 1.0).astype(arr.dtype) if out.size else out
+    return ((arr - lo) * scale - 1.0).astype(arr.dtype)
 
 
 def column_ranges(stats: Mapping[str, list], widths: list[int], variables: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
