@@ -286,7 +286,7 @@ def _provenance(task: TaskSpec, tier: str, split: str) -> dict[str, Any]:
     return {"name": task.name, "version": task.version, "event": task.event, "kind": task.kind,
             "dataset": task.dataset, "tier": meta["tier"], "split": split,
             "data_sha256": meta["data_sha256"], "split_sha256": split_hash(task, tier),
-            "primary": task.primary, "higher_is_better": task.higher_is_better,
+            "primary": task.primary, "higher_is_better": task.higher_is_better, "reversible": task.reversible,
             "normalization": {"method": task.normalize, "train_stats": task_stats(task, tier)} if task.normalize else None}
 
 

@@ -505,17 +505,20 @@ def describe(task: TaskSpec | str, tier: str = "mini") -> dict[str, Any]:
         n_ent = ds.sizes.get("entity", "N") if task.window_fn is None else "P"
         feats = [f for v in task.inputs for f in _feature_names(ds, v)]
         tfeats = [f for v in task.targets for f in _feature_names(ds, v)]
+        sfeats = [f for v in task.static for f in _static_names(ds, v)]
         prepared = bool(meta)
     except (KeyError, ValueError, OSError):
         prepared = False
+        sfeats = list(task.static)
     inputs = {
         "ids": {"dims": ["window"], "shape": ["W"], "dtype": "int64"},
         "x": {"dims": ["window", "time", "entity", "feature"], "shape": ["W", task.context, n_ent, len(feats)],
               "dtype": "float32", "features": feats},
     }
     if task.static:
-        inputs["static"] = {"dims": ["window", "entity", "static_feature"], "shape": ["W", n_ent, "K"],
-                            "dtype": "float32", "variables": list(task.static)}
+        inputs["static"] = {"dims": ["window", "entity", "static_feature"],
+                            "shape": ["W", n_ent, len(sfeats) if prepared else "K"],
+                            "dtype": "float32", "features": sfeats}
     inputs["mask"] = {"dims": ["window", "time", "entity"], "dtype": "bool",
                       "note": "present only for datasets where entities come and go"
                       + ("; P = entities of the busiest window, padded slots are masked out" if n_ent == "P" else "")}
@@ -538,6 +541,7 @@ def describe(task: TaskSpec | str, tier: str = "mini") -> dict[str, Any]:
         "inputs": inputs, "output": output,
         "metrics": list(task.metrics), "primary": task.primary,
         "direction": "higher is better" if task.higher_is_better else "lower is better",
-        "probes": list(task.probes), "trivial_baseline": task.trivial,
+        "probes": list(task.probes), "equivariance": list(task.equivariance),
+        "time_reversible_physics": task.reversible, "trivial_baseline": task.trivial,
         "description": task.description,
     }

@@ -125,7 +125,9 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"{d['task']} (v{d['version']}, {d['kind']}, event {d['event']}) on {d['dataset']}")
             print(f"  {d['description']}")
             print(f"  normalization: {d['normalization']}; metrics: {', '.join(d['metrics'])} "
-                  f"(primary {d['primary']}, {d['direction']}); probes: {', '.join(d['probes'])}")
+                  f"(primary {d['primary']}, {d['direction']}); probes: {', '.join(d['probes']) or 'none'}; "
+                  f"symmetries: {', '.join(d['equivariance']) or 'none'}; "
+                  f"time-reversible physics: {d['time_reversible_physics']}")
             print("  model receives:")
             for k, v in d["inputs"].items():
                 shape = v.get("shape", "")
