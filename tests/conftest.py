@@ -6,13 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-
-
-def shared_data() -> Path | None:
-    """The real sample folder ``../shared/data`` (or ``$DECATHLON_SHARED_DATA``), if present."""
-    env = os.environ.get("DECATHLON_SHARED_DATA")
-    p = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
-    return p if p.is_dir() else None
+from shared_samples import shared_data
 
 
 @pytest.fixture(scope="session")

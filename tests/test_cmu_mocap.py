@@ -7,7 +7,6 @@ Always on the fake files in the upstream format; also on the real ``35.asf`` / `
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import shutil
 from pathlib import Path
@@ -16,22 +15,14 @@ import numpy as np
 import pytest
 import xarray as xr
 from scipy.spatial.transform import Rotation
+from shared_samples import shared_data
 
 from decathlon.benchmark.contract import validate
 from decathlon.benchmark.data import DATASETS, FileSpec, open_part, prepare
 from decathlon.datasets import cmu_mocap as cm
 from decathlon.datasets import fetch, pinning
 
-
-def _shared_data() -> Path | None:
-    here = Path(__file__).resolve().parents[2] / "shared" / "data"
-    if here.is_dir():
-        return here
-    env = os.environ.get("DECATHLON_SHARED_DATA")
-    return Path(env) if env and Path(env).is_dir() else None
-
-
-SHARED = _shared_data()
+SHARED = shared_data()
 REAL = SHARED / "cmu_mocap" / "35" if SHARED else None
 HAS_REAL = bool(REAL and (REAL / "35.asf").is_file() and (REAL / "35_01.amc").is_file())
 real_only = pytest.mark.skipif(not HAS_REAL, reason="shared/data/cmu_mocap/35 not present")

@@ -7,29 +7,20 @@ Always on fake files in the upstream format and layout; also on the real files i
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
+from shared_samples import shared_data
 
 from decathlon.benchmark.contract import validate
 from decathlon.benchmark.data import DATASETS, FileSpec, open_part, prepare
 from decathlon.datasets import eth_ucy as eu
 from decathlon.datasets import fetch, pinning
 
-
-def _shared_data() -> Path | None:
-    here = Path(__file__).resolve().parents[2] / "shared" / "data"
-    if here.is_dir():
-        return here
-    env = os.environ.get("DECATHLON_SHARED_DATA")
-    return Path(env) if env and Path(env).is_dir() else None
-
-
-SHARED = _shared_data()
+SHARED = shared_data()
 REAL = SHARED / "eth_ucy" if SHARED else None
 REAL_FILES = {f.name: REAL / f.name for f in eu.ETH_UCY.files} if REAL else {}
 HAS_REAL = bool(REAL_FILES) and all(p.is_file() for p in REAL_FILES.values())
