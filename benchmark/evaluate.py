@@ -206,6 +206,7 @@ def score_predictions(task: TaskSpec, w: Windows, preds: dict[str, np.ndarray], 
     # probes
     prim = task.primary
     base_val, base_reps = boot(prim, stats["plain"])
+    triv = boot(prim, _stats(task, w, trivial_pred)) if trivial_pred is not None else None
     probes: dict[str, Any] = {}
     have_freeze = "freeze" in stats
     if have_freeze:
@@ -235,6 +236,12 @@ def score_predictions(task: TaskSpec, w: Windows, preds: dict[str, np.ndarray], 
             else:
                 entry["ts"] = None
                 entry["ts_note"] = "undefined: the freeze probe does not change the score"
+        if triv is not None:  # PROTOCOLS §10.2: the time-agnostic reference of a forecaster is its trivial baseline
+            den = triv[0] - base_val
+            if abs(den) > 1e-9 * max(abs(base_val), abs(triv[0]), 1e-12):
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    entry["ts_trivial"] = _f((vals - base_val) / den)
+                    entry["ts_trivial_ci95"] = _ci(gap_reps / (triv[1] - base_reps))
         probes[p] = entry
     out["probes"] = probes
     equiv = {}
@@ -251,9 +258,8 @@ def score_predictions(task: TaskSpec, w: Windows, preds: dict[str, np.ndarray], 
     if equiv:
         out["equivariance"] = equiv
     # points against the trivial baseline on the same windows and resamples
-    if trivial_pred is not None:
-        tst = _stats(task, w, trivial_pred)
-        tv, treps = boot(prim, tst)
+    if triv is not None:
+        tv, treps = triv
         perfect = M.perfect_value(prim)
         pts = points(np.array([base_val]), np.array([tv]), perfect)[0]
         pts_reps = points(base_reps, treps, perfect)

@@ -29,6 +29,10 @@ For a probe ``p`` with error ``E_p`` (lower is better; for higher-is-better metr
 formula holds with scores), the evaluator reports ``E_p``, the gap ``E_p - E`` and the
 order-sensitivity ``TS_p = (E_p - E) / (E_freeze - E)``: 0 when the model ignores the
 transformation, 1 when it drops to the time-agnostic level (PROTOCOLS §10.2, definition 1).
+When the inputs carry the full state (positions and velocities), one frozen frame still holds
+everything a Markovian model needs and ``E_freeze`` can be close to ``E``; ``ts_trivial`` uses the
+task's trivial baseline (static forecast, chance graph) as the time-agnostic reference instead,
+``(E_p - E) / (E_trivial - E)``, as PROTOCOLS §10.2 proposes for forecasters.
 """
 
 from __future__ import annotations

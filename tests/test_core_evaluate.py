@@ -92,6 +92,9 @@ def test_constant_velocity_beats_static_and_probes_are_consistent(springs_mini):
         assert pr["ts"] == pytest.approx(pr["gap"] / r["probes"]["freeze"]["gap"])
         assert pr["gap_ci95"][0] <= pr["gap"] <= pr["gap_ci95"][1]
     assert len(r["probes"]["shuffle"]["per_draw"]) == len(task.shuffle_seeds)
+    static_mse = r["points"]["trivial_value"]
+    rev = r["probes"]["reversal"]
+    assert rev["ts_trivial"] == pytest.approx(rev["gap"] / (static_mse - r["metrics"]["mse"]["value"]))
     assert np.mean(r["probes"]["shuffle"]["per_draw"]) == pytest.approx(r["probes"]["shuffle"]["value"])
 
 
