@@ -97,7 +97,7 @@ def fit(module: torch.nn.Module, train: Windows, valid: Windows, config: FitConf
             opt.step()
             tot += loss.item() * len(batch["x"])
         hist["train_loss"].append(tot / len(train))
-        module.eval()
+        module.train(False)  # inference mode
         with torch.no_grad():
             vl = sum(module.loss(to_tensors(valid, np.arange(s, min(s + 1024, len(valid))), device)).item()
                      * (min(s + 1024, len(valid)) - s) for s in range(0, len(valid), 1024)) / len(valid)

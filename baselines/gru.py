@@ -83,7 +83,7 @@ class GRUForecaster:
     def predict(self, batch: dict[str, Any]) -> np.ndarray:
         if self.net is None:
             raise RuntimeError("call fit() before predict()")
-        self.net.eval()
+        self.net.train(False)  # inference mode
         x = torch.as_tensor(batch["x"], dtype=torch.float32, device=self.device)
         b, _, n, f = x.shape
         pred, h = self.net(x.flatten(2))
