@@ -362,60 +362,77 @@ def make_windows(task: TaskSpec | str, tier: str = "mini", split: str = "test") 
     return w
 
 
-def _default_windows(task: TaskSpec, tier: str, split: str) -> Windows:
+@dataclass
+class _Cut:
+    """Fixed-length windows cut from a split: the shared core of evaluation and training windows."""
+
+    ds: xr.Dataset
+    features: list[str]
+    seq: np.ndarray  # (W, length, entity, feature), normalized, zero where absent
+    mask: np.ndarray | None  # (W, length, entity) presence, None if every entity is always present
+    sample: np.ndarray
+    start: np.ndarray
+    static: np.ndarray | None
+    static_features: list[str]
+
+
+def _cut(task: TaskSpec, tier: str, split: str, length: int, offset: int, stride: int | None) -> _Cut:
+    """Windows of ``length`` frames starting at ``offset`` and then every ``stride`` frames (one
+    per sample if ``stride`` is None), kept only where every frame lies inside the sample's
+    recording (for masked datasets: some entity present in each frame)."""
     ds = load_split(task, tier, split)
     feats = [f for v in task.inputs for f in _feature_names(ds, v)]
-    tfeats = [f for v in task.targets for f in _feature_names(ds, v)]
     data = _normalize(task, ds, _stack(ds, task.inputs), task.inputs, task_stats(task, tier))
     n_s, n_t = data.shape[:2]
-    length = task.context + task.horizon
-    if task.stride is None:
-        starts = [task.offset] if task.offset + length <= n_t else []
+    if stride is None:
+        starts = [offset] if offset + length <= n_t else []
     else:
-        starts = list(range(task.offset, n_t - length + 1, task.stride))
+        starts = list(range(offset, n_t - length + 1, stride))
     if not starts:
         raise ValueError(
-            f"task {task.name!r}: samples of split {split!r} have {n_t} frames, too few for "
-            f"offset {task.offset} + context {task.context} + horizon {task.horizon}"
+            f"task {task.name!r}: samples of split {split!r} have {n_t} frames, too few for windows of "
+            f"{length} frames from frame {offset}"
         )
-    mask = np.asarray(ds["mask"].values) if "mask" in ds.data_vars else None
     samp = np.repeat(np.arange(n_s), len(starts))
     st = np.tile(np.asarray(starts), n_s)
     tidx = st[:, None] + np.arange(length)[None, :]
-    seq = data[samp[:, None], tidx]  # (W, length, entity, feature)
-    keep = slice(None)
-    if mask is not None:  # windows must lie inside each sample's recorded frames
-        mseq = mask[samp[:, None], tidx]
+    seq = data[samp[:, None], tidx]
+    mseq = None
+    if "mask" in ds.data_vars:
+        mseq = np.asarray(ds["mask"].values)[samp[:, None], tidx]
         keep = mseq.any(-1).all(-1)
-        samp, st, tidx, seq, mseq = samp[keep], st[keep], tidx[keep], seq[keep], mseq[keep]
-        seq = np.where(mseq[..., None], seq, 0.0).astype(np.float32)
+        samp, st, seq, mseq = samp[keep], st[keep], seq[keep], mseq[keep]
         if not len(samp):
             raise ValueError(f"task {task.name!r}: no complete window in split {split!r}")
-    x = seq[:, : task.context]
-    steps = np.asarray(task.steps) - 1 + task.context
-    if task.kind == "forecast":
-        tcols = [feats.index(f) for f in tfeats]
-        y = seq[:, steps][..., tcols]
-    else:
-        y = np.asarray(ds["edges"].values, dtype=np.float32)[samp]
-    mx = my = None
-    if mask is not None:
-        mx, my = mseq[:, : task.context], mseq[:, steps]
+        seq = np.where(mseq[..., None], seq, 0.0).astype(np.float32)
         if mseq.all():
-            mx = my = None
-    static = sfeat = None
+            mseq = None
+    static = None
     if task.static:
         static = np.concatenate(
             [np.asarray(ds[v].values, dtype=np.float32).reshape(n_s, ds.sizes["entity"], -1) for v in task.static],
             axis=-1,
         )[samp]
-        sfeat = [f for v in task.static for f in _static_names(ds, v)]
+    sfeat = [f for v in task.static for f in _static_names(ds, v)]
+    return _Cut(ds, feats, seq, mseq, samp, st, static, sfeat)
+
+
+def _default_windows(task: TaskSpec, tier: str, split: str) -> Windows:
+    c = _cut(task, tier, split, task.context + task.horizon, task.offset, task.stride)
+    tfeats = task.targets_features(c.features) if task.kind == "forecast" else []
+    steps = np.asarray(task.steps) - 1 + task.context
+    if task.kind == "forecast":
+        y = c.seq[:, steps][..., [c.features.index(f) for f in tfeats]]
+    else:
+        y = np.asarray(c.ds["edges"].values, dtype=np.float32)[c.sample]
     stats = task_stats(task, tier)
-    norm = column_ranges(stats, [len(_feature_names(ds, v)) for v in task.inputs], task.inputs) if stats else None
+    norm = column_ranges(stats, [len(_feature_names(c.ds, v)) for v in task.inputs], task.inputs) if stats else None
     return Windows(
-        ids=np.arange(len(samp), dtype=np.int64), x=np.ascontiguousarray(x), y=np.ascontiguousarray(y),
-        sample=samp, start=st, features=feats, target_features=tfeats if task.kind == "forecast" else [],
-        mask_x=mx, mask_y=my, static=static, static_features=sfeat or [], norm=norm,
+        ids=np.arange(len(c.sample), dtype=np.int64), x=np.ascontiguousarray(c.seq[:, : task.context]),
+        y=np.ascontiguousarray(y), sample=c.sample, start=c.start, features=c.features, target_features=tfeats,
+        mask_x=None if c.mask is None else c.mask[:, : task.context],
+        mask_y=None if c.mask is None else c.mask[:, steps],
+        static=c.static, static_features=c.static_features, norm=norm,
     )
 
 
@@ -436,37 +453,13 @@ def train_sequences(task: TaskSpec | str, tier: str = "mini", split: str = "trai
     """
     task = get_task(task)
     length = task.train_length or (task.context + task.horizon)
-    ds = load_split(task, tier, split)
-    feats = [f for v in task.inputs for f in _feature_names(ds, v)]
-    data = _normalize(task, ds, _stack(ds, task.inputs), task.inputs, task_stats(task, tier))
-    n_s, n_t = data.shape[:2]
-    if length > n_t:
-        raise ValueError(
-            f"task {task.name!r}: train_length {length} exceeds the {n_t} frames of split {split!r}"
-        )
-    starts = [0] if task.stride is None else list(range(0, n_t - length + 1, length))
-    samp = np.repeat(np.arange(n_s), len(starts))
-    st = np.tile(np.asarray(starts), n_s)
-    tidx = st[:, None] + np.arange(length)[None, :]
-    x = data[samp[:, None], tidx]
-    mx = np.asarray(ds["mask"].values)[samp[:, None], tidx] if "mask" in ds.data_vars else None
-    if mx is not None:  # only windows inside each sample's recorded frames
-        keep = mx.any(-1).all(-1)
-        samp, st, x, mx = samp[keep], st[keep], x[keep], mx[keep]
-        x = np.where(mx[..., None], x, 0.0).astype(np.float32)
-        if mx.all():
-            mx = None
+    c = _cut(task, tier, split, length, 0, None if task.stride is None else length)
     if task.kind == "graph":
-        y = np.asarray(ds["edges"].values, dtype=np.float32)[samp]
+        y = np.asarray(c.ds["edges"].values, dtype=np.float32)[c.sample]
     else:
-        y = np.zeros((len(samp), 0), np.float32)
-    static = None
-    if task.static:
-        static = np.concatenate(
-            [np.asarray(ds[v].values, dtype=np.float32).reshape(n_s, ds.sizes["entity"], -1) for v in task.static],
-            axis=-1,
-        )[samp]
-    return Windows(np.arange(len(samp), dtype=np.int64), x, y, samp, st, feats, [], mx, None, static)
+        y = np.zeros((len(c.sample), 0), np.float32)
+    return Windows(np.arange(len(c.sample), dtype=np.int64), c.seq, y, c.sample, c.start, c.features, [],
+                   c.mask, None, c.static, c.static_features)
 
 
 def split_hash(task: TaskSpec | str, tier: str) -> str:
