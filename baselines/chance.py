@@ -8,17 +8,14 @@ import numpy as np
 
 from decathlon.benchmark.models import BaselineSpec, register_baseline
 
+from .base import Baseline
 
-class Chance:
+
+class Chance(Baseline):
     """Score 0.5 for every ordered pair: no information, AUROC exactly 0.5, no edge predicted."""
 
     name = "chance"
     version = "1"
-    code_url = "https://github.com/spacetime-decathlon/spacetime-decathlon/blob/main/baselines/chance.py"
-    n_parameters = 0
-
-    def __init__(self, task: Any) -> None:
-        self.task = task
 
     def predict(self, batch: dict[str, Any]) -> np.ndarray:
         b, _, n, _ = batch["x"].shape

@@ -8,10 +8,11 @@ import numpy as np
 
 from decathlon.benchmark.models import BaselineSpec, register_baseline
 
+from .base import Baseline
 from .static import _last_present
 
 
-class ConstantVelocity:
+class ConstantVelocity(Baseline):
     """Constant-velocity extrapolation from the last two observed frames.
 
     Position features (``pos_*``): ``p_hat[h] = p_T + h (p_T - p_{T-1})`` for ``h = 1..H``,
@@ -22,11 +23,6 @@ class ConstantVelocity:
 
     name = "constant-velocity"
     version = "1"
-    code_url = "https://github.com/spacetime-decathlon/spacetime-decathlon/blob/main/baselines/constant_velocity.py"
-    n_parameters = 0
-
-    def __init__(self, task: Any) -> None:
-        self.task = task
 
     def predict(self, batch: dict[str, Any]) -> np.ndarray:
         feats, tf = batch["features"], batch["target_features"]

@@ -17,6 +17,7 @@ from torch import nn
 
 from decathlon.benchmark.tasks import train_sequences
 
+from .base import Baseline
 from .fit import FitConfig, fit, pick_device
 
 
@@ -44,12 +45,11 @@ class _Net(nn.Module):
         return torch.mean((pred - x[:, 1:]) ** 2)
 
 
-class GRUForecaster:
+class GRUForecaster(Baseline):
     """GRU baseline; call :meth:`fit` before :meth:`predict`."""
 
     name = "gru"
     version = "1"
-    code_url = "https://github.com/spacetime-decathlon/spacetime-decathlon/blob/main/baselines/gru.py"
 
     def __init__(self, task: Any, config: GRUConfig | None = None, fit_config: FitConfig | None = None) -> None:
         self.task = task

@@ -16,16 +16,16 @@ import numpy as np
 from decathlon.benchmark.models import BaselineSpec, register_baseline
 from decathlon.benchmark.tasks import Windows, make_windows, train_sequences
 
+from .base import Baseline
 from .constant_velocity import ConstantVelocity
 from .static import Static
 
 
-class LinearFit:
+class LinearFit(Baseline):
     """Fitted-gain constant velocity; call :meth:`fit` first."""
 
     name = "linear-fit"
     version = "1"
-    code_url = "https://github.com/spacetime-decathlon/spacetime-decathlon/blob/main/baselines/linear_fit.py"
 
     def __init__(self, task: Any, **_: Any) -> None:
         self.task = task

@@ -9,8 +9,10 @@ from scipy.stats import rankdata
 
 from decathlon.benchmark.models import BaselineSpec, register_baseline
 
+from .base import Baseline
 
-class Proximity:
+
+class Proximity(Baseline):
     """Score ``i -> j`` by how close ``i`` and ``j`` stay over the context window.
 
     ``d_ij = mean_t ||p_i(t) - p_j(t)||`` over the position features; within each window the
@@ -23,11 +25,6 @@ class Proximity:
 
     name = "proximity"
     version = "1"
-    code_url = "https://github.com/spacetime-decathlon/spacetime-decathlon/blob/main/baselines/proximity.py"
-    n_parameters = 0
-
-    def __init__(self, task: Any) -> None:
-        self.task = task
 
     def predict(self, batch: dict[str, Any]) -> np.ndarray:
         feats = batch["features"]

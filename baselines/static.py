@@ -8,8 +8,10 @@ import numpy as np
 
 from decathlon.benchmark.models import BaselineSpec, register_baseline
 
+from .base import Baseline
 
-class Static:
+
+class Static(Baseline):
     """Predict the last observed frame of every target feature for every horizon step.
 
     ``y_hat[w, h] = x[w, -1, :, targets]`` for all ``h``. For masked inputs the last frame in
@@ -18,11 +20,6 @@ class Static:
 
     name = "static"
     version = "1"
-    code_url = "https://github.com/spacetime-decathlon/spacetime-decathlon/blob/main/baselines/static.py"
-    n_parameters = 0
-
-    def __init__(self, task: Any) -> None:
-        self.task = task
 
     def predict(self, batch: dict[str, Any]) -> np.ndarray:
         cols = [batch["features"].index(f) for f in batch["target_features"]]

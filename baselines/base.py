@@ -1,0 +1,25 @@
+"""What every built-in baseline shares: the task it serves and its provenance fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Baseline:
+    """Base of the built-in baselines: keeps the task; provenance for the result record.
+
+    ``code_url`` names the package release and module (no repository URL is claimed).
+    """
+
+    name = "baseline"
+    version = "1"
+    n_parameters: int = 0
+
+    def __init__(self, task: Any, **_: Any) -> None:
+        self.task = task
+
+    @property
+    def code_url(self) -> str:
+        from decathlon import __version__
+
+        return f"spacetime-decathlon {__version__}: {type(self).__module__}.{type(self).__name__}"
