@@ -225,6 +225,9 @@ def score_predictions(task: TaskSpec, w: Windows, preds: dict[str, np.ndarray], 
         entry = {"metric": prim, "value": _f(vals), "gap": _f(vals - base_val), "gap_ci95": _ci(gap_reps)}
         if p == "shuffle":
             entry["per_draw"] = [_f(boot(prim, stats[v])[0]) for v in vs]
+        sens = _sensitivity(preds["plain"], [preds[v] for v in vs], seed)
+        if sens is not None:
+            entry["sensitivity"] = sens
         if have_freeze and p != "freeze":
             den = fz_val - base_val
             scale = max(abs(base_val), abs(fz_val), 1e-12)
@@ -266,6 +269,26 @@ def score_predictions(task: TaskSpec, w: Windows, preds: dict[str, np.ndarray], 
         out["points"] = {"value": float(pts), "ci95": _ci(pts_reps), "trivial_baseline": task.trivial,
                          "trivial_value": _f(tv), "perfect_value": perfect}
     return out
+
+
+def _sensitivity(plain: np.ndarray, probed: list[np.ndarray], seed: int) -> float | None:
+    """Prediction-level sensitivity ``S = E_w D(f(x_w), f(pi x_w)) / E_w D(f(x_w), f(x_w'))``.
+
+    ``D`` is the root-mean-square difference of two predictions (every output element), and
+    ``w'`` another window (a fixed, seeded derangement), so the denominator is the spread of
+    predictions between inputs. Needs no labels; 0 when the output ignores the transformation,
+    about 1 when it changes as much as between unrelated inputs (PROTOCOLS §10.2, definition 2).
+    """
+    n = len(plain)
+    if n < 2:
+        return None
+    flat = plain.reshape(n, -1)
+    perm = np.random.default_rng(seed).permutation(n)
+    partner = np.empty(n, dtype=np.int64)
+    partner[perm] = np.roll(perm, -1)  # one cycle through all windows: partner[w] != w
+    den = np.sqrt(((flat - flat[partner]) ** 2).mean(1)).mean()
+    num = np.mean([np.sqrt(((flat - q.reshape(n, -1)) ** 2).mean(1)).mean() for q in probed])
+    return _f(num / den) if den > 0 else None
 
 
 def _chunked(name: str, st: dict[str, np.ndarray], weights: np.ndarray, rows: int = 100) -> np.ndarray:

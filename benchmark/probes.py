@@ -32,7 +32,9 @@ transformation, 1 when it drops to the time-agnostic level (PROTOCOLS §10.2, de
 When the inputs carry the full state (positions and velocities), one frozen frame still holds
 everything a Markovian model needs and ``E_freeze`` can be close to ``E``; ``ts_trivial`` uses the
 task's trivial baseline (static forecast, chance graph) as the time-agnostic reference instead,
-``(E_p - E) / (E_trivial - E)``, as PROTOCOLS §10.2 proposes for forecasters.
+``(E_p - E) / (E_trivial - E)``, as PROTOCOLS §10.2 proposes for forecasters. Each probe also
+reports the label-free ``sensitivity`` of the predictions themselves (PROTOCOLS §10.2,
+definition 2): RMS change of the output under the probe over its RMS spread between windows.
 """
 
 from __future__ import annotations

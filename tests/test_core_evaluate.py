@@ -92,6 +92,13 @@ def test_constant_velocity_beats_static_and_probes_are_consistent(springs_mini):
         assert pr["ts"] == pytest.approx(pr["gap"] / r["probes"]["freeze"]["gap"])
         assert pr["gap_ci95"][0] <= pr["gap"] <= pr["gap_ci95"][1]
     assert len(r["probes"]["shuffle"]["per_draw"]) == len(task.shuffle_seeds)
+    # sensitivity by hand for the reversal probe: RMS change / RMS spread between windows
+    from decathlon.benchmark.evaluate import _sensitivity
+
+    a, b = np.zeros((3, 2)), np.ones((3, 2))
+    a[1] = 2.0  # plain predictions 0, 2, 0 -> partners differ by 2 for two of three windows
+    assert _sensitivity(a.reshape(3, 1, 2), [b.reshape(3, 1, 2)], 0) == pytest.approx(1.0 / (4 / 3))
+    assert 0 < r["probes"]["reversal"]["sensitivity"]
     static_mse = r["points"]["trivial_value"]
     rev = r["probes"]["reversal"]
     assert rev["ts_trivial"] == pytest.approx(rev["gap"] / (static_mse - r["metrics"]["mse"]["value"]))
@@ -106,8 +113,8 @@ def test_oracle_gets_perfect_scores(springs_mini):
     r = evaluate(Oracle(make_windows(g, "mini")), g, n_boot=50)
     assert r["metrics"]["auroc"]["value"] == 1 and r["metrics"]["shd"]["value"] == 0
     assert r["metrics"]["edge_accuracy"]["value"] == 1 and r["points"]["value"] == 1000
-    # an oracle ignores its input: every probe gap is exactly 0
-    assert all(p["gap"] == 0 for p in r["probes"].values())
+    # an oracle ignores its input: every probe gap and prediction sensitivity is exactly 0
+    assert all(p["gap"] == 0 and p["sensitivity"] == 0 for p in r["probes"].values())
 
 
 def test_graph_chance_and_proximity(springs_mini):
