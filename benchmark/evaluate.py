@@ -183,48 +183,51 @@ def score_predictions(task: TaskSpec, w: Windows, preds: dict[str, np.ndarray], 
     n = len(w)
     weights = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64) if n_boot else None
 
-    cache: dict[tuple[str, int], tuple[float, np.ndarray]] = {}
+    if trivial_pred is not None:
+        stats["trivial"] = _stats(task, w, trivial_pred)
+    cache: dict[tuple[str, str], tuple[float, np.ndarray]] = {}
 
-    def boot(name: str, st) -> tuple[float, np.ndarray]:
-        key = (name, id(st))
-        if key not in cache:
+    def boot(name: str, variant: str) -> tuple[float, np.ndarray]:
+        """Point value and bootstrap replicates of metric ``name`` on ``variant``'s predictions."""
+        if (name, variant) not in cache:
+            st = stats[variant]
             val = float(M.metric_value(name, st)[0])
             reps = _chunked(name, st, weights) if weights is not None else np.array([val])
-            cache[key] = (val, reps)
-        return cache[key]
+            cache[name, variant] = (val, reps)
+        return cache[name, variant]
 
     out: dict[str, Any] = {"metrics": {}, "n_windows": n}
     k = preds["plain"].shape[1] if task.kind == "forecast" and preds["plain"].ndim == w.y.ndim + 1 else 1
     out["metric_variant"] = (f"best-of-{k}: per-entity minimum over {k} samples (minADE_K/minFDE_K, Trajectron++ "
                              "convention; Social-GAN's scene-level minimum is higher)" if k > 1 else "deterministic")
     for name in task.metrics:
-        val, reps = boot(name, stats["plain"])
+        val, reps = boot(name, "plain")
         out["metrics"][name] = {"value": _f(val), "ci95": _ci(reps)}
     if task.kind == "forecast":
         out["curve"] = {"metric": "mse" if task.error == "se" else "l2", "steps": list(task.steps),
                         "per_step": M.metric_curve(stats["plain"])}
     # probes
     prim = task.primary
-    base_val, base_reps = boot(prim, stats["plain"])
-    triv = boot(prim, _stats(task, w, trivial_pred)) if trivial_pred is not None else None
+    base_val, base_reps = boot(prim, "plain")
+    triv = boot(prim, "trivial") if trivial_pred is not None else None
     probes: dict[str, Any] = {}
     have_freeze = "freeze" in stats
     if have_freeze:
-        fz_val, fz_reps = boot(prim, stats["freeze"])
+        fz_val, fz_reps = boot(prim, "freeze")
     for p in task.probes:
         vs = [v for v in probe_variants(task) if v in stats and (v.startswith("shuffle") if p == "shuffle" else v == p)]
         if not vs or (p == "shuffle" and len(vs) != len(task.shuffle_seeds)):
             probes[p] = {"status": "missing", "note": "no predictions for this probe's inputs"}
             continue
-        vals = np.mean([boot(prim, stats[v])[0] for v in vs])
-        reps = np.mean([boot(prim, stats[v])[1] for v in vs], axis=0)
+        vals = np.mean([boot(prim, v)[0] for v in vs])
+        reps = np.mean([boot(prim, v)[1] for v in vs], axis=0)
         if abs(vals - base_val) <= 1e-12 * max(1.0, abs(base_val)):  # averaging round-off, not a gap
             vals = base_val
         reps = np.where(np.abs(reps - base_reps) <= 1e-12 * np.maximum(1.0, np.abs(base_reps)), base_reps, reps)
         gap_reps = reps - base_reps
         entry = {"metric": prim, "value": _f(vals), "gap": _f(vals - base_val), "gap_ci95": _ci(gap_reps)}
         if p == "shuffle":
-            entry["per_draw"] = [_f(boot(prim, stats[v])[0]) for v in vs]
+            entry["per_draw"] = [_f(boot(prim, v)[0]) for v in vs]
         sens = _sensitivity(preds["plain"], [preds[v] for v in vs], seed)
         if sens is not None:
             entry["sensitivity"] = sens
