@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tasks import TaskSpec, Windows
+from .tasks import TaskSpec, Windows, from_unit, to_unit
 
 __all__ = ["PROBES", "probe_variants", "transform", "velocity_columns"]
 
@@ -123,16 +123,14 @@ def apply_symmetry(arr: np.ndarray, features: list[str], norm: tuple[np.ndarray,
     """
     out = np.array(arr, dtype=np.float64)
     if norm is not None:
-        lo, hi = norm
-        out = (out + 1.0) * (hi - lo) / 2.0 + lo
+        out = from_unit(out, *norm)
     for var, cols in _vector_groups(features).items():
         v = out[..., cols] @ g["rot"][: len(cols), : len(cols)].T
         if var == "pos":
             v = v + g["shift"][: len(cols)]
         out[..., cols] = v
     if norm is not None:
-        lo, hi = norm
-        out = (out - lo) * 2.0 / np.where(hi > lo, hi - lo, 1.0) - 1.0
+        out = to_unit(out, *norm)
     return np.take(out, g["perm"], axis=entity_axis)
 
 
@@ -187,8 +185,7 @@ def transform(task: TaskSpec, w: Windows, variant: str) -> dict[str, np.ndarray]
                 x[..., cols] *= -1
             else:
                 lo, hi = w.norm[0][cols], w.norm[1][cols]
-                phys = (x[..., cols] + 1.0) * (hi - lo) / 2.0 + lo
-                x[..., cols] = (-phys - lo) * 2.0 / np.where(hi > lo, hi - lo, 1.0) - 1.0
+                x[..., cols] = to_unit(-from_unit(x[..., cols], lo, hi), lo, hi)
             x = x.astype(np.float32)
     mask = None if w.mask_x is None else w.mask_x[:, t]
     return {"x": np.ascontiguousarray(x), "mask": mask}

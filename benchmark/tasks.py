@@ -321,12 +321,25 @@ def task_stats(task: TaskSpec | str, tier: str) -> dict[str, list[float]]:
 
 
 def _normalize(task: TaskSpec, ds: xr.Dataset, arr: np.ndarray, variables: tuple[str, ...], stats) -> np.ndarray:
-    """Scale each column to [-1, 1] with its train (lo, hi): ``(v - lo) * 2 / (hi - lo) - 1``."""
+    """Scale each column to [-1, 1] with its train (lo, hi) (see :func:`to_unit`)."""
     if not stats or not arr.size:
         return arr
     lo, hi = column_ranges(stats, [len(_feature_names(ds, v)) for v in variables], variables)
-    scale = np.where(hi > lo, 2.0 / np.where(hi > lo, hi - lo, 1.0), 1.0)
-    return ((arr - lo) * scale - 1.0).astype(arr.dtype)
+    return to_unit(arr, lo, hi).astype(arr.dtype)
+
+
+def _half_range(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    return np.where(hi > lo, (hi - lo) / 2.0, 1.0)  # a constant column is only shifted
+
+
+def to_unit(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The minmax scaling ``(v - lo) * 2 / (hi - lo) - 1`` (NRI's ``utils.load_data``)."""
+    return (v - lo) / _half_range(lo, hi) - 1.0
+
+
+def from_unit(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`to_unit`: back to physical units."""
+    return (x + 1.0) * _half_range(lo, hi) + lo
 
 
 def column_ranges(stats: Mapping[str, list], widths: list[int], variables: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
