@@ -51,8 +51,9 @@ def expected_shape(task: TaskSpec, w: Windows) -> tuple[int, ...]:
     return (len(w), n, n)
 
 
-def check_prediction(task: TaskSpec, w: Windows, ids: np.ndarray, pred: Any, variant: str = "plain") -> np.ndarray:
-    """Validate a prediction and return it aligned to ``w.ids``.
+def check_prediction(task: TaskSpec, w: Windows, ids: np.ndarray, pred: Any, variant: str = "plain",
+                     expected_ids: np.ndarray | None = None) -> np.ndarray:
+    """Validate a prediction and return it aligned to ``expected_ids`` (default: ``w.ids``).
 
     Raises
     ------
@@ -62,6 +63,7 @@ def check_prediction(task: TaskSpec, w: Windows, ids: np.ndarray, pred: Any, var
     """
     pred = _to_numpy(pred)
     ids = np.asarray(ids)
+    want_ids = w.ids if expected_ids is None else expected_ids
     where = f"prediction ({variant} input) for task {task.name!r}"
     if pred.dtype.kind not in "fiub":
         raise ValueError(f"{where} has dtype {pred.dtype}; expected a float array")
@@ -70,16 +72,16 @@ def check_prediction(task: TaskSpec, w: Windows, ids: np.ndarray, pred: Any, var
     uniq, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
         raise ValueError(f"{where}: duplicate window ids {uniq[counts > 1][:10].tolist()}; each window once")
-    missing = np.setdiff1d(w.ids, ids)
+    missing = np.setdiff1d(want_ids, ids)
     if missing.size:
         raise ValueError(
-            f"{where}: {missing.size} of {len(w)} window ids missing (first: {missing[:10].tolist()}); "
+            f"{where}: {missing.size} of {len(want_ids)} window ids missing (first: {missing[:10].tolist()}); "
             "predict every window of the exported inputs"
         )
-    extra = np.setdiff1d(ids, w.ids)
+    extra = np.setdiff1d(ids, want_ids)
     if extra.size:
         raise ValueError(f"{where}: unknown window ids {extra[:10].tolist()}; valid ids are 0..{len(w) - 1}")
-    want = expected_shape(task, w)
+    want = (len(want_ids),) + expected_shape(task, w)[1:]
     stochastic = task.samples > 1 and pred.ndim == len(want) + 1
     if stochastic and not 1 <= pred.shape[1] <= task.samples:
         raise ValueError(f"{where} has {pred.shape[1]} samples per window; at most {task.samples} (best-of-{task.samples})")
@@ -96,8 +98,7 @@ def check_prediction(task: TaskSpec, w: Windows, ids: np.ndarray, pred: Any, var
         first = ids[np.flatnonzero(bad.reshape(len(ids), -1).any(1))[:5]].tolist()
         raise ValueError(f"{where} has {int(bad.sum())} NaN/inf values (windows {first} ...); predictions must be finite")
     order = np.argsort(ids)
-    aligned = pred[order]
-    return aligned[np.searchsorted(np.sort(ids), w.ids)]
+    return pred[order][np.searchsorted(ids[order], want_ids)]
 
 
 def _batch(w: Windows, inputs: dict[str, np.ndarray], sl: slice) -> dict[str, Any]:
@@ -127,8 +128,8 @@ def run_model(model: Any, task: TaskSpec, w: Windows, variants: list[str], batch
             parts = []
             for s in range(0, len(w), batch_size):
                 sl = slice(s, s + batch_size)
-                parts.append(check_prediction(task, w.subset(np.arange(len(w))[sl]), w.ids[sl],
-                                              model.predict(_batch(w, inputs, sl)), v))
+                parts.append(check_prediction(task, w, w.ids[sl], model.predict(_batch(w, inputs, sl)), v,
+                                              expected_ids=w.ids[sl]))
                 bar.update(1)
             out[v] = np.concatenate(parts)
     return out
