@@ -303,12 +303,16 @@ def store_meta(name: str, tier: str) -> dict[str, Any]:
         ) from None
 
 
+_VERIFIED: set[tuple[str, str]] = set()  # (store path, sha256) verified in this process
+
+
 def open_part(name: str, tier: str, part: str, verify: bool = False) -> xr.Dataset:
     """Open one part of a prepared dataset.
 
     Lazy by default (``xarray.open_zarr``). With ``verify=True`` the part is loaded into memory
     and its sha256 checked against the one recorded when it was written, so silent corruption of
-    the cache is caught; the loaded dataset is returned.
+    the cache is caught; the loaded dataset is returned. A part is hashed once per process; later
+    opens of the same store only load it.
 
     Raises
     ------
@@ -331,9 +335,14 @@ def open_part(name: str, tier: str, part: str, verify: bool = False) -> xr.Datas
             ds = ds.load()
         except Exception as e:
             raise StoreError(f"store {d / (part + '.zarr')} is corrupted ({type(e).__name__}: {e}); {fix}") from None
-        got = hash_dataset(ds)
         want = meta["parts"][part]["sha256"]
-        if got != want:
+        key = (str(d / f"{part}.zarr"), want)
+        if key in _VERIFIED:  # hashed once in this process already
+            return ds
+        got = hash_dataset(ds)
+        if got == want:
+            _VERIFIED.add(key)
+        else:
             raise StoreError(
                 f"store {d / (part + '.zarr')} is corrupted: sha256 of its arrays is {got}, "
                 f"expected {want} (recorded when it was written); {fix}"
