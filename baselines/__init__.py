@@ -7,7 +7,7 @@ core never imports torch.
 
 import importlib
 
-from decathlon.benchmark.models import BaselineSpec, register_baseline
+from decathlon.benchmark.baselines import BaselineSpec, register_baseline
 
 from . import chance, constant_velocity, linear_fit, proximity, static  # noqa: F401
 

@@ -13,10 +13,13 @@ class Baseline:
 
     name = "baseline"
     version = "1"
-    n_parameters: int = 0
-
     def __init__(self, task: Any, **_: Any) -> None:
         self.task = task
+
+    @property
+    def n_parameters(self) -> int:
+        """Number of trained parameters (0 for a rule without any)."""
+        return 0
 
     @property
     def code_url(self) -> str:

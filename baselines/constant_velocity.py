@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from decathlon.benchmark.models import BaselineSpec, register_baseline
+from decathlon.benchmark.baselines import BaselineSpec, register_baseline
 
 from .base import Baseline
 from .static import _last_present
@@ -18,7 +18,8 @@ class ConstantVelocity(Baseline):
     Position features (``pos_*``): ``p_hat[h] = p_T + h (p_T - p_{T-1})`` for ``h = 1..H``,
     which is exact under any affine normalization of positions. Other target features
     (velocities) keep their last value. With a one-frame context the displacement per frame is
-    taken from the velocity features: ``v_T * task.extra["frame_seconds"]`` (original units only).
+    taken from the velocity features: ``v_T * batch["dt"]`` (seconds between frames, from the
+    dataset's ``dt``; original units only).
     """
 
     name = "constant-velocity"
@@ -33,7 +34,7 @@ class ConstantVelocity(Baseline):
             step = last - _last_present(x, mask, back=1)
         else:
             step = np.zeros_like(last)
-            dt = self.task.extra.get("frame_seconds")
+            dt = batch.get("dt")
             for i, f in enumerate(feats):
                 if f.startswith("pos_") and ("vel_" + f[4:]) in feats and dt is not None:
                     step[..., i] = last[..., feats.index("vel_" + f[4:])] * dt

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from decathlon.benchmark.tasks import Windows
+from decathlon.benchmark.windows import Windows
 
 __all__ = ["FitConfig", "fit", "pick_device", "to_tensors"]
 
@@ -51,13 +51,13 @@ def pick_device(device: str = "auto") -> torch.device:
 
 
 def to_tensors(w: Windows, idx: np.ndarray, device: torch.device) -> dict[str, torch.Tensor]:
-    """Windows at ``idx`` as float tensors on ``device`` (``x``, ``y``, optional ``mask``/``static``)."""
+    """Windows at ``idx`` as float tensors on ``device`` (``x``, ``y``, optional ``mask``/``constants``)."""
     out = {"x": torch.as_tensor(w.x[idx], dtype=torch.float32, device=device),
            "y": torch.as_tensor(w.y[idx], dtype=torch.float32, device=device)}
     if w.mask_x is not None:
         out["mask"] = torch.as_tensor(w.mask_x[idx], device=device)
-    if w.static is not None:
-        out["static"] = torch.as_tensor(w.static[idx], dtype=torch.float32, device=device)
+    if w.constants is not None:
+        out["constants"] = torch.as_tensor(w.constants[idx], dtype=torch.float32, device=device)
     return out
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from decathlon.benchmark.tasks import train_sequences
+from decathlon.benchmark.windows import train_sequences
 
 from .base import Baseline
 from .fit import FitConfig, fit, pick_device
@@ -60,6 +60,7 @@ class GRUForecaster(Baseline):
         self.device = pick_device(self.fit_config.device)
         self.seed = self.fit_config.seed
 
+    @property
     def n_parameters(self) -> int:
         return 0 if self.net is None else sum(p.numel() for p in self.net.parameters())
 
@@ -68,8 +69,8 @@ class GRUForecaster(Baseline):
 
     def fit(self, tier: str = "mini") -> dict[str, Any]:
         """Train on the task's train split (early stopping on its valid split)."""
-        train = train_sequences(self.task, tier, "train")
-        valid = train_sequences(self.task, tier, "valid")
+        train = train_sequences(self.task, "train", tier)
+        valid = train_sequences(self.task, "valid", tier)
         if train.mask_x is not None and not train.mask_x.all():
             raise ValueError(f"the gru baseline needs a fixed set of entities; task {self.task.name!r} has entities that come and go")
         n_in = train.x.shape[2] * train.x.shape[3]

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from decathlon.benchmark.models import BaselineSpec, register_baseline
-from decathlon.benchmark.tasks import Windows, make_windows, train_sequences
+from decathlon.benchmark.baselines import BaselineSpec, register_baseline
+from decathlon.benchmark.windows import Windows, make_windows, train_sequences
 
 from .base import Baseline
 from .constant_velocity import ConstantVelocity
@@ -46,8 +46,8 @@ class LinearFit(Baseline):
     def fit(self, tier: str = "mini") -> dict[str, Any]:
         """Least-squares gains on the train split's windows (closed form)."""
         w = self._train_windows(tier)
-        batch = {"ids": w.ids, "x": w.x, "mask": w.mask_x, "static": w.static,
-                 "features": w.features, "target_features": w.target_features}
+        batch = {"ids": w.ids, "x": w.x, "mask": w.mask_x, "constants": w.constants,
+                 "features": w.features, "target_features": w.target_features, "dt": w.dt}
         base, d = self._parts(batch)
         r = w.y - base
         m = np.ones(w.y.shape[:3], bool) if w.mask_y is None else w.mask_y
@@ -60,9 +60,9 @@ class LinearFit(Baseline):
         """The task's windows on the train split; if its sequences are too short for the task's
         context (NRI trains on 49 frames, tests 49 + 20), the longest context that fits."""
         try:
-            return make_windows(self.task, tier, "train")
+            return make_windows(self.task, "train", tier)
         except ValueError:
-            seq = train_sequences(self.task, tier, "train")
+            seq = train_sequences(self.task, "train", tier)
             c = seq.x.shape[1] - max(self.task.steps)
             if c < 2:
                 raise ValueError(f"linear-fit: train sequences of task {self.task.name!r} are too short") from None
@@ -71,7 +71,8 @@ class LinearFit(Baseline):
             mask = None if seq.mask_x is None else seq.mask_x[:, : c]
             return Windows(seq.ids, seq.x[:, :c], seq.x[:, steps][..., cols], seq.sample, seq.start,
                            seq.features, [seq.features[i] for i in cols], mask,
-                           None if seq.mask_x is None else seq.mask_x[:, steps], seq.static)
+                           None if seq.mask_x is None else seq.mask_x[:, steps], seq.constants,
+                           dt=seq.dt)
 
     def predict(self, batch: dict[str, Any]) -> np.ndarray:
         if self.gain is None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from decathlon.benchmark.models import BaselineSpec, register_baseline
+from decathlon.benchmark.baselines import BaselineSpec, register_baseline
 
 from .base import Baseline
 

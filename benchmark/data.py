@@ -1,9 +1,10 @@
 """Dataset records, the dataset registry, and materialization to zarr in the cache.
 
 A :class:`DatasetSpec` says where a dataset comes from (files with URLs and sha256, or a
-simulator with parameters and a seed) and how to build it. :func:`prepare` builds a dataset once
+simulator with parameters and a seed) and how to build it. :func:`materialize` builds a dataset once
 per tier (download + parse, or simulate), validates every piece against the data contract and
-streams it into zarr stores under ``<cache>/stores/<name>/v<version>/<tier>/``. The stores are
+streams it into zarr stores under ``<cache>/stores/<name>/v<version>/<tier>/``. (The facade's
+``decathlon.prepare`` builds a whole evaluation context on top of it.) The stores are
 written into a temporary directory that is renamed into place only after the last byte and a
 ``COMPLETE.json`` (with a sha256 of every array) are written, so an interrupted build never
 leaves anything that is later read as valid. :func:`open_part` opens a store lazily.
@@ -24,7 +25,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import xarray as xr
@@ -38,12 +39,19 @@ __all__ = [
     "FileSpec",
     "data_root",
     "open_part",
-    "prepare",
+    "materialize",
     "is_prepared",
     "register_dataset",
     "store_dir",
     "StoreError",
+    "Tier",
+    "TIERS",
+    "store_meta",
 ]
+
+#: Data-size tier: ``mini`` (CPU-sized) or ``full`` (the paper's sizes). The one definition.
+Tier = Literal["mini", "full"]
+TIERS: tuple[str, ...] = get_args(Tier)
 
 log = logging.getLogger("decathlon")
 
@@ -73,7 +81,7 @@ Builder = Callable[["DatasetSpec", str, bool], Iterator[tuple[str, xr.Dataset]]]
 
 @dataclass(frozen=True, eq=False)
 class DatasetSpec:
-    """Where a dataset comes from and how it is built (DESIGN §3, "Dataset record").
+    """Where a dataset comes from and how it is built (``docs/contract.md``, "Dataset record").
 
     Parameters
     ----------
@@ -159,7 +167,7 @@ def _complete_file(d: Path) -> Path:
 
 
 def is_prepared(name: str, tier: str) -> bool:
-    """Whether :func:`prepare` has completed for this dataset and tier."""
+    """Whether :func:`materialize` has completed for this dataset and tier."""
     return _complete_file(store_dir(DATASETS.get(name), tier)).is_file()
 
 
@@ -192,13 +200,13 @@ class _ArrayHasher:
 
 
 def hash_dataset(ds: xr.Dataset) -> str:
-    """The sha256 :func:`prepare` records for a whole part (used by ``verify``)."""
+    """The sha256 :func:`materialize` records for a whole part (used by ``verify``)."""
     h = _ArrayHasher()
     h.update(ds)
     return h.digest()[0]
 
 
-def prepare(name: str, tier: str = "mini", progress: bool = False, force: bool = False) -> Path:
+def materialize(name: str, tier: Tier = "mini", progress: bool = False, force: bool = False) -> Path:
     """Build dataset ``name`` at ``tier`` into the cache (once) and return its folder.
 
     Parameters
@@ -306,10 +314,13 @@ def store_meta(name: str, tier: str) -> dict[str, Any]:
 _VERIFIED: set[tuple[str, str]] = set()  # (store path, sha256) verified in this process
 
 
-def open_part(name: str, tier: str, part: str, verify: bool = False) -> xr.Dataset:
+def open_part(
+    name: str, tier: Tier, part: str, verify: bool = False, meta: Mapping[str, Any] | None = None
+) -> xr.Dataset:
     """Open one part of a prepared dataset.
 
-    Lazy by default (``xarray.open_zarr``). With ``verify=True`` the part is loaded into memory
+    ``meta`` is the store's ``COMPLETE.json`` (:func:`store_meta`) when the caller has read it
+    already. Lazy by default (``xarray.open_zarr``). With ``verify=True`` the part is loaded into memory
     and its sha256 checked against the one recorded when it was written, so silent corruption of
     the cache is caught; the loaded dataset is returned. A part is hashed once per process; later
     opens of the same store only load it.
@@ -321,7 +332,7 @@ def open_part(name: str, tier: str, part: str, verify: bool = False) -> xr.Datas
         command to run.
     """
     spec = DATASETS.get(name)
-    meta = store_meta(name, tier)
+    meta = store_meta(name, tier) if meta is None else meta
     if part not in meta["parts"]:
         raise KeyError(f"dataset {name!r} has no part {part!r}; parts: {', '.join(meta['parts'])}")
     d = store_dir(spec, tier)

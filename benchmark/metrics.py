@@ -12,7 +12,8 @@ absent entities are excluded through masks, never through NaN arithmetic.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,13 +27,10 @@ __all__ = [
     "edge_accuracy",
     "rollout_error",
     "weighted_auroc",
-    "PERFECT",
+    "METRICS",
+    "Metric",
+    "get_metric",
 ]
-
-#: The best attainable value of each metric family (for decathlon points).
-PERFECT = {"mse": 0.0, "ade": 0.0, "fde": 0.0, "l2": 0.0, "auroc": 1.0, "edge_accuracy": 1.0,
-           "shd": 0.0, "f1": 1.0, "precision": 1.0, "recall": 1.0}
-HIGHER_IS_BETTER = {"auroc", "edge_accuracy", "f1", "precision", "recall"}
 
 
 # ----------------------------------------------------------------------------------- forecast
@@ -226,15 +224,124 @@ def graph_stats(scores: np.ndarray, truth: np.ndarray, threshold: float = 0.5) -
 
 
 # ------------------------------------------------------------------------ metrics from stats
-_STEP = re.compile(r"^(mse|l2)@(\d+)$")
+# Every metric is a ratio of window-weighted sums of per-window statistics, so one function
+# gives the point value (every window once) and the bootstrap replicates (resampled windows).
+# ``w`` is (b, W) window multiplicities; ``step`` the 0-based horizon step of ``name@k`` metrics.
+Stats = dict[str, np.ndarray]
 
 
-def metric_family(name: str) -> str:
-    """``mse@10`` -> ``mse``; ``auroc`` -> ``auroc``."""
-    return name.split("@")[0]
+def _ratio(num: np.ndarray, den: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return (w @ num) / np.maximum(w @ den, 1e-300)
 
 
-def metric_value(name: str, stats: dict[str, np.ndarray], weights: np.ndarray | None = None) -> np.ndarray:
+def _mean_error(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
+    return _ratio(st["sum"].sum(1), st["count"].sum(1), w)
+
+
+def _step_error(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
+    return _ratio(st["sum"][:, step], st["count"][:, step], w)
+
+
+def _final_error(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
+    if "fde_sum" in st:  # best-of-K: the per-entity minimum final error
+        return _ratio(st["fde_sum"], st["fde_count"], w)
+    return _ratio(st["sum"][:, -1], st["count"][:, -1], w)
+
+
+def _edge_accuracy(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
+    return (w @ st["correct"]) / (w @ st["pairs"])
+
+
+def _shd(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
+    return (w @ st["shd"]) / w.sum(1)
+
+
+def _pooled_counts(st: Stats, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    tp, fp, fn = w @ st["tp"], w @ st["fp"], w @ st["fn"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prec = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+        rec = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
+    return prec, rec
+
+
+def _precision(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
+    return _pooled_counts(st, w)[0]
+
+
+def _recall(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
+    return _pooled_counts(st, w)[1]
+
+
+def _f1(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
+    prec, rec = _pooled_counts(st, w)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(prec + rec > 0, 2 * prec * rec / (prec + rec), 0.0)
+
+
+def _auroc(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
+    sc, lab = st["scores"], st["labels"]
+    per_item = np.repeat(w, sc.shape[1], axis=1)
+    return weighted_auroc(sc.ravel(), lab.ravel(), per_item)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One row of :data:`METRICS`.
+
+    ``fn(stats, weights, step)`` computes the metric for a batch of window weightings;
+    ``higher_is_better`` gives the ranking direction, ``perfect`` the best attainable value (the
+    1000-point end of the decathlon points), ``kind`` the task kind whose statistics it reads.
+    ``per_step`` metrics are named ``<family>@k`` with ``k`` a 1-based horizon step.
+    """
+
+    fn: Callable[[Stats, np.ndarray, int | None], np.ndarray]
+    higher_is_better: bool
+    perfect: float
+    kind: str
+    per_step: bool = False
+    description: str = ""
+
+
+#: The one metric table: name -> (function, direction, perfect value). ``mse@k``/``l2@k`` stand
+#: for every horizon step ``k``.
+METRICS: dict[str, Metric] = {
+    "mse": Metric(_mean_error, False, 0.0, "forecast", description="mean error over steps"),
+    "ade": Metric(_mean_error, False, 0.0, "forecast", description="average displacement"),
+    "fde": Metric(_final_error, False, 0.0, "forecast", description="final displacement"),
+    "mse@k": Metric(_step_error, False, 0.0, "forecast", per_step=True, description="at step k"),
+    "l2@k": Metric(_step_error, False, 0.0, "forecast", per_step=True, description="at step k"),
+    "edge_accuracy": Metric(_edge_accuracy, True, 1.0, "graph", description="per-pair accuracy"),
+    "shd": Metric(_shd, False, 0.0, "graph", description="structural Hamming distance"),
+    "precision": Metric(_precision, True, 1.0, "graph", description="pooled precision"),
+    "recall": Metric(_recall, True, 1.0, "graph", description="pooled recall"),
+    "f1": Metric(_f1, True, 1.0, "graph", description="pooled F1"),
+    "auroc": Metric(_auroc, True, 1.0, "graph", description="pooled AUROC"),
+}
+
+
+def get_metric(name: str) -> tuple[Metric, int | None]:
+    """The table row of metric ``name`` and its 0-based step (``mse@10`` -> step 9).
+
+    Examples
+    --------
+    >>> m, step = get_metric("mse@10")
+    >>> m.higher_is_better, m.perfect, step
+    (False, 0.0, 9)
+    >>> get_metric("auroc")[0].higher_is_better
+    True
+    """
+    family, at, k = name.partition("@") if isinstance(name, str) else ("", "", "")
+    key = f"{family}@k" if at else family
+    row = METRICS.get(key) if (not at or k.isdigit()) else None
+    if row is None or (at and int(k) < 1):
+        raise KeyError(
+            f"unknown metric {name!r}; valid: mse, mse@k, ade, fde, l2@k, edge_accuracy, shd, "
+            "precision, recall, f1, auroc"
+        )
+    return row, (int(k) - 1 if at else None)
+
+
+def metric_value(name: str, stats: Stats, weights: np.ndarray | None = None) -> np.ndarray:
     """Metric ``name`` from per-window ``stats``, for one or many window weightings.
 
     ``weights`` (b, W) are window multiplicities (bootstrap); ``None`` means every window once.
@@ -245,50 +352,12 @@ def metric_value(name: str, stats: dict[str, np.ndarray], weights: np.ndarray | 
     ``fde`` = at the last step. Graph metrics: ``edge_accuracy``, ``shd`` (mean per window),
     ``precision``, ``recall``, ``f1`` (pooled counts), ``auroc`` (pooled pairs).
     """
+    row, step = get_metric(name)
     n_win = len(next(iter(stats.values())))
     w = np.ones((1, n_win)) if weights is None else np.atleast_2d(weights).astype(np.float64)
-    m = _STEP.match(name)
-    if name in ("mse", "ade") or m or name == "fde":
-        s, c = stats["sum"], stats["count"]
-        if m:
-            k = int(m.group(2)) - 1
-            s, c = s[:, k], c[:, k]
-        elif name == "fde":
-            s, c = (stats["fde_sum"], stats["fde_count"]) if "fde_sum" in stats else (s[:, -1], c[:, -1])
-        else:
-            s, c = s.sum(1), c.sum(1)
-        return (w @ s) / np.maximum(w @ c, 1e-300)
-    if name == "edge_accuracy":
-        return (w @ stats["correct"]) / (w @ stats["pairs"])
-    if name == "shd":
-        return (w @ stats["shd"]) / w.sum(1)
-    if name in ("precision", "recall", "f1"):
-        tp, fp, fn = w @ stats["tp"], w @ stats["fp"], w @ stats["fn"]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            prec = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
-            rec = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
-            f1 = np.where(prec + rec > 0, 2 * prec * rec / (prec + rec), 0.0)
-        return {"precision": prec, "recall": rec, "f1": f1}[name]
-    if name == "auroc":
-        sc, lab = stats["scores"], stats["labels"]
-        per_item = np.repeat(w, sc.shape[1], axis=1)
-        return weighted_auroc(sc.ravel(), lab.ravel(), per_item)
-    raise KeyError(
-        f"unknown metric {name!r}; valid: mse, mse@k, ade, fde, l2@k, edge_accuracy, shd, "
-        "precision, recall, f1, auroc"
-    )
+    return row.fn(stats, w, step)
 
 
-def metric_curve(stats: dict[str, np.ndarray]) -> list[float]:
+def metric_curve(stats: Stats) -> list[float]:
     """Error per horizon step over all windows (the rollout-error curve)."""
     return (stats["sum"].sum(0) / np.maximum(stats["count"].sum(0), 1e-300)).tolist()
-
-
-def higher_is_better(name: str) -> bool:
-    """Whether larger values of metric ``name`` are better."""
-    return metric_family(name) in HIGHER_IS_BETTER
-
-
-def perfect_value(name: str) -> float:
-    """The best attainable value of metric ``name``."""
-    return PERFECT[metric_family(name) if metric_family(name) in PERFECT else name]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -56,6 +57,34 @@ class Registry(Generic[T]):
             )
         self._entries[name] = entry
         return entry
+
+    @contextmanager
+    def override(self, name: str, entry: T) -> Iterator[T]:
+        """Within the ``with`` block, ``name`` maps to ``entry`` (registered or replaced); the
+        previous state is restored afterwards. For tests and experiments with a modified record
+        (e.g. a dataset shrunk to a tiny tier).
+
+        Examples
+        --------
+        >>> sizes = Registry("size")
+        >>> _ = sizes.register("mini", 10)
+        >>> with sizes.override("mini", 3):
+        ...     sizes.get("mini")
+        3
+        >>> sizes.get("mini")
+        10
+        """
+        self._load()
+        had = name in self._entries
+        old = self._entries.get(name)
+        self._entries[name] = entry
+        try:
+            yield entry
+        finally:
+            if had:
+                self._entries[name] = old  # type: ignore[assignment]
+            else:
+                self._entries.pop(name, None)
 
     def get(self, name: str) -> T:
         """The entry called ``name``; ``KeyError`` listing the valid names otherwise."""

@@ -1,4 +1,4 @@
-"""Result records: construction, the published JSON schema, saving and the decathlon score.
+"""Result records: construction, the published JSON schema, saving and loading.
 
 The schema ships in the package (``decathlon/benchmark/result.schema.json``); every record the
 evaluator writes validates against it, and so must every submission.
@@ -14,13 +14,15 @@ import time
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import numpy as np
-
-__all__ = ["make_result", "result_schema", "validate_result", "save_result", "load_result", "decathlon_score"]
+__all__ = ["make_result", "result_schema", "validate_result", "save_result", "load_result", "Verification"]
 
 SCHEMA_VERSION = 1
+
+#: How far a result is trusted: as reported by its author, re-scored from its predictions by the
+#: leaderboard, or re-run from its code.
+Verification = Literal["self-reported", "re-scored", "re-run"]
 
 
 @lru_cache(maxsize=1)
@@ -41,7 +43,17 @@ def validate_result(result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def make_result(*, model, task, scored, seeds, hardware, wall_clock_s, predictions_sha256, tier) -> dict[str, Any]:
+def make_result(
+    *,
+    model: dict[str, Any],
+    task: dict[str, Any],
+    scored: dict[str, Any],
+    seeds: dict[str, Any],
+    hardware: dict[str, Any],
+    wall_clock_s: float | None,
+    predictions_sha256: str,
+    verification: Verification,
+) -> dict[str, Any]:
     """Assemble and validate a result record."""
     from decathlon import __version__
 
@@ -61,7 +73,7 @@ def make_result(*, model, task, scored, seeds, hardware, wall_clock_s, predictio
         "hardware": hardware,
         "wall_clock_s": None if wall_clock_s is None else round(float(wall_clock_s), 4),
         "predictions_sha256": predictions_sha256,
-        "verification": tier,
+        "verification": verification,
     }
     if "curve" in scored:
         rec["curve"] = scored["curve"]
@@ -103,41 +115,3 @@ def load_result(path: str | Path, max_bytes: int = 5 << 20) -> dict[str, Any]:
     except ValueError as e:
         raise ValueError(f"{p} is not valid JSON ({e})") from None
     return validate_result(rec)
-
-
-def decathlon_score(results: list[dict[str, Any]], n_boot: int = 1000, seed: int = 0,
-                    events: dict[str, list[str]] | None = None) -> dict[str, Any]:
-    """Sum of event points for one model; an event's points are the mean over its tasks.
-
-    ``events`` maps each event to its task names; a task without a result counts 0 points, so
-    a model that skips a task of an event is not rewarded for it (default: the events and tasks
-    present in ``results``). The interval is approximate: per-task points are resampled
-    independently from a normal approximation fitted to each task's bootstrap interval
-    ((hi - lo) / 3.92 as standard deviation), clipped to [0, 1000], summed over events.
-    """
-    by_task = {r["task"]["name"]: r for r in results if "points" in r}
-    if events is None:
-        events = {}
-        for r in by_task.values():
-            events.setdefault(r["task"].get("event") or r["task"]["name"], []).append(r["task"]["name"])
-    rng = np.random.default_rng(seed)
-    total = 0.0
-    draws = np.zeros(n_boot)
-    per_event = {}
-    for ev, names in sorted(events.items()):
-        ev_draw = np.zeros(n_boot)
-        vals = []
-        for name in names:
-            r = by_task.get(name)
-            if r is None:
-                vals.append(0.0)
-                continue
-            lo, hi = r["points"]["ci95"]
-            sd = 0.0 if lo is None or hi is None else (hi - lo) / 3.92
-            ev_draw += np.clip(rng.normal(r["points"]["value"], sd, n_boot), 0, 1000)
-            vals.append(r["points"]["value"])
-        per_event[ev] = float(np.mean(vals))
-        total += per_event[ev]
-        draws += ev_draw / len(names)
-    lo, hi = np.percentile(draws, [2.5, 97.5]) if events else (0.0, 0.0)
-    return {"total": total, "ci95": [float(lo), float(hi)], "events": per_event, "max": 1000 * len(events)}

@@ -1,9 +1,10 @@
-"""The demo decathlon: every registered task x the baselines, a results table and a figure.
+"""The demo decathlon and the one sequence every evaluation of a baseline follows.
 
-:func:`run_suite` prepares each task's data (simulated events are built on the spot; downloaded
-datasets are used only when already in the cache, otherwise the task is skipped with the command
-that fetches it), evaluates each applicable baseline, writes one result JSON per (model, task),
-and returns the records. :func:`format_table` and :func:`plot_results` present them.
+:func:`run_baseline` is that sequence: prepare the task (build or download its data), make the
+baseline, train it if it learns, evaluate it. :func:`run_suite` runs it for every registered
+task x the baselines (simulated events are built on the spot; downloaded datasets are used only
+when already in the cache, otherwise the task is skipped with the command that fetches it),
+writes one result JSON per (model, task), and returns the records; :mod:`.report` presents them.
 """
 
 from __future__ import annotations
@@ -13,29 +14,71 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from .data import DATASETS, is_prepared, prepare
+from .baselines import BASELINES, make_baseline
+from .context import EvalConfig, PreparedTask, prepare
+from .data import DATASETS, Tier, is_prepared
 from .evaluate import evaluate
-from .models import BASELINES, make_baseline
-from .results import decathlon_score, save_result
+from .points import decathlon_score
+from .results import save_result
 from .tasks import get_task, list_tasks
 
-__all__ = ["run_suite", "format_table", "plot_results", "DEFAULT_BASELINES"]
+__all__ = ["run_baseline", "run_suite", "DEFAULT_BASELINES", "CannotTrain"]
 
 log = logging.getLogger("decathlon")
 
 DEFAULT_BASELINES = ("static", "constant-velocity", "linear-fit", "chance", "proximity", "gru")
 
 
+class CannotTrain(ValueError):
+    """A learned baseline refused the task while training (e.g. entities that come and go)."""
+
+
+def run_baseline(
+    baseline: str,
+    task: str | PreparedTask,
+    split: str = "test",
+    tier: Tier = "mini",
+    *,
+    epochs: int = 20,
+    config: EvalConfig | None = None,
+) -> dict[str, Any]:
+    """Prepare ``task``, make baseline ``baseline``, ``fit`` it if it learns, evaluate it.
+
+    ``task`` is a task name or an evaluation context from :func:`~.context.prepare` (then
+    ``split`` and ``tier`` are its own). Returns the result record. ``epochs`` is handed to
+    learned baselines (training epochs); :class:`CannotTrain` if ``fit`` refuses the task.
+    """
+    cfg = config or EvalConfig()
+    prepared = prepare(task, split, tier, progress=cfg.progress)
+    spec = BASELINES.get(baseline)
+    extra = {"epochs": epochs, "progress": cfg.progress} if spec.learned else {}
+    model = make_baseline(baseline, prepared.task, **extra)
+    if spec.learned:
+        try:
+            model.fit(prepared.tier)
+        except ValueError as e:
+            raise CannotTrain(str(e)) from e
+    return evaluate(model, prepared, cfg)
+
+
+def _skip_reason(name: str, tier: Tier) -> str | None:
+    spec = DATASETS.get(get_task(name).dataset)
+    if spec.files and not is_prepared(spec.name, tier):
+        return (
+            f"needs the {spec.name} download: run `decathlon prepare {spec.name}` once with "
+            "internet access (or put its files in the cache)"
+        )
+    return None
+
+
 def run_suite(
     tasks: list[str] | None = None,
     baselines: tuple[str, ...] = DEFAULT_BASELINES,
-    tier: str = "mini",
+    tier: Tier = "mini",
     out: str | Path = "results",
-    n_boot: int = 1000,
-    progress: bool = True,
-    gru_epochs: int = 20,
+    *,
+    epochs: int = 20,
+    config: EvalConfig | None = None,
     say: Callable[[str], None] = log.info,
 ) -> dict[str, Any]:
     """Run the demo decathlon and write result JSONs into ``out``.
@@ -46,33 +89,31 @@ def run_suite(
         ``results`` (records), ``skipped`` (task -> reason), ``files`` (written paths) and
         ``scores`` (model -> decathlon score over the tasks it ran).
     """
+    cfg = config or EvalConfig(progress=True)
     names = tasks or list_tasks()
-    results, skipped, files = [], {}, []
+    results: list[dict[str, Any]] = []
+    skipped: dict[str, str] = {}
+    files: list[Path] = []
     for name in names:
-        task = get_task(name)
-        spec = DATASETS.get(task.dataset)
-        if spec.files and not is_prepared(spec.name, tier):
-            skipped[name] = (f"needs the {spec.name} download: run `decathlon prepare {spec.name}` "
-                             "once with internet access (or put its files in the cache)")
-            say(f"skip {name}: {skipped[name]}")
+        why = _skip_reason(name, tier)
+        if why:
+            skipped[name] = why
+            say(f"skip {name}: {why}")
             continue
-        prepare(spec.name, tier, progress=progress)
+        prepared = prepare(name, "test", tier, progress=cfg.progress)
+        task = prepared.task
         for b in baselines:
-            bs = BASELINES.get(b)
-            if task.kind not in bs.kinds:
+            if task.kind not in BASELINES.get(b).kinds:
                 continue
-            model = make_baseline(b, task, **({"epochs": gru_epochs, "progress": progress} if bs.learned else {}))
-            if bs.learned:
-                try:
-                    model.fit(tier)
-                except ValueError as e:
-                    say(f"skip {b} on {name}: {e}")
-                    continue
-            r = evaluate(model, task, tier=tier, n_boot=n_boot, model_name=b, progress=progress)
+            try:
+                r = run_baseline(b, prepared, epochs=epochs, config=cfg)
+            except CannotTrain as e:
+                say(f"skip {b} on {name}: {e}")
+                continue
             results.append(r)
             files.append(save_result(r, out))
             say(f"{name:34s} {b:18s} {task.primary}={r['metrics'][task.primary]['value']:.4g}")
-    by_model: dict[str, list] = {}
+    by_model: dict[str, list[dict[str, Any]]] = {}
     for r in results:
         by_model.setdefault(r["model"]["name"], []).append(r)
     events: dict[str, list[str]] = {}
@@ -81,100 +122,3 @@ def run_suite(
             events.setdefault(get_task(name).event, []).append(name)
     scores = {m: decathlon_score(rs, events=events) for m, rs in by_model.items()}
     return {"results": results, "skipped": skipped, "files": files, "scores": scores}
-
-
-def _fmt(x: Any, digits: int = 4) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, float):
-        return f"{x:.{digits}g}"
-    return str(x)
-
-
-def format_table(results: list[dict[str, Any]]) -> str:
-    """A plain-text table: task, model, primary metric [95% CI], points, probe gaps and TS."""
-    head = ["task", "model", "primary", "value", "95% CI", "points", "rev gap", "TS rev", "shuf gap", "TS shuf"]
-    rows = []
-    for r in results:
-        prim = r["task"]["primary"]
-        m = r["metrics"][prim]
-        pr = r["probes"]
-        rev, shu = pr.get("reversal", {}), pr.get("shuffle", {})
-        ci = m["ci95"]
-        rows.append([
-            r["task"]["name"], r["model"]["name"], prim, _fmt(m["value"]),
-            f"[{_fmt(ci[0], 3)}, {_fmt(ci[1], 3)}]", _fmt(r.get("points", {}).get("value"), 3),
-            _fmt(rev.get("gap"), 3), _fmt(rev.get("ts"), 3), _fmt(shu.get("gap"), 3), _fmt(shu.get("ts"), 3),
-        ])
-    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(head)]
-    line = "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))
-    sep = "  ".join("-" * w for w in widths)
-    body = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join([line, sep, *body])
-
-
-def event_means(results: list[dict[str, Any]]) -> list[tuple[str, str, str, float, int]]:
-    """``(event, model, primary, mean of the primary metric, n tasks)`` for events with several
-    tasks (e.g. the five ETH/UCY scenes, whose average is the field's headline number)."""
-    groups: dict[tuple[str, str, str], list[float]] = {}
-    for r in results:
-        v = r["metrics"][r["task"]["primary"]]["value"]
-        if v is not None:
-            groups.setdefault((r["task"].get("event", ""), r["model"]["name"], r["task"]["primary"]), []).append(v)
-    return [(e, m, p, float(np.mean(v)), len(v)) for (e, m, p), v in sorted(groups.items()) if len(v) > 1]
-
-
-def plot_results(results: list[dict[str, Any]], path: str | Path) -> Path:
-    """A PNG: rollout-error curves of every forecast task, and probe gaps of every result.
-
-    Top row: error per horizon step (log scale), one panel per forecast task, one line per
-    model. Bottom: relative probe gaps ``(E_probe - E) / |E|`` of the primary metric (signed so
-    that positive means worse), one bar group per (task, model).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fore = sorted({r["task"]["name"] for r in results if "curve" in r})
-    ncol = max(len(fore), 1)
-    fig = plt.figure(figsize=(max(5 * ncol, 10), 8.5), constrained_layout=True)
-    gs = fig.add_gridspec(2, ncol)
-    for i, tname in enumerate(fore):
-        ax = fig.add_subplot(gs[0, i])
-        for r in results:
-            if r["task"]["name"] == tname:
-                c = r["curve"]["per_step"]
-                steps = r["curve"].get("steps") or list(range(1, len(c) + 1))
-                ax.plot(steps, c, marker="o" if len(c) == 1 else ".", label=r["model"]["name"])
-        ax.set_yscale("log")
-        ax.set_title(tname, fontsize=9)
-        ax.set_xlabel("horizon step")
-        ax.set_ylabel(next(r["curve"]["metric"] for r in results if r["task"]["name"] == tname))
-        ax.legend(fontsize=7)
-    ax = fig.add_subplot(gs[1, :])
-    labels, probes = [], ["reversal", "shuffle", "freeze"]
-    vals = {p: [] for p in probes}
-    for r in results:
-        if not any(r["probes"].get(p, {}).get("gap") is not None for p in probes):
-            continue  # e.g. one-frame contexts: no temporal probe
-        base = r["metrics"][r["task"]["primary"]]["value"] or 0.0
-        sign = -1.0 if r["task"].get("higher_is_better") else 1.0
-        labels.append(f"{r['task']['name']}\n{r['model']['name']}")
-        for p in probes:
-            g = r["probes"].get(p, {}).get("gap")
-            vals[p].append(np.nan if g is None else sign * g / max(abs(base), 1e-12))
-    x = np.arange(len(labels))
-    for k, p in enumerate(probes):
-        ax.bar(x + (k - 1) * 0.27, vals[p], width=0.27, label=p)
-    ax.axhline(0, color="k", lw=0.6)
-    ax.set_yscale("symlog", linthresh=0.1)
-    ax.set_xticks(x, labels, fontsize=6, rotation=60, ha="right")
-    ax.set_ylabel("relative probe gap (+ = worse)")
-    ax.set_title("Temporal probes: how much the score moves when the context is reversed, shuffled or frozen", fontsize=9)
-    ax.legend(fontsize=8)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

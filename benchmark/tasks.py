@@ -1,9 +1,9 @@
-"""Task records, the task registry, windows and ``describe``.
+"""Task records and the task registry.
 
 A :class:`TaskSpec` names everything needed to score a model: the dataset, the stored split, the
 window geometry, what the model sees and must return, the metrics (and the primary one), the
 normalization (statistics from the train split), the temporal probes and the trivial baseline
-that anchors the decathlon points. A name alone gives data, split and metrics.
+that anchors the decathlon points. A name alone gives data, split and metrics (OGB's contract).
 
 Two task kinds exist:
 
@@ -13,37 +13,28 @@ Two task kinds exist:
 ``graph``
     The model sees ``x`` and returns a score in [0, 1] for every ordered pair ``(i, j)``, shape
     (window, entity, entity): the belief that an edge ``i -> j`` exists (the diagonal is ignored).
+
+Windows are cut in :mod:`decathlon.benchmark.windows`, normalization statistics computed in
+:mod:`decathlon.benchmark.normalization`, and everything is resolved once per evaluation in
+:mod:`decathlon.benchmark.context` (see ``docs/contract.md``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import xarray as xr
 
-from .data import DATASETS, open_part, store_meta
+from .data import Tier, open_part
+from .metrics import get_metric
 from .registry import Registry
 
-__all__ = [
-    "TASKS",
-    "Split",
-    "TaskSpec",
-    "Windows",
-    "describe",
-    "get_task",
-    "list_tasks",
-    "register_task",
-    "make_windows",
-    "train_sequences",
-    "load_split",
-    "task_stats",
-]
+if TYPE_CHECKING:
+    from .windows import Windows
+
+__all__ = ["TASKS", "Split", "TaskSpec", "get_task", "list_tasks", "register_task", "load_split"]
 
 KINDS = ("forecast", "graph")
 
@@ -90,24 +81,25 @@ class TaskSpec:
         First window start; ``stride=None`` gives one window per sample at ``offset``.
     train_length
         Frames per training sequence handed to ``fit`` (``None``: context + horizon).
-    static
-        Per-entity dataset variables (sample, entity, k) handed to the model as ``static``.
+    constants
+        Per-entity dataset variables (sample, entity, k), such as charges, handed to the model
+        as ``batch["constants"]``.
     normalize
         ``"minmax"``: each input variable scaled to [-1, 1] by its train-split min and max
         (NRI's ``utils.load_data``); ``None``: original units.
     velocity
         Input variables negated by the reversal probe (time reversal flips velocities).
-    metrics, primary, higher_is_better
-        Reported metric names (see :mod:`decathlon.benchmark.metrics`) and the ranking one.
+    metrics, primary
+        Reported metric names (rows of :data:`decathlon.benchmark.metrics.METRICS`; ``mse@k``
+        reports horizon step ``k``) and the ranking one. The direction (:attr:`higher_is_better`)
+        and the perfect value come from the metric table.
     error
         Forecast error per entity and step: ``"se"`` squared error averaged over target features
         (NRI's MSE) or ``"l2"`` Euclidean norm over the target's spatial components.
-    report_steps
-        Horizon steps (1-based) reported individually, e.g. (1, 10, 20).
     target_steps
         Only these horizon steps are predicted and scored (e.g. EGNN's single frame 10 steps
         ahead); ``None``: every step 1..horizon.
-    samples
+    best_of
         Maximum number of stochastic samples per window a model may return (best-of-K
         metrics); 1 for deterministic tasks.
     equivariance
@@ -122,7 +114,8 @@ class TaskSpec:
     reversible
         Whether the physics is time-reversal symmetric (velocities negated) for these inputs.
     window_fn
-        Optional custom window builder ``window_fn(task, tier, split) -> Windows``.
+        Optional custom window builder ``window_fn(task, ds) -> Windows`` over the loaded split
+        ``ds`` (see :func:`decathlon.benchmark.windows.make_windows`).
     """
 
     name: str
@@ -134,7 +127,6 @@ class TaskSpec:
     inputs: tuple[str, ...]
     metrics: tuple[str, ...]
     primary: str
-    higher_is_better: bool
     trivial: str
     context: int
     horizon: int = 0
@@ -142,21 +134,30 @@ class TaskSpec:
     offset: int = 0
     stride: int | None = None
     train_length: int | None = None
-    static: tuple[str, ...] = ()
+    constants: tuple[str, ...] = ()
     normalize: str | None = None
     velocity: tuple[str, ...] = ()
     error: str = "se"
-    report_steps: tuple[int, ...] = ()
     target_steps: tuple[int, ...] | None = None
-    samples: int = 1
+    best_of: int = 1
     equivariance: tuple[str, ...] = ()
     probes: tuple[str, ...] = ("reversal", "shuffle", "freeze")
     shuffle_seeds: tuple[int, ...] = tuple(range(10))
     mini_windows: int | None = None
     reversible: bool | None = None
-    window_fn: Callable[..., Windows] | None = None
+    window_fn: Callable[[TaskSpec, xr.Dataset], Windows] | None = None
     description: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Ranking direction of the primary metric (from the metric table)."""
+        return get_metric(self.primary)[0].higher_is_better
+
+    @property
+    def perfect(self) -> float:
+        """Best attainable value of the primary metric (1000 decathlon points)."""
+        return get_metric(self.primary)[0].perfect
 
     @property
     def steps(self) -> tuple[int, ...]:
@@ -179,9 +180,12 @@ class TaskSpec:
             raise ValueError(f"forecast task {self.name!r} needs horizon >= 1 and targets")
         if not set(self.targets) <= set(self.inputs):
             raise ValueError(f"task {self.name!r}: targets {self.targets} must be among inputs {self.inputs}")
-        bad = [s for s in self.report_steps if not 1 <= s <= max(self.horizon, 1)]
-        if bad:
-            raise ValueError(f"task {self.name!r}: report_steps {bad} outside 1..{self.horizon}")
+        for m in self.metrics:
+            row, step = get_metric(m)
+            if row.kind != self.kind:
+                raise ValueError(f"task {self.name!r}: metric {m!r} is for {row.kind} tasks, not {self.kind}")
+            if step is not None and not 0 <= step < max(self.horizon, 1):
+                raise ValueError(f"task {self.name!r}: metric {m!r} names a step outside 1..{self.horizon}")
 
 
 TASKS: Registry[TaskSpec] = Registry("task", plugins=("decathlon.datasets",))
@@ -210,72 +214,18 @@ def list_tasks() -> list[str]:
     return TASKS.names()
 
 
-@dataclass
-class Windows:
-    """The windows of one split, ready for a model and for scoring.
 
-    ``x`` (window, context, entity, feature) is what the model sees; ``y`` is the target
-    (forecast: (window, horizon, entity, target_feature); graph: (window, entity, entity)).
-    ``mask_x`` / ``mask_y`` (window, time, entity) mark present entities (``None``: all present).
-    ``static`` (window, entity, k) holds per-entity constants. ``ids`` are the window ids the
-    model must return predictions for; ``sample`` and ``start`` locate each window.
+def load_split(
+    task: TaskSpec, split: str, tier: Tier, meta: Mapping[str, Any] | None = None
+) -> xr.Dataset:
+    """The samples of ``split`` (a verified, loaded part of the prepared dataset).
+
+    ``meta`` is the store's ``COMPLETE.json`` when the caller has already read it.
     """
-
-    ids: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    sample: np.ndarray
-    start: np.ndarray
-    features: list[str]
-    target_features: list[str]
-    mask_x: np.ndarray | None = None
-    mask_y: np.ndarray | None = None
-    static: np.ndarray | None = None
-    static_features: list[str] = field(default_factory=list)
-    norm: tuple[np.ndarray, np.ndarray] | None = None  # per input column (lo, hi) of the minmax scaling
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def subset(self, idx: np.ndarray) -> Windows:
-        """The windows at positions ``idx``."""
-        def take(a):
-            return None if a is None else a[idx]
-
-        return Windows(
-            self.ids[idx], self.x[idx], self.y[idx], self.sample[idx], self.start[idx],
-            self.features, self.target_features, take(self.mask_x), take(self.mask_y),
-            take(self.static), self.static_features, self.norm,
-        )
-
-
-def _feature_names(ds: xr.Dataset, var: str) -> list[str]:
-    da = ds[var]
-    trailing = [d for d in da.dims if d not in ("sample", "time", "entity")]
-    if not trailing:
-        return [var]
-    if len(trailing) > 1:
-        raise ValueError(f"variable {var!r} has more than one feature dim: {trailing}")
-    d = trailing[0]
-    labels = ds[d].values.tolist() if d in ds.coords else list(range(da.sizes[d]))
-    return [f"{var}_{lab}" for lab in labels]
-
-
-def _stack(ds: xr.Dataset, variables: tuple[str, ...]) -> np.ndarray:
-    """Variables of dims (sample, time, entity[, k]) stacked to (sample, time, entity, feature)."""
-    arrs = []
-    for v in variables:
-        a = np.asarray(ds[v].values, dtype=np.float32)
-        arrs.append(a[..., None] if a.ndim == 3 else a)
-    return np.concatenate(arrs, axis=-1)
-
-
-def load_split(task: TaskSpec, tier: str, split: str) -> xr.Dataset:
-    """The samples of ``split`` (a verified, loaded part of the prepared dataset)."""
     if split not in task.splits:
         raise KeyError(f"task {task.name!r} has no split {split!r}; valid: {', '.join(task.splits)}")
     s = task.splits[split]
-    ds = open_part(task.dataset, tier, s.part, verify=True)
+    ds = open_part(task.dataset, tier, s.part, verify=True, meta=meta)
     if s.samples is not None:
         ds = ds.isel(sample=list(s.samples))
     elif s.coord is not None:
@@ -288,266 +238,3 @@ def load_split(task: TaskSpec, tier: str, split: str) -> xr.Dataset:
             )
         ds = ds.isel(sample=[have.index(lab) for lab in s.labels])
     return ds
-
-
-@lru_cache(maxsize=32)
-def _stats_cached(task_name: str, tier: str, data_sha: str) -> dict[str, list[float]]:
-    task = get_task(task_name)
-    ds = load_split(task, tier, "train")
-    stats: dict[str, list] = {}
-    for v in task.inputs:
-        a = np.asarray(ds[v].values, dtype=np.float64)
-        if "mask" in ds and ds["mask"].dims == ds[v].dims[:3]:
-            a = a[np.asarray(ds["mask"].values)]
-        if a.ndim > 1 and ds[v].dims[-1] != "space":  # non-spatial features: one range each
-            a = a.reshape(-1, a.shape[-1])
-            stats[v] = [[float(lo), float(hi)] for lo, hi in zip(np.nanmin(a, 0), np.nanmax(a, 0), strict=True)]
-        else:  # a scalar or a spatial vector: one range, so rotations stay rotations
-            stats[v] = [float(np.nanmin(a)), float(np.nanmax(a))]
-    return stats
-
-
-def task_stats(task: TaskSpec | str, tier: str) -> dict[str, list[float]]:
-    """Normalization statistics from the train split: ``{variable: [min, max]}``.
-
-    Empty when the task does not normalize.
-    """
-    task = get_task(task)
-    if task.normalize is None:
-        return {}
-    if task.normalize != "minmax":
-        raise ValueError(f"task {task.name!r}: unknown normalization {task.normalize!r}")
-    return _stats_cached(task.name, tier, store_meta(task.dataset, tier)["data_sha256"])
-
-
-def _normalize(task: TaskSpec, ds: xr.Dataset, arr: np.ndarray, variables: tuple[str, ...], stats) -> np.ndarray:
-    """Scale each column to [-1, 1] with its train (lo, hi) (see :func:`to_unit`)."""
-    if not stats or not arr.size:
-        return arr
-    lo, hi = column_ranges(stats, [len(_feature_names(ds, v)) for v in variables], variables)
-    return to_unit(arr, lo, hi).astype(arr.dtype)
-
-
-def _half_range(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    return np.where(hi > lo, (hi - lo) / 2.0, 1.0)  # a constant column is only shifted
-
-
-def to_unit(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """The minmax scaling ``(v - lo) * 2 / (hi - lo) - 1`` (NRI's ``utils.load_data``)."""
-    return (v - lo) / _half_range(lo, hi) - 1.0
-
-
-def from_unit(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """The inverse of :func:`to_unit`: back to physical units."""
-    return (x + 1.0) * _half_range(lo, hi) + lo
-
-
-def column_ranges(stats: Mapping[str, list], widths: list[int], variables: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column (lo, hi) arrays from ``task_stats`` for stacked variables of given widths."""
-    lo, hi = [], []
-    for v, wdt in zip(variables, widths, strict=True):
-        r = stats[v]
-        if isinstance(r[0], list):
-            lo += [c[0] for c in r]
-            hi += [c[1] for c in r]
-        else:
-            lo += [r[0]] * wdt
-            hi += [r[1]] * wdt
-    return np.asarray(lo), np.asarray(hi)
-
-
-def make_windows(task: TaskSpec | str, tier: str = "mini", split: str = "test") -> Windows:
-    """Build the windows of ``split`` (inputs and targets) for ``task`` at ``tier``.
-
-    Windows start at ``offset`` and every ``stride`` frames (one per sample if ``stride`` is
-    None) and must fit entirely in the sample. Inputs (and forecast targets) are normalized with
-    the train-split statistics when the task says so. At the ``mini`` tier the test windows are
-    capped at ``task.mini_windows``.
-    """
-    task = get_task(task)
-    if task.window_fn is not None:
-        w = task.window_fn(task, tier, split)
-    else:
-        w = _default_windows(task, tier, split)
-    if tier == "mini" and task.mini_windows is not None and len(w) > task.mini_windows:
-        w = w.subset(np.arange(task.mini_windows))
-        w.ids = np.arange(len(w), dtype=np.int64)
-    return w
-
-
-@dataclass
-class _Cut:
-    """Fixed-length windows cut from a split: the shared core of evaluation and training windows."""
-
-    ds: xr.Dataset
-    features: list[str]
-    seq: np.ndarray  # (W, length, entity, feature), normalized, zero where absent
-    mask: np.ndarray | None  # (W, length, entity) presence, None if every entity is always present
-    sample: np.ndarray
-    start: np.ndarray
-    static: np.ndarray | None
-    static_features: list[str]
-
-
-def _cut(task: TaskSpec, tier: str, split: str, length: int, offset: int, stride: int | None) -> _Cut:
-    """Windows of ``length`` frames starting at ``offset`` and then every ``stride`` frames (one
-    per sample if ``stride`` is None), kept only where every frame lies inside the sample's
-    recording (for masked datasets: some entity present in each frame)."""
-    ds = load_split(task, tier, split)
-    feats = [f for v in task.inputs for f in _feature_names(ds, v)]
-    data = _normalize(task, ds, _stack(ds, task.inputs), task.inputs, task_stats(task, tier))
-    n_s, n_t = data.shape[:2]
-    if stride is None:
-        starts = [offset] if offset + length <= n_t else []
-    else:
-        starts = list(range(offset, n_t - length + 1, stride))
-    if not starts:
-        raise ValueError(
-            f"task {task.name!r}: samples of split {split!r} have {n_t} frames, too few for windows of "
-            f"{length} frames from frame {offset}"
-        )
-    samp = np.repeat(np.arange(n_s), len(starts))
-    st = np.tile(np.asarray(starts), n_s)
-    tidx = st[:, None] + np.arange(length)[None, :]
-    seq = data[samp[:, None], tidx]
-    mseq = None
-    if "mask" in ds.data_vars:
-        mseq = np.asarray(ds["mask"].values)[samp[:, None], tidx]
-        keep = mseq.any(-1).all(-1)
-        samp, st, seq, mseq = samp[keep], st[keep], seq[keep], mseq[keep]
-        if not len(samp):
-            raise ValueError(f"task {task.name!r}: no complete window in split {split!r}")
-        seq = np.where(mseq[..., None], seq, 0.0).astype(np.float32)
-        if mseq.all():
-            mseq = None
-    static = None
-    if task.static:
-        static = np.concatenate(
-            [np.asarray(ds[v].values, dtype=np.float32).reshape(n_s, ds.sizes["entity"], -1) for v in task.static],
-            axis=-1,
-        )[samp]
-    sfeat = [f for v in task.static for f in _static_names(ds, v)]
-    return _Cut(ds, feats, seq, mseq, samp, st, static, sfeat)
-
-
-def _default_windows(task: TaskSpec, tier: str, split: str) -> Windows:
-    c = _cut(task, tier, split, task.context + task.horizon, task.offset, task.stride)
-    tfeats = task.targets_features(c.features) if task.kind == "forecast" else []
-    steps = np.asarray(task.steps) - 1 + task.context
-    if task.kind == "forecast":
-        y = c.seq[:, steps][..., [c.features.index(f) for f in tfeats]]
-    else:
-        y = np.asarray(c.ds["edges"].values, dtype=np.float32)[c.sample]
-    stats = task_stats(task, tier)
-    norm = column_ranges(stats, [len(_feature_names(c.ds, v)) for v in task.inputs], task.inputs) if stats else None
-    return Windows(
-        ids=np.arange(len(c.sample), dtype=np.int64), x=np.ascontiguousarray(c.seq[:, : task.context]),
-        y=np.ascontiguousarray(y), sample=c.sample, start=c.start, features=c.features, target_features=tfeats,
-        mask_x=None if c.mask is None else c.mask[:, : task.context],
-        mask_y=None if c.mask is None else c.mask[:, steps],
-        static=c.static, static_features=c.static_features, norm=norm,
-    )
-
-
-def _static_names(ds: xr.Dataset, var: str) -> list[str]:
-    da = ds[var]
-    d = [x for x in da.dims if x not in ("sample", "entity")]
-    if not d:
-        return [var]
-    return [f"{var}_{lab}" for lab in (ds[d[0]].values.tolist() if d[0] in ds.coords else range(da.sizes[d[0]]))]
-
-
-def train_sequences(task: TaskSpec | str, tier: str = "mini", split: str = "train") -> Windows:
-    """Sequences for ``fit``: non-overlapping windows of ``train_length`` frames.
-
-    ``x`` is (window, train_length, entity, feature), normalized like the evaluation inputs; a
-    forecast model learns from whole sequences (``y`` is empty), a graph model gets the edges in
-    ``y``. One sequence per sample if the task has one window per sample (``stride=None``).
-    """
-    task = get_task(task)
-    length = task.train_length or (task.context + task.horizon)
-    c = _cut(task, tier, split, length, 0, None if task.stride is None else length)
-    if task.kind == "graph":
-        y = np.asarray(c.ds["edges"].values, dtype=np.float32)[c.sample]
-    else:
-        y = np.zeros((len(c.sample), 0), np.float32)
-    return Windows(np.arange(len(c.sample), dtype=np.int64), c.seq, y, c.sample, c.start, c.features, [],
-                   c.mask, None, c.static, c.static_features)
-
-
-def split_hash(task: TaskSpec | str, tier: str) -> str:
-    """sha256 of the split definition plus the sizes of the parts it draws from."""
-    task = get_task(task)
-    meta = store_meta(task.dataset, tier)
-    desc = {
-        k: {"part": s.part, "samples": list(s.samples) if s.samples is not None else "all",
-            "part_sha256": meta["parts"][s.part]["sha256"]}
-        for k, s in sorted(task.splits.items())
-    }
-    desc["window"] = [task.context, task.horizon, task.offset, task.stride, task.mini_windows if tier == "mini" else None]
-    return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()
-
-
-def describe(task: TaskSpec | str, tier: str = "mini") -> dict[str, Any]:
-    """What the model receives and must return, with names, dims and shapes.
-
-    Shapes are given with ``W`` for the number of windows; entity and feature counts are read
-    from the prepared dataset when available, else left symbolic.
-
-    Examples
-    --------
-    >>> d = describe("particles/springs-forecast")
-    >>> d["output"]["dims"]
-    ['window', 'horizon', 'entity', 'target_feature']
-    """
-    task = get_task(task)
-    spec = DATASETS.get(task.dataset)
-    n_ent: Any = "N"
-    feats: list[str] = list(task.inputs)
-    tfeats: list[str] = list(task.targets)
-    try:
-        meta = store_meta(task.dataset, tier)
-        ds = open_part(task.dataset, tier, task.splits["test"].part)
-        n_ent = ds.sizes.get("entity", "N") if task.window_fn is None else "P"
-        feats = [f for v in task.inputs for f in _feature_names(ds, v)]
-        tfeats = [f for v in task.targets for f in _feature_names(ds, v)]
-        sfeats = [f for v in task.static for f in _static_names(ds, v)]
-        prepared = bool(meta)
-    except (KeyError, ValueError, OSError):
-        prepared = False
-        sfeats = list(task.static)
-    inputs = {
-        "ids": {"dims": ["window"], "shape": ["W"], "dtype": "int64"},
-        "x": {"dims": ["window", "time", "entity", "feature"], "shape": ["W", task.context, n_ent, len(feats)],
-              "dtype": "float32", "features": feats},
-    }
-    if task.static:
-        inputs["static"] = {"dims": ["window", "entity", "static_feature"],
-                            "shape": ["W", n_ent, len(sfeats) if prepared else "K"],
-                            "dtype": "float32", "features": sfeats}
-    inputs["mask"] = {"dims": ["window", "time", "entity"], "dtype": "bool",
-                      "note": "present only for datasets where entities come and go"
-                      + ("; P = entities of the busiest window, padded slots are masked out" if n_ent == "P" else "")}
-    if task.kind == "forecast":
-        steps = task.steps
-        what = (f"the {task.horizon} frames after the context" if len(steps) == task.horizon
-                else f"the frames {list(steps)} steps after the last context frame")
-        output = {"dims": ["window", "horizon", "entity", "target_feature"],
-                  "shape": ["W", len(steps), n_ent, len(tfeats)], "features": tfeats,
-                  "meaning": f"{what}, in the input's units"
-                  + (f"; or (W, K <= {task.samples}, ...) stochastic samples scored best-of-K" if task.samples > 1 else "")}
-    else:
-        output = {"dims": ["window", "entity", "entity_"], "shape": ["W", n_ent, n_ent],
-                  "meaning": "score in [0, 1] that edge i -> j exists; the diagonal is ignored"}
-    return {
-        "task": task.name, "version": task.version, "event": task.event, "kind": task.kind,
-        "dataset": task.dataset, "domain": spec.domain, "tier": tier, "prepared": prepared,
-        "context": task.context, "horizon": task.horizon,
-        "normalization": task.normalize or "none (original units)",
-        "inputs": inputs, "output": output,
-        "metrics": list(task.metrics), "primary": task.primary,
-        "direction": "higher is better" if task.higher_is_better else "lower is better",
-        "probes": list(task.probes), "equivariance": list(task.equivariance),
-        "time_reversible_physics": task.reversible, "trivial_baseline": task.trivial,
-        "description": task.description,
-    }

@@ -28,7 +28,8 @@ import numpy as np
 import xarray as xr
 
 from decathlon.benchmark.data import DatasetSpec, FileSpec, register_dataset
-from decathlon.benchmark.tasks import Split, TaskSpec, Windows, load_split, register_task
+from decathlon.benchmark.tasks import Split, TaskSpec, register_task
+from decathlon.benchmark.windows import Windows
 from decathlon.datasets.fetch import file_builder
 
 __all__ = [
@@ -715,14 +716,13 @@ ETH_UCY = register_dataset(
 OBS_LEN, PRED_LEN, BEST_OF = 8, 12, 20
 
 
-def eth_ucy_windows(task: TaskSpec, tier: str, split: str) -> Windows:
+def eth_ucy_windows(task: TaskSpec, ds: xr.Dataset) -> Windows:
     """Social-GAN windows of the split's files (20 consecutive annotated frames, pedestrians
     present in all of them, at least 2 per window), as decathlon :class:`Windows`.
 
     ``x`` (window, 8, pedestrian, 2) and ``y`` (window, 12, pedestrian, 2) in metres; the
     pedestrian axis is padded to the busiest window, padded slots are masked out (and zero).
     """
-    ds = load_split(task, tier, split)
     w = sgan_windows(ds["pos"].values, ds["mask"].values, OBS_LEN, PRED_LEN,
                      ped_id=ds["ped_id"].values, files=ds["file"].values)
     pm = w["ped_mask"]  # (W, P)
@@ -754,9 +754,7 @@ def _eth_task(scene: str) -> TaskSpec:
         error="l2",
         metrics=("ade", "fde", "l2@1", "l2@6"),
         primary="ade",
-        higher_is_better=False,
-        report_steps=(1, 6),
-        samples=BEST_OF,
+        best_of=BEST_OF,
         trivial="static",
         window_fn=eth_ucy_windows,
         reversible=False,

@@ -34,22 +34,22 @@ def nri_tasks(event: str, dataset: str, reversible: bool, description: str) -> t
     common = dict(
         version="1", event=event, dataset=dataset, splits=NRI_SPLITS, inputs=("pos", "vel"),
         context=49, offset=0, stride=None, train_length=49, normalize="minmax", velocity=("vel",),
-        reversible=reversible, extra={"frame_seconds": 0.1},
+        reversible=reversible,
         # the box [-5, 5]^2 is centred at the origin: quarter turns, mirror images and
         # relabelling the balls are symmetries; arbitrary rotations and translations are not
         equivariance=("rot90", "reflect", "permute"),
     )
     forecast = TaskSpec(
         name=f"{event}-forecast", kind="forecast", targets=("pos", "vel"), horizon=20,
-        metrics=("mse", "mse@1", "mse@10", "mse@20"), primary="mse", higher_is_better=False,
-        error="se", report_steps=(1, 10, 20), trivial="static",
+        metrics=("mse", "mse@1", "mse@10", "mse@20"), primary="mse",
+        error="se", trivial="static",
         description=f"{description} See frames 0-48, predict frames 49-68 (positions and velocities, "
         "normalized to [-1, 1] by train min/max); MSE per step.",
         **common,
     )
     graph = TaskSpec(
         name=f"{event}-graph", kind="graph", metrics=("auroc", "edge_accuracy", "shd", "f1"),
-        primary="auroc", higher_is_better=True, trivial="chance",
+        primary="auroc", trivial="chance",
         description=f"{description} See frames 0-48, score every ordered pair for an interaction edge.",
         **common,
     )
@@ -73,11 +73,10 @@ NBODY_FORECAST = register_task(
     TaskSpec(
         name="particles/nbody-forecast", version="1", event="particles/nbody", kind="forecast",
         dataset="nbody-charged-3d", splits=NRI_SPLITS, inputs=("pos", "vel"), targets=("pos",),
-        static=("entity_features",), context=1, offset=30, horizon=10, target_steps=(10,),
+        constants=("entity_features",), context=1, offset=30, horizon=10, target_steps=(10,),
         train_length=49, normalize=None, velocity=("vel",), error="se", metrics=("mse",),
-        primary="mse", higher_is_better=False, trivial="static", probes=(),
+        primary="mse", trivial="static", probes=(),
         equivariance=("rotate", "translate", "permute"), reversible=True,
-        extra={"frame_seconds": 0.1},
         description="EGNN 3-D charged N-body: from positions, velocities and charges at frame 30, "
         "predict positions at frame 40 (1.0 time units later); MSE over coordinates.",
     )
@@ -92,7 +91,7 @@ KURAMOTO_GRAPH = register_task(
         name="particles/kuramoto-graph", version="1", event="particles/kuramoto", kind="graph",
         dataset="kuramoto-5", splits=NRI_SPLITS, inputs=("state",), context=49, train_length=49,
         normalize="minmax", velocity=("state_dphi_dt",), metrics=("auroc", "edge_accuracy", "shd", "f1"),
-        primary="auroc", higher_is_better=True, trivial="chance", equivariance=("permute",),
+        primary="auroc", trivial="chance", equivariance=("permute",),
         reversible=False,
         description="Kuramoto: 5 phase oscillators with directed couplings; see 49 frames, score "
         "every directed pair i -> j (SHD counts a reversed edge as 1).",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -34,6 +35,14 @@ def _isolated_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def springs_mini(_isolated_cache):
     """The springs dataset at the mini tier (2000/500/500 simulations), built once."""
-    from decathlon.benchmark.data import prepare
+    from decathlon.benchmark.data import materialize
 
-    return prepare("nri-springs", "mini")
+    return materialize("nri-springs", "mini")
+
+
+@pytest.fixture
+def override():
+    """``override(registry, name, entry)``: swap one registry entry for the test's duration,
+    through the public :meth:`Registry.override` (restored at teardown)."""
+    with contextlib.ExitStack() as stack:
+        yield lambda registry, name, entry: stack.enter_context(registry.override(name, entry))

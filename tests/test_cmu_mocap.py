@@ -18,7 +18,7 @@ from scipy.spatial.transform import Rotation
 from shared_samples import shared_data
 
 from decathlon.benchmark.contract import validate
-from decathlon.benchmark.data import DATASETS, FileSpec, open_part, prepare
+from decathlon.benchmark.data import DATASETS, FileSpec, open_part, materialize
 from decathlon.datasets import cmu_mocap as cm
 from decathlon.datasets import fetch, pinning
 
@@ -305,9 +305,9 @@ def test_record():
     assert card.is_file() and "0.0254" in card.read_text()
 
 
-def _use_spec(monkeypatch, spec) -> None:
+def _use_spec(override, spec) -> None:
     DATASETS.names()  # load the plugins first
-    monkeypatch.setitem(DATASETS._entries, spec.name, spec)
+    override(DATASETS, spec.name, spec)
 
 
 def _place(cache: Path, name: str, files: dict[str, Path]) -> None:
@@ -317,13 +317,13 @@ def _place(cache: Path, name: str, files: dict[str, Path]) -> None:
         shutil.copy(p, raw / n)
 
 
-def test_prepare_offline_fake_and_pin(fake, tmp_path, monkeypatch, caplog):
+def test_prepare_offline_fake_and_pin(fake, tmp_path, monkeypatch, caplog, override):
     monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path / "cache"))
     spec = DATASETS.get("cmu-mocap-35")
     files = tuple(FileSpec(n, cm.BASE_URL + n, None) for n in sorted(fake))  # fakes are unpinned
-    _use_spec(monkeypatch, dataclasses.replace(spec, files=files))
+    _use_spec(override, dataclasses.replace(spec, files=files))
     _place(tmp_path / "cache", spec.name, fake)
-    prepare("cmu-mocap-35", "full")
+    materialize("cmu-mocap-35", "full")
     ds = open_part("cmu-mocap-35", "full", "all", verify=True)
     xr.testing.assert_identical(ds.load(), cm.open_cmu_mocap(fake))
     assert "not pinned" in caplog.text
@@ -359,13 +359,13 @@ def test_write_pins_refuses_a_bad_lock_entry(tmp_path, monkeypatch):
 
 
 @real_only
-def test_prepare_offline_real(tmp_path, monkeypatch):
+def test_prepare_offline_real(tmp_path, monkeypatch, override):
     monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path / "cache"))
     spec = DATASETS.get("cmu-mocap-35")
     subset = tuple(f for f in spec.files if f.name in ("35.asf", "35_01.amc"))  # pinned, present
-    _use_spec(monkeypatch, dataclasses.replace(spec, files=subset))
+    _use_spec(override, dataclasses.replace(spec, files=subset))
     _place(tmp_path / "cache", spec.name, {n: REAL / n for n in ("35.asf", "35_01.amc")})
-    prepare("cmu-mocap-35", "full")
+    materialize("cmu-mocap-35", "full")
     ds = open_part("cmu-mocap-35", "full", "all", verify=True)
     assert ds.trial.values.tolist() == ["35_01"] and ds.sizes["time"] == 358
     assert not fetch.recorded_hashes()  # pinned files are never recorded

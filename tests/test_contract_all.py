@@ -6,6 +6,7 @@ task: windows, ``describe``, every applicable non-learned baseline through ``eva
 and symmetries included) and a valid result record; the trivial baseline scores 0 points.
 """
 
+import contextlib
 import dataclasses
 import shutil
 
@@ -13,12 +14,15 @@ import numpy as np
 import pytest
 
 from decathlon.benchmark import data as D
+from decathlon.benchmark.baselines import BASELINES, make_baseline
+from decathlon.benchmark.context import EvalConfig, prepare
 from decathlon.benchmark.contract import validate
+from decathlon.benchmark.describe import describe
 from decathlon.benchmark.evaluate import evaluate
-from decathlon.benchmark.models import BASELINES, make_baseline
 from decathlon.benchmark.probes import probe_variants
 from decathlon.benchmark.results import validate_result
-from decathlon.benchmark.tasks import describe, get_task, list_tasks, make_windows
+from decathlon.benchmark.tasks import get_task, list_tasks
+from decathlon.benchmark.windows import make_windows
 from decathlon.datasets.fetch import file_sha256
 
 TINY = {"train": 12, "valid": 6, "test": 6}
@@ -30,32 +34,34 @@ def tiny_cache(tmp_path_factory):
     import os
 
     root = tmp_path_factory.mktemp("contract")
-    old_env, old = os.environ.get("DECATHLON_DATA_DIR"), dict(D.DATASETS._entries)
+    old_env = os.environ.get("DECATHLON_DATA_DIR")
     os.environ["DECATHLON_DATA_DIR"] = str(root)
     try:
-        for name in D.DATASETS.names():
-            spec = D.DATASETS.get(name)
-            if spec.files:
-                assert spec.fake is not None, f"downloaded dataset {name!r} registers no fake generator"
-                files = spec.fake(root / "upstream" / name, 1)
-                spec = dataclasses.replace(spec, files=tuple(
-                    dataclasses.replace(f, sha256=file_sha256(files[f.name])) for f in spec.files))
-                for fname, src in files.items():
-                    dst = root / "raw" / name / fname
-                    dst.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(src, dst)
-            else:
-                spec = dataclasses.replace(spec, tiers={"mini": TINY})
-            D.DATASETS._entries[name] = spec
-            D.prepare(name, "mini")
-        yield root
+        with contextlib.ExitStack() as stack:  # every swapped record is restored on exit
+            for name in D.DATASETS.names():
+                spec = _tiny(D.DATASETS.get(name), root)
+                stack.enter_context(D.DATASETS.override(name, spec))
+                D.materialize(name, "mini")
+            yield root
     finally:
-        D.DATASETS._entries.clear()
-        D.DATASETS._entries.update(old)
         if old_env is None:
             os.environ.pop("DECATHLON_DATA_DIR", None)
         else:
             os.environ["DECATHLON_DATA_DIR"] = old_env
+
+
+def _tiny(spec, root):
+    """A simulator shrunk to the tiny tier, or a download served by its fake (placed in the cache)."""
+    if not spec.files:
+        return dataclasses.replace(spec, tiers={"mini": TINY})
+    assert spec.fake is not None, f"downloaded dataset {spec.name!r} registers no fake generator"
+    files = spec.fake(root / "upstream" / spec.name, 1)
+    for fname, src in files.items():
+        dst = root / "raw" / spec.name / fname
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+    pinned = tuple(dataclasses.replace(f, sha256=file_sha256(files[f.name])) for f in spec.files)
+    return dataclasses.replace(spec, files=pinned)
 
 
 @pytest.mark.parametrize("name", D.DATASETS.names())
@@ -77,7 +83,7 @@ def test_task_contract(tiny_cache, name):
     task = get_task(name)
     d = describe(task)
     assert d["prepared"] and d["output"]["dims"]
-    w = make_windows(task, "mini")
+    w = make_windows(task, "test", "mini")
     assert len(w) > 0 and np.isfinite(w.x).all() and np.isfinite(w.y).all()
     want = d["inputs"]["x"]["shape"][1:]
     assert [a for a, b in zip(want, w.x.shape[1:], strict=True) if a != b] in ([], ["P"])
@@ -90,7 +96,7 @@ def test_task_contract(tiny_cache, name):
         model = make_baseline(b, task)
         if spec.learned:
             model.fit("mini")
-        r = evaluate(model, task, n_boot=20)
+        r = evaluate(model, prepare(task), EvalConfig(n_boot=20))
         validate_result(r)
         assert set(r["metrics"]) == set(task.metrics)
         assert all(p in r["probes"] and "status" not in r["probes"][p] for p in task.probes)

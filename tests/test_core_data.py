@@ -41,14 +41,14 @@ def cache(tmp_path, monkeypatch):
     return tmp_path
 
 
-def register_temp(spec, monkeypatch):
-    monkeypatch.setitem(D.DATASETS._entries, spec.name, spec)
+def register_temp(spec, override):
+    override(D.DATASETS, spec.name, spec)
     return spec
 
 
-def test_prepare_streams_chunks_and_opens_lazily(cache, monkeypatch):
-    register_temp(toy_spec("toy-ok"), monkeypatch)
-    path = D.prepare("toy-ok", "mini")
+def test_prepare_streams_chunks_and_opens_lazily(cache, monkeypatch, override):
+    register_temp(toy_spec("toy-ok"), override)
+    path = D.materialize("toy-ok", "mini")
     meta = json.loads((path / "COMPLETE.json").read_text())
     ds = D.open_part("toy-ok", "mini", "all")
     assert not ds["pos"].variable._in_memory  # lazy: nothing read yet
@@ -56,13 +56,13 @@ def test_prepare_streams_chunks_and_opens_lazily(cache, monkeypatch):
     np.testing.assert_array_equal(ds["pos"].values, full["pos"].values)
     assert meta["parts"]["all"]["sha256"] == D.hash_dataset(full)
     assert D.open_part("toy-ok", "mini", "all", verify=True).sizes["sample"] == 9
-    assert D.prepare("toy-ok", "mini") == path  # second call reuses
+    assert D.materialize("toy-ok", "mini") == path  # second call reuses
 
 
-def test_interrupted_materialization_leaves_nothing_readable(cache, monkeypatch):
-    register_temp(toy_spec("toy-int", fail_after=2), monkeypatch)
+def test_interrupted_materialization_leaves_nothing_readable(cache, monkeypatch, override):
+    register_temp(toy_spec("toy-int", fail_after=2), override)
     with pytest.raises(KeyboardInterrupt):
-        D.prepare("toy-int", "mini")
+        D.materialize("toy-int", "mini")
     assert not D.is_prepared("toy-int", "mini")
     parent = D.store_dir(D.DATASETS.get("toy-int"), "mini").parent
     assert list(parent.iterdir()) == []  # the temporary store was removed
@@ -70,16 +70,16 @@ def test_interrupted_materialization_leaves_nothing_readable(cache, monkeypatch)
         D.open_part("toy-int", "mini", "all")
 
 
-def test_contract_violation_stops_prepare(cache, monkeypatch):
-    register_temp(toy_spec("toy-bad", bad=True), monkeypatch)
+def test_contract_violation_stops_prepare(cache, monkeypatch, override):
+    register_temp(toy_spec("toy-bad", bad=True), override)
     with pytest.raises(ValueError, match="missing required variable 'pos'"):
-        D.prepare("toy-bad", "mini")
+        D.materialize("toy-bad", "mini")
     assert not D.is_prepared("toy-bad", "mini")
 
 
-def test_corrupted_store_detected(cache, monkeypatch):
-    register_temp(toy_spec("toy-cor"), monkeypatch)
-    path = D.prepare("toy-cor", "mini")
+def test_corrupted_store_detected(cache, monkeypatch, override):
+    register_temp(toy_spec("toy-cor"), override)
+    path = D.materialize("toy-cor", "mini")
     chunks = [p for p in (path / "all.zarr" / "pos").rglob("*") if p.is_file() and not p.name.startswith(".z")]
     assert chunks
     raw = bytearray(chunks[0].read_bytes())
@@ -89,12 +89,12 @@ def test_corrupted_store_detected(cache, monkeypatch):
         D.open_part("toy-cor", "mini", "all", verify=True)
 
 
-def test_missing_marker_means_not_prepared(cache, monkeypatch):
-    register_temp(toy_spec("toy-mk"), monkeypatch)
-    path = D.prepare("toy-mk", "mini")
+def test_missing_marker_means_not_prepared(cache, monkeypatch, override):
+    register_temp(toy_spec("toy-mk"), override)
+    path = D.materialize("toy-mk", "mini")
     (path / "COMPLETE.json").unlink()
     assert not D.is_prepared("toy-mk", "mini")
-    assert D.prepare("toy-mk", "mini") == path  # rebuilt in place
+    assert D.materialize("toy-mk", "mini") == path  # rebuilt in place
     assert D.is_prepared("toy-mk", "mini")
 
 

@@ -6,8 +6,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from decathlon.baselines.fit import FitConfig, fit  # noqa: E402
-from decathlon.benchmark.models import make_baseline  # noqa: E402
-from decathlon.benchmark.tasks import Windows, get_task, make_windows  # noqa: E402
+from decathlon.benchmark.baselines import make_baseline  # noqa: E402
+from decathlon.benchmark.tasks import get_task  # noqa: E402
+from decathlon.benchmark.windows import Windows, make_windows  # noqa: E402
 
 
 class Linear(torch.nn.Module):
@@ -45,10 +46,10 @@ def test_gru_trains_and_predicts(springs_mini):
         model.predict({})
     hist = model.fit("mini")
     assert len(hist["train_loss"]) == 2 and hist["train_loss"][1] < hist["train_loss"][0]
-    w = make_windows(task, "mini")
+    w = make_windows(task, "test", "mini")
     out = model.predict({"ids": w.ids[:7], "x": w.x[:7], "features": w.features, "target_features": w.target_features})
     assert out.shape == (7, 20, 5, 4) and np.isfinite(out).all()
-    assert model.n_parameters() > 0
+    assert model.n_parameters > 0
 
 
 def test_gru_refuses_graph_task():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from decathlon.benchmark import metrics as M
-from decathlon.benchmark.evaluate import points
+from decathlon.benchmark.points import decathlon_score, points
 
 
 def test_rollout_error_hand_computed():
@@ -133,7 +133,6 @@ def test_points():
 
 
 def test_decathlon_score_counts_missing_tasks_as_zero():
-    from decathlon.benchmark.results import decathlon_score
 
     def rec(task, event, pts):
         return {"task": {"name": task, "event": event}, "points": {"value": pts, "ci95": [pts, pts]}}

@@ -21,7 +21,7 @@ def test_unknown_task_lists_valid_names():
 
 def test_every_task_refers_to_registered_dataset_and_baseline():
     from decathlon.benchmark.data import DATASETS
-    from decathlon.benchmark.models import BASELINES
+    from decathlon.benchmark.baselines import BASELINES
 
     for name in list_tasks():
         t = get_task(name)

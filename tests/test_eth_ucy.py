@@ -16,7 +16,7 @@ import xarray as xr
 from shared_samples import shared_data
 
 from decathlon.benchmark.contract import validate
-from decathlon.benchmark.data import DATASETS, FileSpec, open_part, prepare
+from decathlon.benchmark.data import DATASETS, FileSpec, open_part, materialize
 from decathlon.datasets import eth_ucy as eu
 from decathlon.datasets import fetch, pinning
 
@@ -309,15 +309,15 @@ def _place(cache: Path, name: str, files: dict[str, Path]) -> None:
         shutil.copy(p, dst)
 
 
-def test_prepare_offline_fake(fake, fake_ds, tmp_path, monkeypatch):
+def test_prepare_offline_fake(fake, fake_ds, tmp_path, monkeypatch, override):
     monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path / "cache"))
     spec = DATASETS.get("eth-ucy")
     subset = {k: fake[k] for k in ("all_data/biwi_eth.txt", "train/biwi_hotel_train.txt", "val/biwi_hotel_val.txt")}
     files = tuple(FileSpec(n, eu.BASE_URL + n, None) for n in subset)
     DATASETS.names()
-    monkeypatch.setitem(DATASETS._entries, "eth-ucy", dataclasses.replace(spec, files=files))
+    override(DATASETS, "eth-ucy", dataclasses.replace(spec, files=files))
     _place(tmp_path / "cache", "eth-ucy", subset)
-    prepare("eth-ucy", "full")
+    materialize("eth-ucy", "full")
     ds = open_part("eth-ucy", "full", "all", verify=True).load()
     xr.testing.assert_identical(ds, eu.open_eth_ucy(subset))
     assert ds.file.values.tolist() == ["biwi_eth", "biwi_hotel_train", "biwi_hotel_val"]
@@ -327,7 +327,7 @@ def test_prepare_offline_fake(fake, fake_ds, tmp_path, monkeypatch):
 def test_prepare_offline_real(tmp_path, monkeypatch, real_ds):
     monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path / "cache"))
     _place(tmp_path / "cache", "eth-ucy", REAL_FILES)
-    prepare("eth-ucy", "full")  # the registered record: every hash pinned and checked
+    materialize("eth-ucy", "full")  # the registered record: every hash pinned and checked
     ds = open_part("eth-ucy", "full", "all")
     assert ds.file.values.tolist() == real_ds.file.values.tolist()
     np.testing.assert_array_equal(ds.mask.values, real_ds.mask.values)

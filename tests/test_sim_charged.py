@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 
 from decathlon.benchmark.contract import validate
-from decathlon.benchmark.data import DATASETS, open_part, prepare
+from decathlon.benchmark.data import DATASETS, open_part, materialize
 from decathlon.datasets import nri
 
 
@@ -78,7 +78,7 @@ def test_reproducible_bytes_and_seed_sensitivity():
     assert a["pos"].tobytes() != c["pos"].tobytes()
 
 
-def test_registered_and_tiny_tier_builds_valid_pieces(monkeypatch, tmp_path):
+def test_registered_and_tiny_tier_builds_valid_pieces(monkeypatch, tmp_path, override):
     monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path))
     spec = DATASETS.get("nri-charged")
     assert spec.seed == 42 and spec.tiers["full"] == {"train": 50000, "valid": 10000, "test": 10000}
@@ -91,6 +91,6 @@ def test_registered_and_tiny_tier_builds_valid_pieces(monkeypatch, tmp_path):
         q = ds["entity_features"].values[..., 0]
         like = (q[:, :, None] * q[:, None, :] > 0) & ~np.eye(5, dtype=bool)
         np.testing.assert_array_equal(ds["edges"].values, like.astype(np.float32))
-    monkeypatch.setitem(DATASETS._entries, spec.name, tiny)
-    prepare(spec.name, "tiny")
+    override(DATASETS, spec.name, tiny)
+    materialize(spec.name, "tiny")
     assert open_part(spec.name, "tiny", "train", verify=True).sizes["time"] == 49

@@ -7,7 +7,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from decathlon.benchmark.contract import validate
-from decathlon.benchmark.data import DATASETS, open_part, prepare
+from decathlon.benchmark.data import DATASETS, open_part, materialize
 from decathlon.datasets import kuramoto as K
 
 
@@ -146,7 +146,7 @@ def test_mini_tier_prepares_valid_stores(monkeypatch, tmp_path):
     spec = DATASETS.get("kuramoto-5")
     assert spec.seed == 42
     assert spec.tiers["full"] == {"train": 50000, "valid": 10000, "test": 10000}
-    prepare("kuramoto-5", "mini")
+    materialize("kuramoto-5", "mini")
     for part, n, frames in [("train", 2000, 49), ("valid", 500, 49), ("test", 500, 99)]:
         ds = open_part("kuramoto-5", "mini", part)
         validate(ds)

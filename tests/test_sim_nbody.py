@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from decathlon.benchmark.contract import validate
-from decathlon.benchmark.data import DATASETS, open_part, prepare
+from decathlon.benchmark.data import DATASETS, open_part, materialize
 from decathlon.datasets import nbody, nri
 
 
@@ -99,7 +99,7 @@ def test_vectorized_equals_reference():
     np.testing.assert_allclose(fast["pos"], ref["pos"], rtol=0, atol=1e-8)
 
 
-def test_registered_and_tiny_tier_builds_valid_pieces(monkeypatch, tmp_path):
+def test_registered_and_tiny_tier_builds_valid_pieces(monkeypatch, tmp_path, override):
     monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path))
     spec = DATASETS.get("nbody-charged-3d")
     assert spec.seed == 43
@@ -111,7 +111,7 @@ def test_registered_and_tiny_tier_builds_valid_pieces(monkeypatch, tmp_path):
         assert ds.sizes["time"] == 49 and list(ds["space"].values) == ["x", "y", "z"]
         assert list(ds["entity_feature"].values) == ["charge"]
         assert "Satorras" in ds.attrs["citation"] and "egnn" in ds.attrs["source"]
-    monkeypatch.setitem(DATASETS._entries, spec.name, tiny)
-    prepare(spec.name, "tiny")
+    override(DATASETS, spec.name, tiny)
+    materialize(spec.name, "tiny")
     ds = open_part(spec.name, "tiny", "valid", verify=True)
     assert ds["pos"].shape == (2, 49, 5, 3)

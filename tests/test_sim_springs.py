@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from decathlon.benchmark.contract import validate
-from decathlon.benchmark.data import DATASETS, open_part, prepare
+from decathlon.benchmark.data import DATASETS, open_part, materialize
 from decathlon.datasets import nri
 
 
@@ -72,7 +72,7 @@ def test_reproducible_bytes_and_seed_sensitivity():
     assert a["pos"].tobytes() != c["pos"].tobytes()
 
 
-def test_tiny_tier_builds_valid_pieces(monkeypatch, tmp_path):
+def test_tiny_tier_builds_valid_pieces(monkeypatch, tmp_path, override):
     monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path))
     spec = dataclasses.replace(
         DATASETS.get("nri-springs"), tiers={"tiny": {"train": 3, "valid": 2, "test": 2}}
@@ -83,8 +83,8 @@ def test_tiny_tier_builds_valid_pieces(monkeypatch, tmp_path):
         validate(ds)
         assert ds.sizes["time"] == (99 if part == "test" else 49)
         assert ds["pos"].dtype == np.float32
-    monkeypatch.setitem(DATASETS._entries, spec.name, spec)  # the house's temporary registration
-    prepare(spec.name, "tiny")
+    override(DATASETS, spec.name, spec)  # the house's temporary registration
+    materialize(spec.name, "tiny")
     ds = open_part(spec.name, "tiny", "test", verify=True)
     assert ds.sizes["sample"] == 2 and list(ds["space"].values) == ["x", "y"]
 

@@ -1,38 +1,21 @@
-"""The model protocol and the baseline registry.
-
-A model is any object with ``predict(batch) -> prediction``. ``batch`` is a dict:
-
-* ``ids`` int64 (B,): window ids; the prediction's first axis follows this order;
-* ``x`` float32 (B, context, entity, feature): the input window (see ``describe(task)``);
-* ``mask`` bool (B, context, entity) or ``None``: entities present (datasets where they come
-  and go);
-* ``static`` float32 (B, entity, k) or ``None``: per-entity constants (charges, ...);
-* ``features`` / ``target_features``: names of the input and output feature columns.
-
-The prediction is a numpy array or torch tensor of the shape ``describe(task)["output"]``
-states. Optional: ``fit(task, tier)`` to train, and attributes ``name``, ``version``,
-``code_url`` and ``n_parameters`` recorded in the result.
+"""The baseline registry: reference models registered by name, made for a task on demand.
 
 Baselines are registered as :class:`BaselineSpec` factories: ``make(task, **config)`` returns a
-model for a task; ``kinds`` says which task kinds it serves.
+model (see :class:`decathlon.benchmark.evaluate.Model`) for a task; ``kinds`` says which task
+kinds it serves; ``learned`` baselines are trained with ``fit(tier)`` before evaluation. The
+built-in ones live in :mod:`decathlon.baselines` and register themselves when it is imported.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from .registry import Registry
+from .tasks import TaskSpec
 
-__all__ = ["Model", "BaselineSpec", "BASELINES", "register_baseline", "make_baseline"]
-
-
-@runtime_checkable
-class Model(Protocol):
-    """Anything with ``predict(batch)``."""
-
-    def predict(self, batch: dict[str, Any]) -> Any: ...
+__all__ = ["BaselineSpec", "BASELINES", "register_baseline", "make_baseline"]
 
 
 @dataclass(frozen=True)
@@ -54,7 +37,7 @@ def register_baseline(spec: BaselineSpec) -> BaselineSpec:
     return BASELINES.register(spec.name, spec)
 
 
-def make_baseline(name: str, task: Any, **config: Any) -> Any:
+def make_baseline(name: str, task: TaskSpec, **config: Any) -> Any:
     """Instantiate baseline ``name`` for ``task``; ``ValueError`` if it does not serve the task."""
     spec = BASELINES.get(name)
     if task.kind not in spec.kinds:

@@ -1,0 +1,81 @@
+"""Paired bootstrap over windows: one set of resamples for every score of an evaluation.
+
+The plain score, every probe variant and the trivial baseline are resampled with the *same*
+window multiplicities, so gaps and ratios between them get paired intervals. Intervals are
+percentile intervals (2.5 %, 97.5 %) of the replicates.
+
+Examples
+--------
+>>> ci(np.arange(101.0))
+[2.5, 97.5]
+>>> finite(float("inf")) is None, finite(-0.0)
+(True, 0.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .metrics import Stats, metric_value
+
+__all__ = ["PairedBootstrap", "ci", "finite"]
+
+
+def ci(a: np.ndarray) -> list[float | None]:
+    """The 95 % percentile interval of the finite replicates ``a`` (``[None, None]`` if none)."""
+    a = a[np.isfinite(a)]
+    if a.size == 0:
+        return [None, None]
+    lo, hi = np.percentile(a, [2.5, 97.5])
+    return [float(lo) + 0.0, float(hi) + 0.0]
+
+
+def finite(x: float) -> float | None:
+    """``x`` as a JSON number, ``None`` if not finite (``+ 0.0`` turns -0.0 into 0.0)."""
+    return float(x) + 0.0 if np.isfinite(x) else None
+
+
+class PairedBootstrap:
+    """Point values and bootstrap replicates of metrics on per-window statistics.
+
+    ``stats`` maps a variant name (``plain``, ``reversal``, ``shuffle3``, ``trivial`` ...) to
+    its per-window statistics; ``n_boot`` multinomial resamples of the ``n_windows`` windows
+    are drawn once from ``seed``. Replicates are computed ``rows`` weightings at a time, so
+    memory stays bounded.
+    """
+
+    def __init__(self, stats: Mapping[str, Stats], n_windows: int, n_boot: int, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        n = n_windows
+        self.n = n
+        self.weights = (
+            rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64) if n_boot else None
+        )
+        self.stats = stats
+        self._cache: dict[tuple[str, str], tuple[float, np.ndarray]] = {}
+
+    def __contains__(self, variant: str) -> bool:
+        return variant in self.stats
+
+    def __call__(self, name: str, variant: str) -> tuple[float, np.ndarray]:
+        """Point value and bootstrap replicates of metric ``name`` on ``variant``'s predictions."""
+        if (name, variant) not in self._cache:
+            st = self.stats[variant]
+            val = float(metric_value(name, st)[0])
+            w = self.weights
+            reps = np.array([val]) if w is None else _replicates(name, st, w)
+            self._cache[name, variant] = (val, reps)
+        return self._cache[name, variant]
+
+    def mean(self, per_window: np.ndarray) -> np.ndarray:
+        """Replicates of the mean of a per-window quantity (the point value when ``n_boot=0``)."""
+        if self.weights is None:
+            return np.array([per_window.mean()])
+        return (self.weights @ per_window) / self.n
+
+
+def _replicates(name: str, st: Stats, w: np.ndarray, rows: int = 100) -> np.ndarray:
+    """Bootstrap replicates of a metric, ``rows`` weightings at a time (bounded memory)."""
+    return np.concatenate([metric_value(name, st, w[i : i + rows]) for i in range(0, len(w), rows)])

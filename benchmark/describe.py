@@ -1,0 +1,102 @@
+"""``describe``: what a model receives and must return for a task, with names, dims and shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .data import DATASETS, Tier, open_part, store_meta
+from .tasks import TaskSpec, get_task
+from .windows import constant_names, feature_names
+
+__all__ = ["describe"]
+
+
+def _output(task: TaskSpec, n_ent: Any, tfeats: list[str]) -> dict[str, Any]:
+    if task.kind != "forecast":
+        return {
+            "dims": ["window", "entity", "entity_"],
+            "shape": ["W", n_ent, n_ent],
+            "meaning": "score in [0, 1] that edge i -> j exists; the diagonal is ignored",
+        }
+    steps = task.steps
+    what = (
+        f"the {task.horizon} frames after the context"
+        if len(steps) == task.horizon
+        else f"the frames {list(steps)} steps after the last context frame"
+    )
+    k = task.best_of
+    return {
+        "dims": ["window", "horizon", "entity", "target_feature"],
+        "shape": ["W", len(steps), n_ent, len(tfeats)],
+        "features": tfeats,
+        "meaning": f"{what}, in the input's units"
+        + (f"; or (W, K <= {k}, ...) stochastic samples scored best-of-K" if k > 1 else ""),
+    }
+
+
+def _inputs(task: TaskSpec, n_ent: Any, feats: list[str], cfeats: list[str] | None) -> dict[str, Any]:
+    inputs: dict[str, Any] = {
+        "ids": {"dims": ["window"], "shape": ["W"], "dtype": "int64"},
+        "x": {
+            "dims": ["window", "time", "entity", "feature"],
+            "shape": ["W", task.context, n_ent, len(feats)],
+            "dtype": "float32",
+            "features": feats,
+        },
+    }
+    if task.constants:
+        inputs["constants"] = {
+            "dims": ["window", "entity", "constant_feature"],
+            "shape": ["W", n_ent, "K" if cfeats is None else len(cfeats)],
+            "dtype": "float32",
+            "features": list(task.constants) if cfeats is None else cfeats,
+        }
+    padded = "; P = entities of the busiest window, padded slots are masked out"
+    inputs["mask"] = {
+        "dims": ["window", "time", "entity"],
+        "dtype": "bool",
+        "note": "present only for datasets where entities come and go" + (padded if n_ent == "P" else ""),
+    }
+    return inputs
+
+
+def describe(task: TaskSpec | str, tier: Tier = "mini") -> dict[str, Any]:
+    """What the model receives and must return, with names, dims and shapes.
+
+    Shapes are given with ``W`` for the number of windows; entity and feature counts are read
+    from the prepared dataset when available, else left symbolic.
+
+    Examples
+    --------
+    >>> d = describe("particles/springs-forecast")
+    >>> d["output"]["dims"]
+    ['window', 'horizon', 'entity', 'target_feature']
+    """
+    task = get_task(task)
+    spec = DATASETS.get(task.dataset)
+    n_ent: Any = "N"
+    feats: list[str] = list(task.inputs)
+    tfeats: list[str] = list(task.targets)
+    cfeats: list[str] | None = None
+    try:
+        meta = store_meta(task.dataset, tier)
+        ds = open_part(task.dataset, tier, task.splits["test"].part, meta=meta)
+        n_ent = ds.sizes.get("entity", "N") if task.window_fn is None else "P"
+        feats = [f for v in task.inputs for f in feature_names(ds, v)]
+        tfeats = [f for v in task.targets for f in feature_names(ds, v)]
+        cfeats = [f for v in task.constants for f in constant_names(ds, v)]
+        prepared = bool(meta)
+    except (KeyError, ValueError, OSError):
+        prepared = False
+    return {
+        "task": task.name, "version": task.version, "event": task.event, "kind": task.kind,
+        "dataset": task.dataset, "domain": spec.domain, "tier": tier, "prepared": prepared,
+        "context": task.context, "horizon": task.horizon,
+        "normalization": task.normalize or "none (original units)",
+        "inputs": _inputs(task, n_ent, feats, cfeats), "output": _output(task, n_ent, tfeats),
+        "metrics": list(task.metrics), "primary": task.primary,
+        "direction": "higher is better" if task.higher_is_better else "lower is better",
+        "probes": list(task.probes), "equivariance": list(task.equivariance),
+        "time_reversible_physics": task.reversible, "trivial_baseline": task.trivial,
+        "description": task.description,
+    }  # fmt: skip

@@ -1,0 +1,142 @@
+"""The offline route: the evaluator's loop cut in two around a predictions file.
+
+:func:`export_inputs` writes every input variant of a prepared task to an ``.npz`` file keyed by
+window id; the user writes predictions the same way; :func:`score` checks and scores them
+exactly as :func:`~decathlon.benchmark.evaluate.evaluate` would. Nothing is ever unpickled:
+``.npz`` files are read with ``allow_pickle=False``.
+
+Prediction file format (``.npz``): ``ids`` int64 (W,) and ``pred`` (W, ...) for the plain input,
+plus ``pred__<variant>`` for each probe variant (``reversal``, ``shuffle0`` ..., ``freeze``,
+``equiv_<g>``) in the same id order; probe predictions may be left out (the probes are then
+reported missing).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .context import EvalConfig, PreparedTask, prepare
+from .evaluate import (
+    check_prediction,
+    expected_shape,
+    hardware,
+    predictions_sha256,
+    score_predictions,
+    trivial_prediction,
+)
+from .probes import probe_variants, transform
+from .tasks import TaskSpec
+
+__all__ = ["export_inputs", "load_predictions", "score", "MAX_PREDICTION_BYTES"]
+
+MAX_PREDICTION_BYTES = 4 << 30  # refuse absurd prediction files before loading them
+
+
+def export_inputs(prepared: PreparedTask | TaskSpec | str, path: str | Path, probes: bool = True) -> Path:
+    """Write every input variant of the prepared split to ``path`` (``.npz``, compressed).
+
+    Keys: ``ids``; ``x`` and ``x__<variant>``; ``mask``/``mask__<variant>`` and ``constants``
+    (``constants__<variant>``) where the task has them; ``features``, ``target_features``
+    (string arrays), ``task``, ``tier``, ``split``, and ``output_shape`` (the prediction shape
+    expected for ``pred``). Written to a temporary file and renamed when complete.
+    """
+    prepared = prepare(prepared)
+    task, w = prepared.task, prepared.windows
+    arrays: dict[str, np.ndarray] = {
+        "ids": w.ids, "features": np.array(w.features),
+        "target_features": np.array(w.target_features, dtype=str), "task": np.array(task.name),
+        "tier": np.array(prepared.tier), "split": np.array(prepared.split),
+        "output_shape": np.array(expected_shape(task, w), dtype=np.int64),
+    }  # fmt: skip
+    for v in ["plain"] + (probe_variants(task) if probes else []):
+        inp = transform(task, w, v)
+        key = "" if v == "plain" else f"__{v}"
+        arrays["x" + key] = inp["x"].astype(np.float32)
+        if inp["mask"] is not None:
+            arrays["mask" + key] = inp["mask"]
+        if inp.get("constants") is not None:
+            arrays["constants" + key] = inp["constants"]
+    if w.constants is not None:
+        arrays["constants"] = w.constants
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_suffix(".npz")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    tmp.replace(path)
+    return path
+
+
+def load_predictions(path: str | Path) -> dict[str, np.ndarray]:
+    """Read a predictions file (``.npz``) without unpickling anything.
+
+    Raises
+    ------
+    ValueError
+        Not an npz file, too large, object arrays, or no ``ids``/``pred`` keys.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"predictions file {path} does not exist")
+    size = path.stat().st_size
+    if size > MAX_PREDICTION_BYTES:
+        raise ValueError(
+            f"predictions file {path} is {size / 2**30:.1f} GiB; the limit is {MAX_PREDICTION_BYTES >> 30} GiB"
+        )
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic[:2] != b"PK":
+        raise ValueError(f"{path} is not a readable .npz predictions file (not a zip archive); write it with np.savez")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except ValueError as e:
+        raise ValueError(
+            f"{path}: cannot read without unpickling ({e}); save plain numeric arrays with np.savez"
+        ) from None
+    except Exception as e:
+        raise ValueError(f"{path} is not a readable .npz predictions file ({type(e).__name__}: {e})") from None
+    for k in ("ids", "pred"):
+        if k not in data:
+            raise ValueError(
+                f"{path}: missing key {k!r}; a predictions file has 'ids', 'pred' and optional "
+                "'pred__<probe>' arrays"
+            )
+    return data
+
+
+def score(
+    prepared: PreparedTask | TaskSpec | str,
+    predictions: str | Path | dict[str, np.ndarray],
+    config: EvalConfig | None = None,
+    *,
+    model_name: str = "offline",
+) -> dict[str, Any]:
+    """Score a predictions file (the offline half of ``evaluate``), returning a result record."""
+    from .results import make_result
+
+    cfg = config or EvalConfig()
+    prepared = prepare(prepared)
+    task, w = prepared.task, prepared.windows
+    data = predictions if isinstance(predictions, dict) else load_predictions(predictions)
+    preds = {"plain": check_prediction(task, w, data["ids"], data["pred"], "plain")}
+    known = set(probe_variants(task))
+    for k in data:
+        if k.startswith("pred__"):
+            v = k[len("pred__") :]
+            if v not in known:
+                raise ValueError(f"predictions key {k!r}: unknown probe variant; valid: {sorted(known)}")
+            preds[v] = check_prediction(task, w, data["ids"], data[k], v)
+    scored = score_predictions(prepared, preds, trivial_prediction(prepared), cfg.n_boot, cfg.seed)
+    return make_result(
+        model={"name": model_name, "version": "0", "code_url": None, "n_parameters": 0, "config": {}},
+        task=prepared.provenance(), scored=scored,
+        seeds={"bootstrap": cfg.seed, "shuffle": list(task.shuffle_seeds), "model": None},
+        hardware=hardware(None), wall_clock_s=None,
+        predictions_sha256=predictions_sha256(preds, w.ids), verification="self-reported",
+    )  # fmt: skip

@@ -1,0 +1,186 @@
+"""Presentation: every table, line and figure the command line prints or writes.
+
+Library functions return records (dicts); this module turns them into text and plots, so that
+the CLI only parses arguments, calls the library and prints what this module formats.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "format_table",
+    "event_means",
+    "format_run",
+    "format_describe",
+    "format_registries",
+    "format_bench",
+    "plot_results",
+]
+
+
+def _fmt(x: Any, digits: int = 4) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def format_table(results: list[dict[str, Any]]) -> str:
+    """A plain-text table: task, model, primary metric [95% CI], points, probe gaps and TS."""
+    head = ["task", "model", "primary", "value", "95% CI", "points", "rev gap", "TS rev", "shuf gap", "TS shuf"]
+    rows = []
+    for r in results:
+        prim = r["task"]["primary"]
+        m = r["metrics"][prim]
+        pr = r["probes"]
+        rev, shu = pr.get("reversal", {}), pr.get("shuffle", {})
+        ci = m["ci95"]
+        rows.append([
+            r["task"]["name"], r["model"]["name"], prim, _fmt(m["value"]),
+            f"[{_fmt(ci[0], 3)}, {_fmt(ci[1], 3)}]", _fmt(r.get("points", {}).get("value"), 3),
+            _fmt(rev.get("gap"), 3), _fmt(rev.get("ts"), 3), _fmt(shu.get("gap"), 3), _fmt(shu.get("ts"), 3),
+        ])
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(head)]
+    line = "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))
+    sep = "  ".join("-" * w for w in widths)
+    body = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join([line, sep, *body])
+
+
+def event_means(results: list[dict[str, Any]]) -> list[tuple[str, str, str, float, int]]:
+    """``(event, model, primary, mean of the primary metric, n tasks)`` for events with several
+    tasks (e.g. the five ETH/UCY scenes, whose average is the field's headline number)."""
+    groups: dict[tuple[str, str, str], list[float]] = {}
+    for r in results:
+        v = r["metrics"][r["task"]["primary"]]["value"]
+        if v is not None:
+            groups.setdefault((r["task"].get("event", ""), r["model"]["name"], r["task"]["primary"]), []).append(v)
+    return [(e, m, p, float(np.mean(v)), len(v)) for (e, m, p), v in sorted(groups.items()) if len(v) > 1]
+
+
+def plot_results(results: list[dict[str, Any]], path: str | Path) -> Path:
+    """A PNG: rollout-error curves of every forecast task, and probe gaps of every result.
+
+    Top row: error per horizon step (log scale), one panel per forecast task, one line per
+    model. Bottom: relative probe gaps ``(E_probe - E) / |E|`` of the primary metric (signed so
+    that positive means worse), one bar group per (task, model).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fore = sorted({r["task"]["name"] for r in results if "curve" in r})
+    ncol = max(len(fore), 1)
+    fig = plt.figure(figsize=(max(5 * ncol, 10), 8.5), constrained_layout=True)
+    gs = fig.add_gridspec(2, ncol)
+    for i, tname in enumerate(fore):
+        ax = fig.add_subplot(gs[0, i])
+        for r in results:
+            if r["task"]["name"] == tname:
+                c = r["curve"]["per_step"]
+                steps = r["curve"].get("steps") or list(range(1, len(c) + 1))
+                ax.plot(steps, c, marker="o" if len(c) == 1 else ".", label=r["model"]["name"])
+        ax.set_yscale("log")
+        ax.set_title(tname, fontsize=9)
+        ax.set_xlabel("horizon step")
+        ax.set_ylabel(next(r["curve"]["metric"] for r in results if r["task"]["name"] == tname))
+        ax.legend(fontsize=7)
+    ax = fig.add_subplot(gs[1, :])
+    labels, probes = [], ["reversal", "shuffle", "freeze"]
+    vals = {p: [] for p in probes}
+    for r in results:
+        if not any(r["probes"].get(p, {}).get("gap") is not None for p in probes):
+            continue  # e.g. one-frame contexts: no temporal probe
+        base = r["metrics"][r["task"]["primary"]]["value"] or 0.0
+        sign = -1.0 if r["task"].get("higher_is_better") else 1.0
+        labels.append(f"{r['task']['name']}\n{r['model']['name']}")
+        for p in probes:
+            g = r["probes"].get(p, {}).get("gap")
+            vals[p].append(np.nan if g is None else sign * g / max(abs(base), 1e-12))
+    x = np.arange(len(labels))
+    for k, p in enumerate(probes):
+        ax.bar(x + (k - 1) * 0.27, vals[p], width=0.27, label=p)
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set_yscale("symlog", linthresh=0.1)
+    ax.set_xticks(x, labels, fontsize=6, rotation=60, ha="right")
+    ax.set_ylabel("relative probe gap (+ = worse)")
+    ax.set_title("Temporal probes: how much the score moves when the context is reversed, shuffled or frozen", fontsize=9)
+    ax.legend(fontsize=8)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def format_run(run: dict[str, Any]) -> str:
+    """The ``decathlon run`` report: results table, event means, decathlon scores, skips."""
+    lines = [format_table(run["results"]), ""]
+    for ev, m, prim, mean, n in event_means(run["results"]):
+        lines.append(f"event {ev:28s} {m:18s} mean {prim} over {n} tasks: {mean:.4g}")
+    for m, s in sorted(run["scores"].items()):
+        lines.append(
+            f"decathlon score {m:18s} {s['total']:8.1f}  95% CI [{s['ci95'][0]:.1f}, {s['ci95'][1]:.1f}]  "
+            f"over {len(s['events'])} events (max {s['max']}; a task a model cannot do scores 0)"
+        )
+    by_reason: dict[str, list[str]] = {}
+    for t, why in run["skipped"].items():
+        by_reason.setdefault(why, []).append(t)
+    for why, ts in by_reason.items():
+        lines.append(f"skipped {', '.join(ts)}: {why}")
+    return "\n".join(lines)
+
+
+def format_describe(d: dict[str, Any], as_json: bool = False) -> str:
+    """``describe(task)`` as JSON or as an indented text block."""
+    if as_json:
+        return json.dumps(d, indent=1)
+    lines = [
+        f"{d['task']} (v{d['version']}, {d['kind']}, event {d['event']}) on {d['dataset']}",
+        f"  {d['description']}",
+        f"  normalization: {d['normalization']}; metrics: {', '.join(d['metrics'])} "
+        f"(primary {d['primary']}, {d['direction']}); probes: {', '.join(d['probes']) or 'none'}; "
+        f"symmetries: {', '.join(d['equivariance']) or 'none'}; "
+        f"time-reversible physics: {d['time_reversible_physics']}",
+        "  model receives:",
+    ]
+    for k, v in d["inputs"].items():
+        shape = v.get("shape", "")
+        extra = f" features={v['features']}" if "features" in v else ""
+        lines.append(f"    {k:7s} dims={v['dims']} shape={shape} {v.get('dtype', '')}{extra} {v.get('note', '')}")
+    o = d["output"]
+    lines.append(f"  model returns: dims={o['dims']} shape={o['shape']}: {o['meaning']}")
+    if not d["prepared"]:
+        lines.append(f"  (entity/feature counts appear after `decathlon prepare {d['task']}`)")
+    return "\n".join(lines)
+
+
+def format_registries(tasks: list[Any], datasets: list[Any], baselines: list[Any]) -> str:
+    """``decathlon list``: every registered task, dataset and baseline, one line each."""
+    lines = ["tasks:"]
+    lines += [f"  {t.name:36s} {t.kind:9s} primary={t.primary:14s} dataset={t.dataset}" for t in tasks]
+    lines.append("datasets:")
+    for s in datasets:
+        origin = "download" if s.files else "simulated"
+        lines.append(f"  {s.name:36s} {s.domain:12s} {origin:9s} tiers={','.join(s.tiers)}")
+    lines.append("baselines:")
+    lines += [f"  {b.name:20s} {','.join(b.kinds):9s} {b.description}" for b in baselines]
+    return "\n".join(lines)
+
+
+def format_bench(rows: list[dict[str, Any]]) -> str:
+    """``decathlon bench``: simulator throughput against the reference loops."""
+    lines = [f"{'simulator':22s} {'ref ms/sim':>11s} {'fast ms/sim':>12s} {'speedup':>8s} {'peak MB':>8s}"]
+    for r in rows:
+        lines.append(
+            f"{r['name']:22s} {r['reference_per_sim_ms']:11.2f} {r['fast_per_sim_ms']:12.3f} "
+            f"{r['speedup']:7.0f}x {r['fast_peak_mb']:8.1f}"
+        )
+    return "\n".join(lines)

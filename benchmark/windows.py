@@ -1,0 +1,242 @@
+"""Windows: the fixed-length pieces of a split that a model sees and is scored on.
+
+:func:`make_windows` cuts the evaluation windows of a split (inputs and targets),
+:func:`train_sequences` the sequences handed to ``fit``; both share one cutter. Inputs (and
+forecast targets) are normalized with the train-split statistics when the task says so
+(:mod:`decathlon.benchmark.normalization`). A task may bring its own ``window_fn(task, ds)``
+(e.g. Social-GAN's windows for ETH/UCY).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .data import Tier
+from .normalization import Ranges, Stats, column_ranges, task_stats, to_unit
+from .tasks import TaskSpec, get_task, load_split
+
+__all__ = ["Windows", "make_windows", "train_sequences", "feature_names", "constant_names"]
+
+
+@dataclass
+class Windows:
+    """The windows of one split, ready for a model and for scoring.
+
+    ``x`` (window, context, entity, feature) is what the model sees; ``y`` is the target
+    (forecast: (window, horizon, entity, target_feature); graph: (window, entity, entity)).
+    ``mask_x`` / ``mask_y`` (window, time, entity) mark present entities (``None``: all present).
+    ``constants`` (window, entity, k) holds per-entity constants (charges ...). ``ids`` are the
+    window ids the model must return predictions for; ``sample`` and ``start`` locate each
+    window. ``ranges`` is the per-input-column ``(lo, hi)`` of the minmax scaling (``None`` in
+    original units); ``dt`` the seconds between frames.
+    """
+
+    ids: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    sample: np.ndarray
+    start: np.ndarray
+    features: list[str]
+    target_features: list[str]
+    mask_x: np.ndarray | None = None
+    mask_y: np.ndarray | None = None
+    constants: np.ndarray | None = None
+    constant_features: list[str] = field(default_factory=list)
+    ranges: Ranges | None = None
+    dt: float | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, idx: np.ndarray) -> Windows:
+        """The windows at positions ``idx`` (ids kept)."""
+
+        def take(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[idx]
+
+        return replace(
+            self, ids=self.ids[idx], x=self.x[idx], y=self.y[idx], sample=self.sample[idx],
+            start=self.start[idx], mask_x=take(self.mask_x), mask_y=take(self.mask_y),
+            constants=take(self.constants),
+        )
+
+
+def feature_names(ds: xr.Dataset, var: str) -> list[str]:
+    """Column names of a (sample, time, entity[, k]) variable: ``var`` or ``var_<label>``."""
+    da = ds[var]
+    trailing = [d for d in da.dims if d not in ("sample", "time", "entity")]
+    if not trailing:
+        return [var]
+    if len(trailing) > 1:
+        raise ValueError(f"variable {var!r} has more than one feature dim: {trailing}")
+    d = trailing[0]
+    labels = ds[d].values.tolist() if d in ds.coords else list(range(da.sizes[d]))
+    return [f"{var}_{lab}" for lab in labels]
+
+
+def constant_names(ds: xr.Dataset, var: str) -> list[str]:
+    """Column names of a (sample, entity[, k]) per-entity constant."""
+    da = ds[var]
+    d = [x for x in da.dims if x not in ("sample", "entity")]
+    if not d:
+        return [var]
+    labels = ds[d[0]].values.tolist() if d[0] in ds.coords else range(da.sizes[d[0]])
+    return [f"{var}_{lab}" for lab in labels]
+
+
+def _stack(ds: xr.Dataset, variables: tuple[str, ...]) -> np.ndarray:
+    """Variables of dims (sample, time, entity[, k]) stacked to (sample, time, entity, feature)."""
+    arrs = []
+    for v in variables:
+        a = np.asarray(ds[v].values, dtype=np.float32)
+        arrs.append(a[..., None] if a.ndim == 3 else a)
+    return np.concatenate(arrs, axis=-1)
+
+
+def _ranges(task: TaskSpec, ds: xr.Dataset, stats: Stats) -> Ranges | None:
+    """Per-column (lo, hi) of the task's inputs, ``None`` when the task does not normalize."""
+    if not stats:
+        return None
+    widths = [len(feature_names(ds, v)) for v in task.inputs]
+    return column_ranges(stats, widths, task.inputs)
+
+
+def _frame_seconds(ds: xr.Dataset) -> float | None:
+    dt = ds.attrs.get("dt")
+    return None if dt is None else float(dt)
+
+
+def make_windows(
+    task: TaskSpec | str,
+    split: str = "test",
+    tier: Tier = "mini",
+    *,
+    stats: Stats | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> Windows:
+    """Build the windows of ``split`` (inputs and targets) for ``task`` at ``tier``.
+
+    Windows start at ``offset`` and every ``stride`` frames (one per sample if ``stride`` is
+    None) and must fit entirely in the sample. Inputs (and forecast targets) are normalized with
+    the train-split statistics when the task says so. At the ``mini`` tier the test windows are
+    capped at ``task.mini_windows``. ``stats`` and ``meta`` (the train statistics and the
+    store's ``COMPLETE.json``) are passed by the evaluation context, which has them already.
+    """
+    task = get_task(task)
+    stats = task_stats(task, tier, meta) if stats is None else stats
+    ds = load_split(task, split, tier, meta)
+    if task.window_fn is not None:
+        w = replace(task.window_fn(task, ds), dt=_frame_seconds(ds))
+    else:
+        w = _default_windows(task, split, ds, stats)
+    if tier == "mini" and task.mini_windows is not None and len(w) > task.mini_windows:
+        w = w.subset(np.arange(task.mini_windows))
+        w.ids = np.arange(len(w), dtype=np.int64)
+    return w
+
+
+@dataclass
+class _Cut:
+    """Fixed-length windows cut from a split: the shared core of evaluation and training windows."""
+
+    features: list[str]
+    seq: np.ndarray  # (W, length, entity, feature), normalized, zero where absent
+    mask: np.ndarray | None  # (W, length, entity) presence, None if every entity is always present
+    sample: np.ndarray
+    start: np.ndarray
+    constants: np.ndarray | None
+    constant_features: list[str]
+    ranges: Ranges | None
+
+
+def _starts(task: TaskSpec, split: str, n_t: int, length: int, offset: int, stride: int | None) -> list[int]:
+    if stride is None:
+        starts = [offset] if offset + length <= n_t else []
+    else:
+        starts = list(range(offset, n_t - length + 1, stride))
+    if not starts:
+        raise ValueError(
+            f"task {task.name!r}: samples of split {split!r} have {n_t} frames, too few for "
+            f"windows of {length} frames from frame {offset}"
+        )
+    return starts
+
+
+def _cut(
+    task: TaskSpec, split: str, ds: xr.Dataset, stats: Stats, length: int, offset: int,
+    stride: int | None,
+) -> _Cut:
+    """Windows of ``length`` frames starting at ``offset`` and then every ``stride`` frames (one
+    per sample if ``stride`` is None), kept only where every frame lies inside the sample's
+    recording (for masked datasets: some entity present in each frame)."""
+    feats = [f for v in task.inputs for f in feature_names(ds, v)]
+    ranges = _ranges(task, ds, stats)
+    data = _stack(ds, task.inputs)
+    if ranges is not None and data.size:
+        data = to_unit(data, *ranges).astype(data.dtype)
+    n_s, n_t = data.shape[:2]
+    starts = _starts(task, split, n_t, length, offset, stride)
+    samp = np.repeat(np.arange(n_s), len(starts))
+    st = np.tile(np.asarray(starts), n_s)
+    tidx = st[:, None] + np.arange(length)[None, :]
+    seq = data[samp[:, None], tidx]
+    mseq = None
+    if "mask" in ds.data_vars:
+        mseq = np.asarray(ds["mask"].values)[samp[:, None], tidx]
+        keep = mseq.any(-1).all(-1)
+        samp, st, seq, mseq = samp[keep], st[keep], seq[keep], mseq[keep]
+        if not len(samp):
+            raise ValueError(f"task {task.name!r}: no complete window in split {split!r}")
+        seq = np.where(mseq[..., None], seq, 0.0).astype(np.float32)
+        if mseq.all():
+            mseq = None
+    consts = None
+    if task.constants:
+        n_e = ds.sizes["entity"]
+        cols = [np.asarray(ds[v].values, dtype=np.float32).reshape(n_s, n_e, -1) for v in task.constants]
+        consts = np.concatenate(cols, axis=-1)[samp]
+    cfeat = [f for v in task.constants for f in constant_names(ds, v)]
+    return _Cut(feats, seq, mseq, samp, st, consts, cfeat, ranges)
+
+
+def _default_windows(task: TaskSpec, split: str, ds: xr.Dataset, stats: Stats) -> Windows:
+    c = _cut(task, split, ds, stats, task.context + task.horizon, task.offset, task.stride)
+    tfeats = task.targets_features(c.features) if task.kind == "forecast" else []
+    steps = np.asarray(task.steps) - 1 + task.context
+    if task.kind == "forecast":
+        y = c.seq[:, steps][..., [c.features.index(f) for f in tfeats]]
+    else:
+        y = np.asarray(ds["edges"].values, dtype=np.float32)[c.sample]
+    return Windows(
+        ids=np.arange(len(c.sample), dtype=np.int64), x=np.ascontiguousarray(c.seq[:, : task.context]),
+        y=np.ascontiguousarray(y), sample=c.sample, start=c.start, features=c.features,
+        target_features=tfeats, mask_x=None if c.mask is None else c.mask[:, : task.context],
+        mask_y=None if c.mask is None else c.mask[:, steps], constants=c.constants,
+        constant_features=c.constant_features, ranges=c.ranges, dt=_frame_seconds(ds),
+    )
+
+
+def train_sequences(task: TaskSpec | str, split: str = "train", tier: Tier = "mini") -> Windows:
+    """Sequences for ``fit``: non-overlapping windows of ``train_length`` frames.
+
+    ``x`` is (window, train_length, entity, feature), normalized like the evaluation inputs; a
+    forecast model learns from whole sequences (``y`` is empty), a graph model gets the edges in
+    ``y``. One sequence per sample if the task has one window per sample (``stride=None``).
+    """
+    task = get_task(task)
+    length = task.train_length or (task.context + task.horizon)
+    ds = load_split(task, split, tier)
+    c = _cut(task, split, ds, task_stats(task, tier), length, 0, None if task.stride is None else length)
+    if task.kind == "graph":
+        y = np.asarray(ds["edges"].values, dtype=np.float32)[c.sample]
+    else:
+        y = np.zeros((len(c.sample), 0), np.float32)
+    return Windows(
+        np.arange(len(c.sample), dtype=np.int64), c.seq, y, c.sample, c.start, c.features, [],
+        c.mask, None, c.constants, c.constant_features, c.ranges, _frame_seconds(ds),
+    )
