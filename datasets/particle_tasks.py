@@ -2,7 +2,7 @@
 interaction graph), the EGNN 3-D charged N-body forecast, and the Kuramoto interaction graph.
 
 Protocol of NRI (Kipf et al. 2018; ``ethanfetaya/NRI`` ``utils.load_data``, ``train.py``;
-``shared/PROTOCOLS.md`` §1.2-1.3):
+``docs/protocols.md`` §1.2-1.3):
 
 * node features ``[pos, vel]`` (4 in 2-D), each variable scaled to [-1, 1] with the train
   split's global min and max;
@@ -65,7 +65,7 @@ for _t in nri_tasks("particles/charged", "nri-charged", reversible=True,
     register_task(_t)
 
 #: EGNN N-body (Satorras et al. 2021, ``vgsatorras/egnn`` ``n_body_system/dataset_nbody.py``;
-#: PROTOCOLS §3.1): positions, velocities and charges at frame 30 in, positions at frame 40
+#: docs/protocols.md §3.1): positions, velocities and charges at frame 30 in, positions at frame 40
 #: (1000 integration steps = 1.0 time units later) out; MSE over the 5 x 3 coordinates in
 #: original units. Context of one frame, so no temporal probes; the physics has the full
 #: E(3) x permutation symmetry (no box), so rotations, translations and permutations are probed.
@@ -82,7 +82,7 @@ NBODY_FORECAST = register_task(
     )
 )
 
-#: Kuramoto (NRI; generator of loeweX/AmortizedCausalDiscovery, PROTOCOLS §1.1): the encoder sees
+#: Kuramoto (NRI; generator of loeweX/AmortizedCausalDiscovery, docs/protocols.md §1.1): the encoder sees
 #: frames 0-48 of the test simulations (features dphi/dt, sin phi, phi, omega, each scaled to
 #: [-1, 1] by train-split min and max, *not* per oscillator as the reference, which leaks
 #: which oscillators have no parents) and scores every directed pair ``i -> j``.
