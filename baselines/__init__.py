@@ -14,10 +14,19 @@ from . import chance, constant_velocity, linear_fit, proximity, static  # noqa: 
 
 def _lazy(module: str, attr: str):
     def make(task, **config):
-        return getattr(importlib.import_module(f"decathlon.baselines.{module}"), attr)(task, **config)
+        return getattr(importlib.import_module(f"decathlon.baselines.{module}"), attr)(
+            task, **config
+        )
 
     return make
 
 
-register_baseline(BaselineSpec("gru", _lazy("gru", "_make"), kinds=("forecast",), learned=True,
-                               description="GRU over all entities, one-step teacher forcing, rollout"))
+register_baseline(
+    BaselineSpec(
+        "gru",
+        _lazy("gru", "_make"),
+        kinds=("forecast",),
+        learned=True,
+        description="GRU over all entities, one-step teacher forcing, rollout",
+    )
+)

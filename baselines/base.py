@@ -13,6 +13,7 @@ class Baseline:
 
     name = "baseline"
     version = "1"
+
     def __init__(self, task: Any, **_: Any) -> None:
         self.task = task
 

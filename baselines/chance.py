@@ -22,4 +22,6 @@ class Chance(Baseline):
         return np.full((b, n, n), 0.5)
 
 
-register_baseline(BaselineSpec("chance", Chance, kinds=("graph",), description="constant edge score 0.5"))
+register_baseline(
+    BaselineSpec("chance", Chance, kinds=("graph",), description="constant edge score 0.5")
+)

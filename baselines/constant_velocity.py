@@ -44,5 +44,11 @@ class ConstantVelocity(Baseline):
         return out[..., [feats.index(f) for f in tf]]
 
 
-register_baseline(BaselineSpec("constant-velocity", ConstantVelocity, kinds=("forecast",),
-                               description="extrapolate positions with the last displacement"))
+register_baseline(
+    BaselineSpec(
+        "constant-velocity",
+        ConstantVelocity,
+        kinds=("forecast",),
+        description="extrapolate positions with the last displacement",
+    )
+)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -51,9 +52,14 @@ def pick_device(device: str = "auto") -> torch.device:
 
 
 def to_tensors(w: Windows, idx: np.ndarray, device: torch.device) -> dict[str, torch.Tensor]:
-    """Windows at ``idx`` as float tensors on ``device`` (``x``, ``y``, optional ``mask``/``constants``)."""
-    out = {"x": torch.as_tensor(w.x[idx], dtype=torch.float32, device=device),
-           "y": torch.as_tensor(w.y[idx], dtype=torch.float32, device=device)}
+    """Windows at ``idx`` as float tensors on ``device``.
+
+    Keys ``x``, ``y`` and, where the windows have them, ``mask`` and ``constants``.
+    """
+    out = {
+        "x": torch.as_tensor(w.x[idx], dtype=torch.float32, device=device),
+        "y": torch.as_tensor(w.y[idx], dtype=torch.float32, device=device),
+    }
     if w.mask_x is not None:
         out["mask"] = torch.as_tensor(w.mask_x[idx], device=device)
     if w.constants is not None:
@@ -61,7 +67,9 @@ def to_tensors(w: Windows, idx: np.ndarray, device: torch.device) -> dict[str, t
     return out
 
 
-def fit(module: torch.nn.Module, train: Windows, valid: Windows, config: FitConfig) -> dict[str, Any]:
+def fit(
+    module: torch.nn.Module, train: Windows, valid: Windows, config: FitConfig
+) -> dict[str, Any]:
     """Train ``module`` (which defines ``loss(batch)``); return the history.
 
     Returns
@@ -70,7 +78,9 @@ def fit(module: torch.nn.Module, train: Windows, valid: Windows, config: FitConf
         ``train_loss`` and ``valid_loss`` per epoch, ``best_epoch``, ``seconds``, ``device``.
     """
     if len(train) == 0 or len(valid) == 0:
-        raise ValueError(f"fit() needs training and validation windows; got {len(train)} and {len(valid)}")
+        raise ValueError(
+            f"fit() needs training and validation windows; got {len(train)} and {len(valid)}"
+        )
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     device = pick_device(config.device)
@@ -78,19 +88,27 @@ def fit(module: torch.nn.Module, train: Windows, valid: Windows, config: FitConf
     opt = torch.optim.Adam(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     hist: dict[str, Any] = {"train_loss": [], "valid_loss": [], "device": str(device)}
     best, best_state, bad = math.inf, None, 0
+    loss_of = cast(Callable[[dict[str, torch.Tensor]], torch.Tensor], module.loss)
     t0 = time.perf_counter()
     from tqdm.auto import tqdm
 
-    bar = tqdm(range(config.epochs), desc=f"fit {type(module).__name__}", unit="epoch", disable=not config.progress)
+    bar = tqdm(
+        range(config.epochs),
+        desc=f"fit {type(module).__name__}",
+        unit="epoch",
+        disable=not config.progress,
+    )
     for epoch in bar:
         module.train()
         order = rng.permutation(len(train))
         tot = 0.0
         for s in range(0, len(order), config.batch_size):
             batch = to_tensors(train, order[s : s + config.batch_size], device)
-            loss = module.loss(batch)
+            loss = loss_of(batch)
             if not torch.isfinite(loss):
-                raise ValueError(f"training loss became {loss.item()} at epoch {epoch}; lower the learning rate")
+                raise ValueError(
+                    f"training loss became {loss.item()} at epoch {epoch}; lower the learning rate"
+                )
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(module.parameters(), config.grad_clip)
@@ -99,8 +117,11 @@ def fit(module: torch.nn.Module, train: Windows, valid: Windows, config: FitConf
         hist["train_loss"].append(tot / len(train))
         module.train(False)  # inference mode
         with torch.no_grad():
-            vl = sum(module.loss(to_tensors(valid, np.arange(s, min(s + 1024, len(valid))), device)).item()
-                     * (min(s + 1024, len(valid)) - s) for s in range(0, len(valid), 1024)) / len(valid)
+            vl = sum(
+                loss_of(to_tensors(valid, np.arange(s, min(s + 1024, len(valid))), device)).item()
+                * (min(s + 1024, len(valid)) - s)
+                for s in range(0, len(valid), 1024)
+            ) / len(valid)
         hist["valid_loss"].append(vl)
         bar.set_postfix(train=f"{hist['train_loss'][-1]:.3g}", valid=f"{vl:.3g}")
         if vl < best - 1e-12:

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from decathlon.benchmark.data import Tier
 from decathlon.benchmark.windows import train_sequences
 
 from .base import Baseline
@@ -51,7 +52,9 @@ class GRUForecaster(Baseline):
     name = "gru"
     version = "1"
 
-    def __init__(self, task: Any, config: GRUConfig | None = None, fit_config: FitConfig | None = None) -> None:
+    def __init__(
+        self, task: Any, config: GRUConfig | None = None, fit_config: FitConfig | None = None
+    ) -> None:
         self.task = task
         self.config = config or GRUConfig()
         self.fit_config = fit_config or FitConfig()
@@ -65,14 +68,21 @@ class GRUForecaster(Baseline):
         return 0 if self.net is None else sum(p.numel() for p in self.net.parameters())
 
     def config_dict(self) -> dict[str, Any]:
-        return {"model": asdict(self.config), "fit": self.fit_config.to_dict(), "best_epoch": self.history.get("best_epoch")}
+        return {
+            "model": asdict(self.config),
+            "fit": self.fit_config.to_dict(),
+            "best_epoch": self.history.get("best_epoch"),
+        }
 
-    def fit(self, tier: str = "mini") -> dict[str, Any]:
+    def fit(self, tier: Tier = "mini") -> dict[str, Any]:
         """Train on the task's train split (early stopping on its valid split)."""
         train = train_sequences(self.task, "train", tier)
         valid = train_sequences(self.task, "valid", tier)
         if train.mask_x is not None and not train.mask_x.all():
-            raise ValueError(f"the gru baseline needs a fixed set of entities; task {self.task.name!r} has entities that come and go")
+            raise ValueError(
+                f"the gru baseline needs a fixed set of entities; task {self.task.name!r} has "
+                "entities that come and go"
+            )
         n_in = train.x.shape[2] * train.x.shape[3]
         torch.manual_seed(self.fit_config.seed)
         self.net = _Net(n_in, self.config)
@@ -93,7 +103,9 @@ class GRUForecaster(Baseline):
         for _ in range(self.task.horizon - 1):
             cur, h = self.net(cur, h)
             outs.append(cur)
-        y = torch.cat(outs, 1).reshape(b, self.task.horizon, n, f)[:, [k - 1 for k in self.task.steps]]
+        y = torch.cat(outs, 1).reshape(b, self.task.horizon, n, f)[
+            :, [k - 1 for k in self.task.steps]
+        ]
         cols = [batch["features"].index(c) for c in batch["target_features"]]
         return y[..., cols].cpu().numpy()
 
@@ -102,7 +114,8 @@ def _make(task: Any, **config: Any) -> GRUForecaster:
     fit_keys = set(FitConfig.__dataclass_fields__)
     # large batches: a CPU GRU's backward pass is sequential in time, so fewer, bigger steps
     fit_cfg = {"batch_size": 512, "lr": 3e-3, **{k: v for k, v in config.items() if k in fit_keys}}
-    return GRUForecaster(task, GRUConfig(**{k: v for k, v in config.items() if k not in fit_keys}), FitConfig(**fit_cfg))
-
-
-
+    return GRUForecaster(
+        task,
+        GRUConfig(**{k: v for k, v in config.items() if k not in fit_keys}),
+        FitConfig(**fit_cfg),
+    )

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from decathlon.benchmark.baselines import BaselineSpec, register_baseline
+from decathlon.benchmark.data import Tier
 from decathlon.benchmark.windows import Windows, make_windows, train_sequences
 
 from .base import Baseline
@@ -43,11 +44,18 @@ class LinearFit(Baseline):
         base = self._static.predict(batch).astype(np.float64)
         return base, self._cv.predict(batch).astype(np.float64) - base
 
-    def fit(self, tier: str = "mini") -> dict[str, Any]:
+    def fit(self, tier: Tier = "mini") -> dict[str, Any]:
         """Least-squares gains on the train split's windows (closed form)."""
         w = self._train_windows(tier)
-        batch = {"ids": w.ids, "x": w.x, "mask": w.mask_x, "constants": w.constants,
-                 "features": w.features, "target_features": w.target_features, "dt": w.dt}
+        batch = {
+            "ids": w.ids,
+            "x": w.x,
+            "mask": w.mask_x,
+            "constants": w.constants,
+            "features": w.features,
+            "target_features": w.target_features,
+            "dt": w.dt,
+        }
         base, d = self._parts(batch)
         r = w.y - base
         m = np.ones(w.y.shape[:3], bool) if w.mask_y is None else w.mask_y
@@ -56,7 +64,7 @@ class LinearFit(Baseline):
         self.gain = np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0)
         return {"gain": self.gain.tolist(), "train_windows": len(w)}
 
-    def _train_windows(self, tier: str) -> Windows:
+    def _train_windows(self, tier: Tier) -> Windows:
         """The task's windows on the train split; if its sequences are too short for the task's
         context (NRI trains on 49 frames, tests 49 + 20), the longest context that fits."""
         try:
@@ -65,14 +73,25 @@ class LinearFit(Baseline):
             seq = train_sequences(self.task, "train", tier)
             c = seq.x.shape[1] - max(self.task.steps)
             if c < 2:
-                raise ValueError(f"linear-fit: train sequences of task {self.task.name!r} are too short") from None
+                raise ValueError(
+                    f"linear-fit: train sequences of task {self.task.name!r} are too short"
+                ) from None
             cols = [seq.features.index(f) for f in self.task.targets_features(seq.features)]
             steps = c + np.asarray(self.task.steps) - 1
-            mask = None if seq.mask_x is None else seq.mask_x[:, : c]
-            return Windows(seq.ids, seq.x[:, :c], seq.x[:, steps][..., cols], seq.sample, seq.start,
-                           seq.features, [seq.features[i] for i in cols], mask,
-                           None if seq.mask_x is None else seq.mask_x[:, steps], seq.constants,
-                           dt=seq.dt)
+            mask = None if seq.mask_x is None else seq.mask_x[:, :c]
+            return Windows(
+                seq.ids,
+                seq.x[:, :c],
+                seq.x[:, steps][..., cols],
+                seq.sample,
+                seq.start,
+                seq.features,
+                [seq.features[i] for i in cols],
+                mask,
+                None if seq.mask_x is None else seq.mask_x[:, steps],
+                seq.constants,
+                dt=seq.dt,
+            )
 
     def predict(self, batch: dict[str, Any]) -> np.ndarray:
         if self.gain is None:
@@ -81,5 +100,12 @@ class LinearFit(Baseline):
         return base + self.gain[None, :, None, None] * d
 
 
-register_baseline(BaselineSpec("linear-fit", LinearFit, kinds=("forecast",), learned=True,
-                               description="constant velocity with per-step gains fitted on train"))
+register_baseline(
+    BaselineSpec(
+        "linear-fit",
+        LinearFit,
+        kinds=("forecast",),
+        learned=True,
+        description="constant velocity with per-step gains fitted on train",
+    )
+)

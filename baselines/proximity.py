@@ -40,5 +40,11 @@ class Proximity(Baseline):
         return out
 
 
-register_baseline(BaselineSpec("proximity", Proximity, kinds=("graph",),
-                               description="rank pairs by mean distance over the context"))
+register_baseline(
+    BaselineSpec(
+        "proximity",
+        Proximity,
+        kinds=("graph",),
+        description="rank pairs by mean distance over the context",
+    )
+)

@@ -37,5 +37,6 @@ def _last_present(x: np.ndarray, mask: np.ndarray | None, back: int = 0) -> np.n
     return np.take_along_axis(x, idx[:, None, :, None], axis=1)[:, 0]
 
 
-register_baseline(BaselineSpec("static", Static, kinds=("forecast",),
-                               description="repeat the last context frame"))
+register_baseline(
+    BaselineSpec("static", Static, kinds=("forecast",), description="repeat the last context frame")
+)

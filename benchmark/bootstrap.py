@@ -51,7 +51,9 @@ class PairedBootstrap:
         n = n_windows
         self.n = n
         self.weights = (
-            rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64) if n_boot else None
+            rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)
+            if n_boot
+            else None
         )
         self.stats = stats
         self._cache: dict[tuple[str, str], tuple[float, np.ndarray]] = {}

@@ -79,13 +79,20 @@ class PreparedTask:
         t = self.task
         norm = {"method": t.normalize, "train_stats": self.stats} if t.normalize else None
         return {
-            "name": t.name, "version": t.version, "event": t.event, "kind": t.kind,
-            "dataset": t.dataset, "tier": self.meta["tier"], "split": self.split,
+            "name": t.name,
+            "version": t.version,
+            "event": t.event,
+            "kind": t.kind,
+            "dataset": t.dataset,
+            "tier": self.meta["tier"],
+            "split": self.split,
             "data_sha256": self.meta["data_sha256"],
             "split_sha256": split_hash(t, self.tier, self.meta),
-            "primary": t.primary, "higher_is_better": t.higher_is_better,
-            "reversible": t.reversible, "normalization": norm,
-        }  # fmt: skip
+            "primary": t.primary,
+            "higher_is_better": t.higher_is_better,
+            "reversible": t.reversible,
+            "normalization": norm,
+        }
 
 
 def split_hash(task: TaskSpec, tier: Tier, meta: Mapping[str, Any]) -> str:

@@ -125,10 +125,10 @@ def validate(ds: xr.Dataset) -> xr.Dataset:
                 f"variable {name!r} has dtype {da.dtype}, expected kind {var.kind!r} "
                 "(f=float, i=integer, b=bool)"
             )
-    for name in ds.data_vars:
-        if name not in fam.variables:
+    for extra in map(str, ds.data_vars):
+        if extra not in fam.variables:
             problems.append(
-                f"unexpected variable {name!r}; the {fam_name} family has {sorted(fam.variables)}"
+                f"unexpected variable {extra!r}; the {fam_name} family has {sorted(fam.variables)}"
             )
     if "time" in ds.dims:
         if "time" not in ds.coords:

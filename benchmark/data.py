@@ -179,7 +179,7 @@ class _ArrayHasher:
         self._meta: dict[str, tuple[str, list[int]]] = {}
 
     def update(self, ds: xr.Dataset) -> None:
-        for name in sorted(ds.variables):
+        for name in sorted(map(str, ds.variables)):
             da = ds[name]
             arr = np.ascontiguousarray(np.asarray(da.values))
             if arr.dtype.kind in "OUS":
@@ -195,7 +195,9 @@ class _ArrayHasher:
 
     def digest(self) -> tuple[str, dict[str, str]]:
         per_var = {k: h.hexdigest() for k, h in sorted(self._h.items())}
-        lines = "".join(f"{k}:{self._meta[k][0]}:{self._meta[k][1]}:{v}\n" for k, v in per_var.items())
+        lines = "".join(
+            f"{k}:{self._meta[k][0]}:{self._meta[k][1]}:{v}\n" for k, v in per_var.items()
+        )
         return hashlib.sha256(lines.encode()).hexdigest(), per_var
 
 
@@ -206,7 +208,9 @@ def hash_dataset(ds: xr.Dataset) -> str:
     return h.digest()[0]
 
 
-def materialize(name: str, tier: Tier = "mini", progress: bool = False, force: bool = False) -> Path:
+def materialize(
+    name: str, tier: Tier = "mini", progress: bool = False, force: bool = False
+) -> Path:
     """Build dataset ``name`` at ``tier`` into the cache (once) and return its folder.
 
     Parameters
@@ -249,10 +253,12 @@ def materialize(name: str, tier: Tier = "mini", progress: bool = False, force: b
             path = tmp / f"{part}.zarr"
             if part in hashers:
                 if "sample" not in piece.dims:
-                    raise ValueError(f"dataset {name!r}: only pieces with a 'sample' dim can stream")
-                piece.drop_vars([v for v in piece.variables if "sample" not in piece[v].dims]).to_zarr(
-                    path, mode="a", append_dim="sample", consolidated=True, zarr_format=2
-                )
+                    raise ValueError(
+                        f"dataset {name!r}: only pieces with a 'sample' dim can stream"
+                    )
+                piece.drop_vars(
+                    [v for v in piece.variables if "sample" not in piece[v].dims]
+                ).to_zarr(path, mode="a", append_dim="sample", consolidated=True, zarr_format=2)
             else:
                 hashers[part] = _ArrayHasher()
                 piece.to_zarr(path, mode="w", consolidated=True, zarr_format=2)
@@ -320,7 +326,8 @@ def open_part(
     """Open one part of a prepared dataset.
 
     ``meta`` is the store's ``COMPLETE.json`` (:func:`store_meta`) when the caller has read it
-    already. Lazy by default (``xarray.open_zarr``). With ``verify=True`` the part is loaded into memory
+    already. Lazy by default (``xarray.open_zarr``). With ``verify=True`` the part is loaded into
+    memory
     and its sha256 checked against the one recorded when it was written, so silent corruption of
     the cache is caught; the loaded dataset is returned. A part is hashed once per process; later
     opens of the same store only load it.
@@ -340,12 +347,16 @@ def open_part(
     try:
         ds = xr.open_zarr(d / f"{part}.zarr", consolidated=True)
     except Exception as e:  # zarr raises many kinds; all mean the same to the user
-        raise StoreError(f"cannot open store {d / (part + '.zarr')} ({type(e).__name__}: {e}); {fix}") from None
+        raise StoreError(
+            f"cannot open store {d / (part + '.zarr')} ({type(e).__name__}: {e}); {fix}"
+        ) from None
     if verify:
         try:
             ds = ds.load()
         except Exception as e:
-            raise StoreError(f"store {d / (part + '.zarr')} is corrupted ({type(e).__name__}: {e}); {fix}") from None
+            raise StoreError(
+                f"store {d / (part + '.zarr')} is corrupted ({type(e).__name__}: {e}); {fix}"
+            ) from None
         want = meta["parts"][part]["sha256"]
         key = (str(d / f"{part}.zarr"), want)
         if key in _VERIFIED:  # hashed once in this process already

@@ -34,7 +34,9 @@ def _output(task: TaskSpec, n_ent: Any, tfeats: list[str]) -> dict[str, Any]:
     }
 
 
-def _inputs(task: TaskSpec, n_ent: Any, feats: list[str], cfeats: list[str] | None) -> dict[str, Any]:
+def _inputs(
+    task: TaskSpec, n_ent: Any, feats: list[str], cfeats: list[str] | None
+) -> dict[str, Any]:
     inputs: dict[str, Any] = {
         "ids": {"dims": ["window"], "shape": ["W"], "dtype": "int64"},
         "x": {
@@ -55,7 +57,8 @@ def _inputs(task: TaskSpec, n_ent: Any, feats: list[str], cfeats: list[str] | No
     inputs["mask"] = {
         "dims": ["window", "time", "entity"],
         "dtype": "bool",
-        "note": "present only for datasets where entities come and go" + (padded if n_ent == "P" else ""),
+        "note": "present only for datasets where entities come and go"
+        + (padded if n_ent == "P" else ""),
     }
     return inputs
 
@@ -89,14 +92,25 @@ def describe(task: TaskSpec | str, tier: Tier = "mini") -> dict[str, Any]:
     except (KeyError, ValueError, OSError):
         prepared = False
     return {
-        "task": task.name, "version": task.version, "event": task.event, "kind": task.kind,
-        "dataset": task.dataset, "domain": spec.domain, "tier": tier, "prepared": prepared,
-        "context": task.context, "horizon": task.horizon,
+        "task": task.name,
+        "version": task.version,
+        "event": task.event,
+        "kind": task.kind,
+        "dataset": task.dataset,
+        "domain": spec.domain,
+        "tier": tier,
+        "prepared": prepared,
+        "context": task.context,
+        "horizon": task.horizon,
         "normalization": task.normalize or "none (original units)",
-        "inputs": _inputs(task, n_ent, feats, cfeats), "output": _output(task, n_ent, tfeats),
-        "metrics": list(task.metrics), "primary": task.primary,
+        "inputs": _inputs(task, n_ent, feats, cfeats),
+        "output": _output(task, n_ent, tfeats),
+        "metrics": list(task.metrics),
+        "primary": task.primary,
         "direction": "higher is better" if task.higher_is_better else "lower is better",
-        "probes": list(task.probes), "equivariance": list(task.equivariance),
-        "time_reversible_physics": task.reversible, "trivial_baseline": task.trivial,
+        "probes": list(task.probes),
+        "equivariance": list(task.equivariance),
+        "time_reversible_physics": task.reversible,
+        "trivial_baseline": task.trivial,
         "description": task.description,
-    }  # fmt: skip
+    }

@@ -42,7 +42,14 @@ from .symmetries import score_equivariance
 from .tasks import TaskSpec
 from .windows import Windows
 
-__all__ = ["Model", "evaluate", "check_prediction", "score_predictions", "run_model", "EVALUATOR_VERSION"]
+__all__ = [
+    "Model",
+    "evaluate",
+    "check_prediction",
+    "score_predictions",
+    "run_model",
+    "EVALUATOR_VERSION",
+]
 
 EVALUATOR_VERSION = "1.0"
 
@@ -71,11 +78,14 @@ def expected_shape(task: TaskSpec, w: Windows) -> tuple[int, ...]:
 def _check_ids(where: str, ids: np.ndarray, want_ids: np.ndarray, n_windows: int) -> None:
     if ids.ndim != 1 or ids.dtype.kind not in "iu":
         raise ValueError(
-            f"{where}: window ids must be a 1-D integer array, got shape {ids.shape} dtype {ids.dtype}"
+            f"{where}: window ids must be a 1-D integer array, got shape {ids.shape} "
+            f"dtype {ids.dtype}"
         )
     uniq, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
-        raise ValueError(f"{where}: duplicate window ids {uniq[counts > 1][:10].tolist()}; each window once")
+        raise ValueError(
+            f"{where}: duplicate window ids {uniq[counts > 1][:10].tolist()}; each window once"
+        )
     missing = np.setdiff1d(want_ids, ids)
     if missing.size:
         raise ValueError(
@@ -84,18 +94,29 @@ def _check_ids(where: str, ids: np.ndarray, want_ids: np.ndarray, n_windows: int
         )
     extra = np.setdiff1d(ids, want_ids)
     if extra.size:
-        raise ValueError(f"{where}: unknown window ids {extra[:10].tolist()}; valid ids are 0..{n_windows - 1}")
+        raise ValueError(
+            f"{where}: unknown window ids {extra[:10].tolist()}; valid ids are 0..{n_windows - 1}"
+        )
 
 
 def _check_shape(where: str, task: TaskSpec, pred: np.ndarray, want: tuple[int, ...]) -> None:
     k = task.best_of
     stochastic = k > 1 and pred.ndim == len(want) + 1
     if stochastic and not 1 <= pred.shape[1] <= k:
-        raise ValueError(f"{where} has {pred.shape[1]} samples per window; at most {k} (best-of-{k})")
+        raise ValueError(
+            f"{where} has {pred.shape[1]} samples per window; at most {k} (best-of-{k})"
+        )
     if (pred.shape[:1] + pred.shape[2:] if stochastic else pred.shape) != want:
-        dims = "window, horizon, entity, target_feature" if task.kind == "forecast" else "window, entity, entity_"
+        dims = (
+            "window, horizon, entity, target_feature"
+            if task.kind == "forecast"
+            else "window, entity, entity_"
+        )
         more = f"; or window, sample, ... with at most {k} samples" if k > 1 else ""
-        raise ValueError(f"{where} has shape {pred.shape}, expected {want} (dims: {dims}{more}); see `decathlon describe`")
+        raise ValueError(
+            f"{where} has shape {pred.shape}, expected {want} (dims: {dims}{more}); "
+            "see `decathlon describe`"
+        )
 
 
 def check_prediction(
@@ -127,7 +148,8 @@ def check_prediction(
     if bad.any():
         first = ids[np.flatnonzero(bad.reshape(len(ids), -1).any(1))[:5]].tolist()
         raise ValueError(
-            f"{where} has {int(bad.sum())} NaN/inf values (windows {first} ...); predictions must be finite"
+            f"{where} has {int(bad.sum())} NaN/inf values (windows {first} ...); "
+            "predictions must be finite"
         )
     order = np.argsort(ids)
     return pred[order][np.searchsorted(ids[order], want_ids)]
@@ -148,7 +170,12 @@ def batch_of(w: Windows, inputs: dict[str, Any], sl: slice) -> dict[str, Any]:
 
 
 def run_model(
-    model: Any, task: TaskSpec, w: Windows, variants: list[str], batch_size: int = 512, progress: bool = False
+    model: Any,
+    task: TaskSpec,
+    w: Windows,
+    variants: list[str],
+    batch_size: int = 512,
+    progress: bool = False,
 ) -> dict[str, np.ndarray]:
     """Run ``model.predict`` over every variant's inputs in batches; checked, aligned outputs."""
     from tqdm.auto import tqdm
@@ -157,8 +184,13 @@ def run_model(
         raise TypeError(f"a model needs a predict(batch) method; got {type(model).__name__}")
     out = {}
     n_batches = -(-len(w) // batch_size)
-    with tqdm(total=n_batches * len(variants), desc=f"evaluate {task.name}", unit="batch",
-              disable=not progress, leave=False) as bar:  # fmt: skip
+    with tqdm(
+        total=n_batches * len(variants),
+        desc=f"evaluate {task.name}",
+        unit="batch",
+        disable=not progress,
+        leave=False,
+    ) as bar:
         for v in variants:
             inputs = transform(task, w, v)
             parts = []
@@ -210,8 +242,11 @@ def score_predictions(
         val, reps = boot(name, "plain")
         out["metrics"][name] = {"value": finite(val), "ci95": ci(reps)}
     if task.kind == "forecast":
-        out["curve"] = {"metric": "mse" if task.error == "se" else "l2", "steps": list(task.steps),
-                        "per_step": metrics.metric_curve(stats["plain"])}  # fmt: skip
+        out["curve"] = {
+            "metric": "mse" if task.error == "se" else "l2",
+            "steps": list(task.steps),
+            "per_step": metrics.metric_curve(stats["plain"]),
+        }
     out["probes"] = score_probes(task, boot, preds, seed)
     equiv = score_equivariance(task, w, preds, boot)
     if equiv:
@@ -225,7 +260,9 @@ def trivial_prediction(prepared: PreparedTask) -> np.ndarray:
     """The task's trivial baseline on the plain inputs (the 0-point anchor), checked."""
     task, w = prepared.task, prepared.windows
     model = make_baseline(task.trivial, task)
-    return check_prediction(task, w, w.ids, model.predict(batch_of(w, transform(task, w, "plain"), slice(None))))
+    return check_prediction(
+        task, w, w.ids, model.predict(batch_of(w, transform(task, w, "plain"), slice(None)))
+    )
 
 
 def predictions_sha256(preds: dict[str, np.ndarray], ids: np.ndarray) -> str:
@@ -240,9 +277,13 @@ def predictions_sha256(preds: dict[str, np.ndarray], ids: np.ndarray) -> str:
 
 def hardware(model: Any) -> dict[str, Any]:
     """Where the evaluation ran (recorded in the result)."""
-    return {"platform": platform.platform(), "machine": platform.machine(), "python": platform.python_version(),
-            "processor": platform.processor() or platform.machine(),
-            "device": str(getattr(model, "device", "cpu"))}  # fmt: skip
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "processor": platform.processor() or platform.machine(),
+        "device": str(getattr(model, "device", "cpu")),
+    }
 
 
 def _model_info(model: Any) -> dict[str, Any]:
@@ -288,9 +329,18 @@ def evaluate(
     preds = run_model(model, task, w, variants, cfg.batch_size, cfg.progress)
     wall = time.perf_counter() - t0
     scored = score_predictions(prepared, preds, trivial_prediction(prepared), cfg.n_boot, cfg.seed)
-    seeds = {"bootstrap": cfg.seed, "shuffle": list(task.shuffle_seeds), "model": getattr(model, "seed", None)}
+    seeds = {
+        "bootstrap": cfg.seed,
+        "shuffle": list(task.shuffle_seeds),
+        "model": getattr(model, "seed", None),
+    }
     return make_result(
-        model=_model_info(model), task=prepared.provenance(), scored=scored, seeds=seeds,
-        hardware=hardware(model), wall_clock_s=wall, predictions_sha256=predictions_sha256(preds, w.ids),
+        model=_model_info(model),
+        task=prepared.provenance(),
+        scored=scored,
+        seeds=seeds,
+        hardware=hardware(model),
+        wall_clock_s=wall,
+        predictions_sha256=predictions_sha256(preds, w.ids),
         verification="self-reported",
-    )  # fmt: skip
+    )

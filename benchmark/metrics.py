@@ -87,7 +87,9 @@ def forecast_stats(
     return out
 
 
-def rollout_error(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None, error: str = "se") -> np.ndarray:
+def rollout_error(
+    pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None, error: str = "se"
+) -> np.ndarray:
     """Error per horizon step, averaged over windows and present entities: shape (horizon,).
 
     ``curve[h] = sum_{w,n} m_{w,h,n} e_{w,h,n} / sum_{w,n} m_{w,h,n}`` with ``e`` as in
@@ -199,7 +201,9 @@ def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(weighted_auroc(s, y, np.ones((1, s.size)))[0])
 
 
-def graph_stats(scores: np.ndarray, truth: np.ndarray, threshold: float = 0.5) -> dict[str, np.ndarray]:
+def graph_stats(
+    scores: np.ndarray, truth: np.ndarray, threshold: float = 0.5
+) -> dict[str, np.ndarray]:
     """Per-window statistics of edge predictions ``scores`` against the true graph ``truth``.
 
     Both (window, n, n); self-loops excluded. Returns per-window ``correct``, ``pairs``, ``shd``,

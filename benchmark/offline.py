@@ -35,7 +35,9 @@ __all__ = ["export_inputs", "load_predictions", "score", "MAX_PREDICTION_BYTES"]
 MAX_PREDICTION_BYTES = 4 << 30  # refuse absurd prediction files before loading them
 
 
-def export_inputs(prepared: PreparedTask | TaskSpec | str, path: str | Path, probes: bool = True) -> Path:
+def export_inputs(
+    prepared: PreparedTask | TaskSpec | str, path: str | Path, probes: bool = True
+) -> Path:
     """Write every input variant of the prepared split to ``path`` (``.npz``, compressed).
 
     Keys: ``ids``; ``x`` and ``x__<variant>``; ``mask``/``mask__<variant>`` and ``constants``
@@ -46,11 +48,14 @@ def export_inputs(prepared: PreparedTask | TaskSpec | str, path: str | Path, pro
     prepared = prepare(prepared)
     task, w = prepared.task, prepared.windows
     arrays: dict[str, np.ndarray] = {
-        "ids": w.ids, "features": np.array(w.features),
-        "target_features": np.array(w.target_features, dtype=str), "task": np.array(task.name),
-        "tier": np.array(prepared.tier), "split": np.array(prepared.split),
+        "ids": w.ids,
+        "features": np.array(w.features),
+        "target_features": np.array(w.target_features, dtype=str),
+        "task": np.array(task.name),
+        "tier": np.array(prepared.tier),
+        "split": np.array(prepared.split),
         "output_shape": np.array(expected_shape(task, w), dtype=np.int64),
-    }  # fmt: skip
+    }
     for v in ["plain"] + (probe_variants(task) if probes else []):
         inp = transform(task, w, v)
         key = "" if v == "plain" else f"__{v}"
@@ -67,7 +72,7 @@ def export_inputs(prepared: PreparedTask | TaskSpec | str, path: str | Path, pro
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as f:
-        np.savez_compressed(f, **arrays)
+        np.savez_compressed(f, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
     tmp.replace(path)
     return path
 
@@ -86,12 +91,16 @@ def load_predictions(path: str | Path) -> dict[str, np.ndarray]:
     size = path.stat().st_size
     if size > MAX_PREDICTION_BYTES:
         raise ValueError(
-            f"predictions file {path} is {size / 2**30:.1f} GiB; the limit is {MAX_PREDICTION_BYTES >> 30} GiB"
+            f"predictions file {path} is {size / 2**30:.1f} GiB; the limit is "
+            f"{MAX_PREDICTION_BYTES >> 30} GiB"
         )
     with open(path, "rb") as f:
         magic = f.read(4)
     if magic[:2] != b"PK":
-        raise ValueError(f"{path} is not a readable .npz predictions file (not a zip archive); write it with np.savez")
+        raise ValueError(
+            f"{path} is not a readable .npz predictions file (not a zip archive); "
+            "write it with np.savez"
+        )
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
@@ -100,7 +109,9 @@ def load_predictions(path: str | Path) -> dict[str, np.ndarray]:
             f"{path}: cannot read without unpickling ({e}); save plain numeric arrays with np.savez"
         ) from None
     except Exception as e:
-        raise ValueError(f"{path} is not a readable .npz predictions file ({type(e).__name__}: {e})") from None
+        raise ValueError(
+            f"{path} is not a readable .npz predictions file ({type(e).__name__}: {e})"
+        ) from None
     for k in ("ids", "pred"):
         if k not in data:
             raise ValueError(
@@ -130,13 +141,24 @@ def score(
         if k.startswith("pred__"):
             v = k[len("pred__") :]
             if v not in known:
-                raise ValueError(f"predictions key {k!r}: unknown probe variant; valid: {sorted(known)}")
+                raise ValueError(
+                    f"predictions key {k!r}: unknown probe variant; valid: {sorted(known)}"
+                )
             preds[v] = check_prediction(task, w, data["ids"], data[k], v)
     scored = score_predictions(prepared, preds, trivial_prediction(prepared), cfg.n_boot, cfg.seed)
     return make_result(
-        model={"name": model_name, "version": "0", "code_url": None, "n_parameters": 0, "config": {}},
-        task=prepared.provenance(), scored=scored,
+        model={
+            "name": model_name,
+            "version": "0",
+            "code_url": None,
+            "n_parameters": 0,
+            "config": {},
+        },
+        task=prepared.provenance(),
+        scored=scored,
         seeds={"bootstrap": cfg.seed, "shuffle": list(task.shuffle_seeds), "model": None},
-        hardware=hardware(None), wall_clock_s=None,
-        predictions_sha256=predictions_sha256(preds, w.ids), verification="self-reported",
-    )  # fmt: skip
+        hardware=hardware(None),
+        wall_clock_s=None,
+        predictions_sha256=predictions_sha256(preds, w.ids),
+        verification="self-reported",
+    )

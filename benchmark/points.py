@@ -71,7 +71,9 @@ def decathlon_score(
     if events is None:
         events = {}
         for r in by_task.values():
-            events.setdefault(r["task"].get("event") or r["task"]["name"], []).append(r["task"]["name"])
+            events.setdefault(r["task"].get("event") or r["task"]["name"], []).append(
+                r["task"]["name"]
+            )
     rng = np.random.default_rng(seed)
     total = 0.0
     draws = np.zeros(n_boot)
@@ -80,16 +82,21 @@ def decathlon_score(
         ev_draw = np.zeros(n_boot)
         vals = []
         for name in names:
-            r = by_task.get(name)
-            if r is None:
+            rec = by_task.get(name)
+            if rec is None:
                 vals.append(0.0)
                 continue
-            lo, hi = r["points"]["ci95"]
+            lo, hi = rec["points"]["ci95"]
             sd = 0.0 if lo is None or hi is None else (hi - lo) / 3.92
-            ev_draw += np.clip(rng.normal(r["points"]["value"], sd, n_boot), 0, 1000)
-            vals.append(r["points"]["value"])
+            ev_draw += np.clip(rng.normal(rec["points"]["value"], sd, n_boot), 0, 1000)
+            vals.append(rec["points"]["value"])
         per_event[ev] = float(np.mean(vals))
         total += per_event[ev]
         draws += ev_draw / len(names)
     lo, hi = np.percentile(draws, [2.5, 97.5]) if events else (0.0, 0.0)
-    return {"total": total, "ci95": [float(lo), float(hi)], "events": per_event, "max": 1000 * len(events)}
+    return {
+        "total": total,
+        "ci95": [float(lo), float(hi)],
+        "events": per_event,
+        "max": 1000 * len(events),
+    }

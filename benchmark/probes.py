@@ -133,7 +133,11 @@ def _variants_of(task: TaskSpec, probe: str, boot: PairedBootstrap) -> list[str]
 
 
 def _ratio_entry(
-    key: str, gap: float, gap_reps: np.ndarray, ref: tuple[float, np.ndarray], base: tuple[float, np.ndarray]
+    key: str,
+    gap: float,
+    gap_reps: np.ndarray,
+    ref: tuple[float, np.ndarray],
+    base: tuple[float, np.ndarray],
 ) -> dict[str, Any]:
     """``key = gap / (E_ref - E)`` with its interval, or ``{}`` when the reference does not
     move the score."""
@@ -146,11 +150,16 @@ def _ratio_entry(
 
 
 def _probe_entry(
-    task: TaskSpec, probe: str, vs: list[str], boot: PairedBootstrap, preds: dict[str, np.ndarray], seed: int
+    task: TaskSpec,
+    probe: str,
+    vs: list[str],
+    boot: PairedBootstrap,
+    preds: dict[str, np.ndarray],
+    seed: int,
 ) -> dict[str, Any]:
     prim = task.primary
     base_val, base_reps = boot(prim, "plain")
-    vals = np.mean([boot(prim, v)[0] for v in vs])
+    vals = float(np.mean([boot(prim, v)[0] for v in vs]))
     reps = np.mean([boot(prim, v)[1] for v in vs], axis=0)
     if abs(vals - base_val) <= 1e-12 * max(1.0, abs(base_val)):  # averaging round-off, not a gap
         vals = base_val
@@ -158,7 +167,12 @@ def _probe_entry(
     reps = np.where(same, base_reps, reps)
     gap_reps = reps - base_reps
     gap = vals - base_val
-    entry: dict[str, Any] = {"metric": prim, "value": finite(vals), "gap": finite(gap), "gap_ci95": ci(gap_reps)}
+    entry: dict[str, Any] = {
+        "metric": prim,
+        "value": finite(vals),
+        "gap": finite(gap),
+        "gap_ci95": ci(gap_reps),
+    }
     if probe == "shuffle":
         entry["per_draw"] = [finite(boot(prim, v)[0]) for v in vs]
     sens = sensitivity(preds["plain"], [preds[v] for v in vs], seed)
@@ -166,9 +180,13 @@ def _probe_entry(
         entry["sensitivity"] = sens
     if "freeze" in boot and probe != "freeze":
         ts = _ratio_entry("ts", gap, gap_reps, boot(prim, "freeze"), (base_val, base_reps))
-        entry.update(ts or {"ts": None, "ts_note": "undefined: the freeze probe does not change the score"})
+        entry.update(
+            ts or {"ts": None, "ts_note": "undefined: the freeze probe does not change the score"}
+        )
     if "trivial" in boot:  # the time-agnostic reference of a forecaster is its trivial baseline
-        entry.update(_ratio_entry("ts_trivial", gap, gap_reps, boot(prim, "trivial"), (base_val, base_reps)))
+        entry.update(
+            _ratio_entry("ts_trivial", gap, gap_reps, boot(prim, "trivial"), (base_val, base_reps))
+        )
     return entry
 
 

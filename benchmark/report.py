@@ -33,7 +33,18 @@ def _fmt(x: Any, digits: int = 4) -> str:
 
 def format_table(results: list[dict[str, Any]]) -> str:
     """A plain-text table: task, model, primary metric [95% CI], points, probe gaps and TS."""
-    head = ["task", "model", "primary", "value", "95% CI", "points", "rev gap", "TS rev", "shuf gap", "TS shuf"]
+    head = [
+        "task",
+        "model",
+        "primary",
+        "value",
+        "95% CI",
+        "points",
+        "rev gap",
+        "TS rev",
+        "shuf gap",
+        "TS shuf",
+    ]
     rows = []
     for r in results:
         prim = r["task"]["primary"]
@@ -41,12 +52,23 @@ def format_table(results: list[dict[str, Any]]) -> str:
         pr = r["probes"]
         rev, shu = pr.get("reversal", {}), pr.get("shuffle", {})
         ci = m["ci95"]
-        rows.append([
-            r["task"]["name"], r["model"]["name"], prim, _fmt(m["value"]),
-            f"[{_fmt(ci[0], 3)}, {_fmt(ci[1], 3)}]", _fmt(r.get("points", {}).get("value"), 3),
-            _fmt(rev.get("gap"), 3), _fmt(rev.get("ts"), 3), _fmt(shu.get("gap"), 3), _fmt(shu.get("ts"), 3),
-        ])
-    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(head)]
+        rows.append(
+            [
+                r["task"]["name"],
+                r["model"]["name"],
+                prim,
+                _fmt(m["value"]),
+                f"[{_fmt(ci[0], 3)}, {_fmt(ci[1], 3)}]",
+                _fmt(r.get("points", {}).get("value"), 3),
+                _fmt(rev.get("gap"), 3),
+                _fmt(rev.get("ts"), 3),
+                _fmt(shu.get("gap"), 3),
+                _fmt(shu.get("ts"), 3),
+            ]
+        )
+    widths = [
+        max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(head)
+    ]
     line = "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))
     sep = "  ".join("-" * w for w in widths)
     body = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
@@ -60,8 +82,14 @@ def event_means(results: list[dict[str, Any]]) -> list[tuple[str, str, str, floa
     for r in results:
         v = r["metrics"][r["task"]["primary"]]["value"]
         if v is not None:
-            groups.setdefault((r["task"].get("event", ""), r["model"]["name"], r["task"]["primary"]), []).append(v)
-    return [(e, m, p, float(np.mean(v)), len(v)) for (e, m, p), v in sorted(groups.items()) if len(v) > 1]
+            groups.setdefault(
+                (r["task"].get("event", ""), r["model"]["name"], r["task"]["primary"]), []
+            ).append(v)
+    return [
+        (e, m, p, float(np.mean(v)), len(v))
+        for (e, m, p), v in sorted(groups.items())
+        if len(v) > 1
+    ]
 
 
 def plot_results(results: list[dict[str, Any]], path: str | Path) -> Path:
@@ -93,8 +121,9 @@ def plot_results(results: list[dict[str, Any]], path: str | Path) -> Path:
         ax.set_ylabel(next(r["curve"]["metric"] for r in results if r["task"]["name"] == tname))
         ax.legend(fontsize=7)
     ax = fig.add_subplot(gs[1, :])
-    labels, probes = [], ["reversal", "shuffle", "freeze"]
-    vals = {p: [] for p in probes}
+    labels: list[str] = []
+    probes = ["reversal", "shuffle", "freeze"]
+    vals: dict[str, list[float]] = {p: [] for p in probes}
     for r in results:
         if not any(r["probes"].get(p, {}).get("gap") is not None for p in probes):
             continue  # e.g. one-frame contexts: no temporal probe
@@ -111,7 +140,11 @@ def plot_results(results: list[dict[str, Any]], path: str | Path) -> Path:
     ax.set_yscale("symlog", linthresh=0.1)
     ax.set_xticks(x, labels, fontsize=6, rotation=60, ha="right")
     ax.set_ylabel("relative probe gap (+ = worse)")
-    ax.set_title("Temporal probes: how much the score moves when the context is reversed, shuffled or frozen", fontsize=9)
+    ax.set_title(
+        "Temporal probes: how much the score moves when the context is reversed, shuffled "
+        "or frozen",
+        fontsize=9,
+    )
     ax.legend(fontsize=8)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,7 +160,8 @@ def format_run(run: dict[str, Any]) -> str:
         lines.append(f"event {ev:28s} {m:18s} mean {prim} over {n} tasks: {mean:.4g}")
     for m, s in sorted(run["scores"].items()):
         lines.append(
-            f"decathlon score {m:18s} {s['total']:8.1f}  95% CI [{s['ci95'][0]:.1f}, {s['ci95'][1]:.1f}]  "
+            f"decathlon score {m:18s} {s['total']:8.1f}  "
+            f"95% CI [{s['ci95'][0]:.1f}, {s['ci95'][1]:.1f}]  "
             f"over {len(s['events'])} events (max {s['max']}; a task a model cannot do scores 0)"
         )
     by_reason: dict[str, list[str]] = {}
@@ -154,7 +188,10 @@ def format_describe(d: dict[str, Any], as_json: bool = False) -> str:
     for k, v in d["inputs"].items():
         shape = v.get("shape", "")
         extra = f" features={v['features']}" if "features" in v else ""
-        lines.append(f"    {k:7s} dims={v['dims']} shape={shape} {v.get('dtype', '')}{extra} {v.get('note', '')}")
+        lines.append(
+            f"    {k:7s} dims={v['dims']} shape={shape} "
+            f"{v.get('dtype', '')}{extra} {v.get('note', '')}"
+        )
     o = d["output"]
     lines.append(f"  model returns: dims={o['dims']} shape={o['shape']}: {o['meaning']}")
     if not d["prepared"]:
@@ -165,7 +202,9 @@ def format_describe(d: dict[str, Any], as_json: bool = False) -> str:
 def format_registries(tasks: list[Any], datasets: list[Any], baselines: list[Any]) -> str:
     """``decathlon list``: every registered task, dataset and baseline, one line each."""
     lines = ["tasks:"]
-    lines += [f"  {t.name:36s} {t.kind:9s} primary={t.primary:14s} dataset={t.dataset}" for t in tasks]
+    lines += [
+        f"  {t.name:36s} {t.kind:9s} primary={t.primary:14s} dataset={t.dataset}" for t in tasks
+    ]
     lines.append("datasets:")
     for s in datasets:
         origin = "download" if s.files else "simulated"
@@ -177,7 +216,10 @@ def format_registries(tasks: list[Any], datasets: list[Any], baselines: list[Any
 
 def format_bench(rows: list[dict[str, Any]]) -> str:
     """``decathlon bench``: simulator throughput against the reference loops."""
-    lines = [f"{'simulator':22s} {'ref ms/sim':>11s} {'fast ms/sim':>12s} {'speedup':>8s} {'peak MB':>8s}"]
+    lines = [
+        f"{'simulator':22s} {'ref ms/sim':>11s} {'fast ms/sim':>12s} "
+        f"{'speedup':>8s} {'peak MB':>8s}"
+    ]
     for r in rows:
         lines.append(
             f"{r['name']:22s} {r['reference_per_sim_ms']:11.2f} {r['fast_per_sim_ms']:12.3f} "

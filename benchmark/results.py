@@ -16,7 +16,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["make_result", "result_schema", "validate_result", "save_result", "load_result", "Verification"]
+__all__ = [
+    "make_result",
+    "result_schema",
+    "validate_result",
+    "save_result",
+    "load_result",
+    "Verification",
+]
 
 SCHEMA_VERSION = 1
 
@@ -28,7 +35,9 @@ Verification = Literal["self-reported", "re-scored", "re-run"]
 @lru_cache(maxsize=1)
 def result_schema() -> dict[str, Any]:
     """The result JSON schema (draft 2020-12)."""
-    return json.loads(resources.files("decathlon.benchmark").joinpath("result.schema.json").read_text())
+    return json.loads(
+        resources.files("decathlon.benchmark").joinpath("result.schema.json").read_text()
+    )
 
 
 def validate_result(result: dict[str, Any]) -> dict[str, Any]:
@@ -38,7 +47,9 @@ def validate_result(result: dict[str, Any]) -> dict[str, Any]:
     v = jsonschema.Draft202012Validator(result_schema())
     errors = sorted(v.iter_errors(result), key=lambda e: list(e.path))
     if errors:
-        lines = "\n  - ".join(f"{'/'.join(map(str, e.path)) or '(root)'}: {e.message[:200]}" for e in errors[:20])
+        lines = "\n  - ".join(
+            f"{'/'.join(map(str, e.path)) or '(root)'}: {e.message[:200]}" for e in errors[:20]
+        )
         raise ValueError(f"result record breaks the result schema:\n  - {lines}")
     return result
 
@@ -109,7 +120,9 @@ def load_result(path: str | Path, max_bytes: int = 5 << 20) -> dict[str, Any]:
     """Read and validate a result JSON file (refusing files over ``max_bytes``)."""
     p = Path(path)
     if p.stat().st_size > max_bytes:
-        raise ValueError(f"{p} is {p.stat().st_size} bytes; result files are at most {max_bytes} bytes")
+        raise ValueError(
+            f"{p} is {p.stat().st_size} bytes; result files are at most {max_bytes} bytes"
+        )
     try:
         rec = json.loads(p.read_text())
     except ValueError as e:

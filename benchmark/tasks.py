@@ -172,20 +172,28 @@ class TaskSpec:
         if self.kind not in KINDS:
             raise ValueError(f"task {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
         if self.primary not in self.metrics:
-            raise ValueError(f"task {self.name!r}: primary metric {self.primary!r} not in {self.metrics}")
+            raise ValueError(
+                f"task {self.name!r}: primary metric {self.primary!r} not in {self.metrics}"
+            )
         missing = {"train", "valid", "test"} - set(self.splits)
         if missing:
             raise ValueError(f"task {self.name!r}: splits {sorted(missing)} missing")
         if self.kind == "forecast" and (self.horizon < 1 or not self.targets):
             raise ValueError(f"forecast task {self.name!r} needs horizon >= 1 and targets")
         if not set(self.targets) <= set(self.inputs):
-            raise ValueError(f"task {self.name!r}: targets {self.targets} must be among inputs {self.inputs}")
+            raise ValueError(
+                f"task {self.name!r}: targets {self.targets} must be among inputs {self.inputs}"
+            )
         for m in self.metrics:
             row, step = get_metric(m)
             if row.kind != self.kind:
-                raise ValueError(f"task {self.name!r}: metric {m!r} is for {row.kind} tasks, not {self.kind}")
+                raise ValueError(
+                    f"task {self.name!r}: metric {m!r} is for {row.kind} tasks, not {self.kind}"
+                )
             if step is not None and not 0 <= step < max(self.horizon, 1):
-                raise ValueError(f"task {self.name!r}: metric {m!r} names a step outside 1..{self.horizon}")
+                raise ValueError(
+                    f"task {self.name!r}: metric {m!r} names a step outside 1..{self.horizon}"
+                )
 
 
 TASKS: Registry[TaskSpec] = Registry("task", plugins=("decathlon.datasets",))
@@ -214,7 +222,6 @@ def list_tasks() -> list[str]:
     return TASKS.names()
 
 
-
 def load_split(
     task: TaskSpec, split: str, tier: Tier, meta: Mapping[str, Any] | None = None
 ) -> xr.Dataset:
@@ -223,7 +230,9 @@ def load_split(
     ``meta`` is the store's ``COMPLETE.json`` when the caller has already read it.
     """
     if split not in task.splits:
-        raise KeyError(f"task {task.name!r} has no split {split!r}; valid: {', '.join(task.splits)}")
+        raise KeyError(
+            f"task {task.name!r} has no split {split!r}; valid: {', '.join(task.splits)}"
+        )
     s = task.splits[split]
     ds = open_part(task.dataset, tier, s.part, verify=True, meta=meta)
     if s.samples is not None:
@@ -233,8 +242,9 @@ def load_split(
         missing = [lab for lab in s.labels if lab not in have]
         if missing:
             raise ValueError(
-                f"task {task.name!r} split {split!r}: {s.coord} labels {missing} are not in dataset "
-                f"{task.dataset!r} (it has {have}); re-run `decathlon prepare {task.dataset}`"
+                f"task {task.name!r} split {split!r}: {s.coord} labels {missing} are not in "
+                f"dataset {task.dataset!r} (it has {have}); re-run "
+                f"`decathlon prepare {task.dataset}`"
             )
         ds = ds.isel(sample=[have.index(lab) for lab in s.labels])
     return ds

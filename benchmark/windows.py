@@ -60,8 +60,14 @@ class Windows:
             return None if a is None else a[idx]
 
         return replace(
-            self, ids=self.ids[idx], x=self.x[idx], y=self.y[idx], sample=self.sample[idx],
-            start=self.start[idx], mask_x=take(self.mask_x), mask_y=take(self.mask_y),
+            self,
+            ids=self.ids[idx],
+            x=self.x[idx],
+            y=self.y[idx],
+            sample=self.sample[idx],
+            start=self.start[idx],
+            mask_x=take(self.mask_x),
+            mask_y=take(self.mask_y),
             constants=take(self.constants),
         )
 
@@ -154,7 +160,9 @@ class _Cut:
     ranges: Ranges | None
 
 
-def _starts(task: TaskSpec, split: str, n_t: int, length: int, offset: int, stride: int | None) -> list[int]:
+def _starts(
+    task: TaskSpec, split: str, n_t: int, length: int, offset: int, stride: int | None
+) -> list[int]:
     if stride is None:
         starts = [offset] if offset + length <= n_t else []
     else:
@@ -168,7 +176,12 @@ def _starts(task: TaskSpec, split: str, n_t: int, length: int, offset: int, stri
 
 
 def _cut(
-    task: TaskSpec, split: str, ds: xr.Dataset, stats: Stats, length: int, offset: int,
+    task: TaskSpec,
+    split: str,
+    ds: xr.Dataset,
+    stats: Stats,
+    length: int,
+    offset: int,
     stride: int | None,
 ) -> _Cut:
     """Windows of ``length`` frames starting at ``offset`` and then every ``stride`` frames (one
@@ -198,7 +211,9 @@ def _cut(
     consts = None
     if task.constants:
         n_e = ds.sizes["entity"]
-        cols = [np.asarray(ds[v].values, dtype=np.float32).reshape(n_s, n_e, -1) for v in task.constants]
+        cols = [
+            np.asarray(ds[v].values, dtype=np.float32).reshape(n_s, n_e, -1) for v in task.constants
+        ]
         consts = np.concatenate(cols, axis=-1)[samp]
     cfeat = [f for v in task.constants for f in constant_names(ds, v)]
     return _Cut(feats, seq, mseq, samp, st, consts, cfeat, ranges)
@@ -213,11 +228,19 @@ def _default_windows(task: TaskSpec, split: str, ds: xr.Dataset, stats: Stats) -
     else:
         y = np.asarray(ds["edges"].values, dtype=np.float32)[c.sample]
     return Windows(
-        ids=np.arange(len(c.sample), dtype=np.int64), x=np.ascontiguousarray(c.seq[:, : task.context]),
-        y=np.ascontiguousarray(y), sample=c.sample, start=c.start, features=c.features,
-        target_features=tfeats, mask_x=None if c.mask is None else c.mask[:, : task.context],
-        mask_y=None if c.mask is None else c.mask[:, steps], constants=c.constants,
-        constant_features=c.constant_features, ranges=c.ranges, dt=_frame_seconds(ds),
+        ids=np.arange(len(c.sample), dtype=np.int64),
+        x=np.ascontiguousarray(c.seq[:, : task.context]),
+        y=np.ascontiguousarray(y),
+        sample=c.sample,
+        start=c.start,
+        features=c.features,
+        target_features=tfeats,
+        mask_x=None if c.mask is None else c.mask[:, : task.context],
+        mask_y=None if c.mask is None else c.mask[:, steps],
+        constants=c.constants,
+        constant_features=c.constant_features,
+        ranges=c.ranges,
+        dt=_frame_seconds(ds),
     )
 
 
@@ -231,12 +254,25 @@ def train_sequences(task: TaskSpec | str, split: str = "train", tier: Tier = "mi
     task = get_task(task)
     length = task.train_length or (task.context + task.horizon)
     ds = load_split(task, split, tier)
-    c = _cut(task, split, ds, task_stats(task, tier), length, 0, None if task.stride is None else length)
+    c = _cut(
+        task, split, ds, task_stats(task, tier), length, 0, None if task.stride is None else length
+    )
     if task.kind == "graph":
         y = np.asarray(ds["edges"].values, dtype=np.float32)[c.sample]
     else:
         y = np.zeros((len(c.sample), 0), np.float32)
     return Windows(
-        np.arange(len(c.sample), dtype=np.int64), c.seq, y, c.sample, c.start, c.features, [],
-        c.mask, None, c.constants, c.constant_features, c.ranges, _frame_seconds(ds),
+        np.arange(len(c.sample), dtype=np.int64),
+        c.seq,
+        y,
+        c.sample,
+        c.start,
+        c.features,
+        [],
+        c.mask,
+        None,
+        c.constants,
+        c.constant_features,
+        c.ranges,
+        _frame_seconds(ds),
     )

@@ -18,7 +18,7 @@ from scipy.spatial.transform import Rotation
 from shared_samples import shared_data
 
 from decathlon.benchmark.contract import validate
-from decathlon.benchmark.data import DATASETS, FileSpec, open_part, materialize
+from decathlon.benchmark.data import DATASETS, FileSpec, materialize, open_part
 from decathlon.datasets import cmu_mocap as cm
 from decathlon.datasets import fetch, pinning
 

@@ -51,7 +51,7 @@ def tiny_cache(tmp_path_factory):
 
 
 def _tiny(spec, root):
-    """A simulator shrunk to the tiny tier, or a download served by its fake (placed in the cache)."""
+    """A simulator shrunk to the tiny tier, or a download served by its fake (in the cache)."""
     if not spec.files:
         return dataclasses.replace(spec, tiers={"mini": TINY})
     assert spec.fake is not None, f"downloaded dataset {spec.name!r} registers no fake generator"

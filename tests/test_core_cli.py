@@ -27,8 +27,22 @@ def test_unknown_task_is_one_clear_line(capsys):
 
 def test_evaluate_export_score(capsys, springs_mini, tmp_path):
     out = tmp_path / "res"
-    assert main(["evaluate", "--model", "constant-velocity", "--task", "particles/springs-forecast",
-                 "--out", str(out), "--n-boot", "50"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                "constant-velocity",
+                "--task",
+                "particles/springs-forecast",
+                "--out",
+                str(out),
+                "--n-boot",
+                "50",
+            ]
+        )
+        == 0
+    )
     files = list(out.glob("*.json"))
     assert len(files) == 1
     rec = json.loads(files[0].read_text())
@@ -38,7 +52,20 @@ def test_evaluate_export_score(capsys, springs_mini, tmp_path):
         ids, n = z["ids"], z["x"].shape[2]
     np.savez(tmp_path / "p.npz", ids=ids, pred=np.full((len(ids), n, n), 0.5))
     capsys.readouterr()
-    assert main(["score", "particles/springs-graph", str(tmp_path / "p.npz"), "--out", str(out), "--name", "mine"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "particles/springs-graph",
+                str(tmp_path / "p.npz"),
+                "--out",
+                str(out),
+                "--name",
+                "mine",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "particles/springs-graph" in text and "mine" in text
     assert (out / "mine__particles-springs-graph__mini.json").is_file()
@@ -52,8 +79,25 @@ def test_score_bad_file_is_clear(capsys, springs_mini, tmp_path):
 
 @pytest.mark.slow
 def test_run_demo_subset(capsys, springs_mini, tmp_path):
-    assert main(["run", "--tasks", "particles/springs-forecast", "--baselines", "static,constant-velocity,gru",
-                 "--epochs", "2", "--n-boot", "50", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--tasks",
+                "particles/springs-forecast",
+                "--baselines",
+                "static,constant-velocity,gru",
+                "--epochs",
+                "2",
+                "--n-boot",
+                "50",
+                "--out",
+                str(tmp_path),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "decathlon score gru" in out
     assert (tmp_path / "decathlon.png").stat().st_size > 10_000

@@ -4,14 +4,25 @@ import xarray as xr
 
 from decathlon.benchmark.contract import validate
 
-ATTRS = dict(family="trajectories", units="m", dt=0.1, source="t", license="CC0", citation="c", dataset_version="1")
+ATTRS = dict(
+    family="trajectories",
+    units="m",
+    dt=0.1,
+    source="t",
+    license="CC0",
+    citation="c",
+    dataset_version="1",
+)
 
 
 def traj(**over):
     ds = xr.Dataset(
-        {"pos": (("sample", "time", "entity", "space"), np.zeros((2, 3, 4, 2), np.float32)),
-         "mask": (("sample", "time", "entity"), np.ones((2, 3, 4), bool))},
-        coords={"time": np.arange(3) * 0.1, "space": ["x", "y"]}, attrs=dict(ATTRS),
+        {
+            "pos": (("sample", "time", "entity", "space"), np.zeros((2, 3, 4, 2), np.float32)),
+            "mask": (("sample", "time", "entity"), np.ones((2, 3, 4), bool)),
+        },
+        coords={"time": np.arange(3) * 0.1, "space": ["x", "y"]},
+        attrs=dict(ATTRS),
     )
     return ds.assign(**over) if over else ds
 
@@ -35,8 +46,12 @@ def test_missing_attrs_and_variable_named():
 
 
 def test_wrong_dims_named():
-    ds = traj().assign(pos=(("sample", "entity", "time", "space"), np.zeros((2, 4, 3, 2), np.float32)))
-    with pytest.raises(ValueError, match=r"variable 'pos' has dims \('sample', 'entity', 'time', 'space'\)"):
+    ds = traj().assign(
+        pos=(("sample", "entity", "time", "space"), np.zeros((2, 4, 3, 2), np.float32))
+    )
+    with pytest.raises(
+        ValueError, match=r"variable 'pos' has dims \('sample', 'entity', 'time', 'space'\)"
+    ):
         validate(ds)
 
 
@@ -45,10 +60,20 @@ def test_nan_reported_only_where_mask_true():
     pos[0, 1, 2] = np.nan
     mask = np.ones((2, 3, 4), bool)
     mask[0, 1, 2] = False
-    validate(traj(pos=(("sample", "time", "entity", "space"), pos), mask=(("sample", "time", "entity"), mask)))
+    validate(
+        traj(
+            pos=(("sample", "time", "entity", "space"), pos),
+            mask=(("sample", "time", "entity"), mask),
+        )
+    )
     mask[0, 1, 2] = True
     with pytest.raises(ValueError, match="'pos' has 2 non-finite values where the mask is True"):
-        validate(traj(pos=(("sample", "time", "entity", "space"), pos), mask=(("sample", "time", "entity"), mask)))
+        validate(
+            traj(
+                pos=(("sample", "time", "entity", "space"), pos),
+                mask=(("sample", "time", "entity"), mask),
+            )
+        )
 
 
 def test_unknown_family_and_bad_time():

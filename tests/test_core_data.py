@@ -13,13 +13,29 @@ import xarray as xr
 from decathlon.benchmark import data as D
 from decathlon.datasets import fetch as F
 
-ATTRS = dict(family="trajectories", units="m", dt=0.1, source="t", license="CC0", citation="c", dataset_version="1")
+ATTRS = dict(
+    family="trajectories",
+    units="m",
+    dt=0.1,
+    source="t",
+    license="CC0",
+    citation="c",
+    dataset_version="1",
+)
 
 
 def piece(seed, n=3):
     rng = np.random.default_rng(seed)
-    return xr.Dataset({"pos": (("sample", "time", "entity", "space"), rng.random((n, 4, 2, 2)).astype(np.float32))},
-                      coords={"time": np.arange(4) * 0.1, "space": ["x", "y"]}, attrs=dict(ATTRS))
+    return xr.Dataset(
+        {
+            "pos": (
+                ("sample", "time", "entity", "space"),
+                rng.random((n, 4, 2, 2)).astype(np.float32),
+            )
+        },
+        coords={"time": np.arange(4) * 0.1, "space": ["x", "y"]},
+        attrs=dict(ATTRS),
+    )
 
 
 def toy_spec(name, fail_after=None, bad=False):
@@ -32,7 +48,9 @@ def toy_spec(name, fail_after=None, bad=False):
                 p = p.rename({"pos": "position"})
             yield "all", p
 
-    return D.DatasetSpec(name=name, version="1", domain="test", family="trajectories", build=build, parts=("all",))
+    return D.DatasetSpec(
+        name=name, version="1", domain="test", family="trajectories", build=build, parts=("all",)
+    )
 
 
 @pytest.fixture
@@ -80,12 +98,18 @@ def test_contract_violation_stops_prepare(cache, monkeypatch, override):
 def test_corrupted_store_detected(cache, monkeypatch, override):
     register_temp(toy_spec("toy-cor"), override)
     path = D.materialize("toy-cor", "mini")
-    chunks = [p for p in (path / "all.zarr" / "pos").rglob("*") if p.is_file() and not p.name.startswith(".z")]
+    chunks = [
+        p
+        for p in (path / "all.zarr" / "pos").rglob("*")
+        if p.is_file() and not p.name.startswith(".z")
+    ]
     assert chunks
     raw = bytearray(chunks[0].read_bytes())
     raw[len(raw) // 2] ^= 0xFF
     chunks[0].write_bytes(bytes(raw))
-    with pytest.raises(D.StoreError, match=r"(corrupted|sha256).*delete .* and run `decathlon prepare toy-cor"):
+    with pytest.raises(
+        D.StoreError, match=r"(corrupted|sha256).*delete .* and run `decathlon prepare toy-cor"
+    ):
         D.open_part("toy-cor", "mini", "all", verify=True)
 
 
@@ -117,9 +141,15 @@ def files_spec(tmp_path, content=b"frame\tped\tx\ty\n", pinned=True):
     src.mkdir(exist_ok=True)
     (src / "a.txt").write_bytes(content)
     sha = hashlib.sha256(content).hexdigest() if pinned else None
-    spec = D.DatasetSpec(name="toy-files", version="1", domain="test", family="trajectories",
-                         build=lambda s, t, p: iter(()), parts=("all",),
-                         files=(D.FileSpec("a.txt", "https://example.invalid/data/a.txt", sha),))
+    spec = D.DatasetSpec(
+        name="toy-files",
+        version="1",
+        domain="test",
+        family="trajectories",
+        build=lambda s, t, p: iter(()),
+        parts=("all",),
+        files=(D.FileSpec("a.txt", "https://example.invalid/data/a.txt", sha),),
+    )
     return spec, src
 
 
@@ -128,6 +158,7 @@ def test_fetch_verifies_and_caches(cache):
     paths = F.fetch(spec, downloader=local_downloader(src))
     assert paths["a.txt"].read_bytes() == (src / "a.txt").read_bytes()
     assert paths["a.txt"].is_relative_to(cache / "raw" / "toy-files")
+
     # second fetch uses the cache (a downloader that fails proves it)
     def boom(*a):
         raise AssertionError("should not download")

@@ -52,8 +52,12 @@ def test_windows_follow_the_nri_protocol(springs_mini):
     assert w.x.shape == (500, 49, 5, 4) and w.y.shape == (500, 20, 5, 4)
     assert w.features == ["pos_x", "pos_y", "vel_x", "vel_y"]
     vel = ds.vel.values[7]
-    np.testing.assert_allclose(w.x[7, :, :, 2:], (vel[:49] - lo) * 2 / (hi - lo) - 1, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(w.y[7, :, :, 2:], (vel[49:69] - lo) * 2 / (hi - lo) - 1, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        w.x[7, :, :, 2:], (vel[:49] - lo) * 2 / (hi - lo) - 1, rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        w.y[7, :, :, 2:], (vel[49:69] - lo) * 2 / (hi - lo) - 1, rtol=1e-5, atol=1e-6
+    )
     g = make_windows(GRAPH, "test", "mini")
     np.testing.assert_array_equal(g.y, ds.edges.values)
     tr = train_sequences(FORECAST, "train", "mini")
@@ -81,7 +85,9 @@ def test_static_baseline_scored_by_hand(springs_mini):
     rev = np.repeat(first, 20, axis=1)
     assert r["probes"]["reversal"]["value"] == pytest.approx(((rev - w.y) ** 2).mean())
     assert r["probes"]["freeze"]["gap"] == 0
-    assert r["probes"]["reversal"]["ts"] is None and "undefined" in r["probes"]["reversal"]["ts_note"]
+    assert (
+        r["probes"]["reversal"]["ts"] is None and "undefined" in r["probes"]["reversal"]["ts_note"]
+    )
     assert r["points"]["value"] == 0 and r["points"]["trivial_baseline"] == "static"
     assert r["task"]["data_sha256"] and r["task"]["split_sha256"]
 
@@ -107,8 +113,12 @@ def test_constant_velocity_beats_static_and_probes_are_consistent(springs_mini):
     assert 0 < r["probes"]["reversal"]["sensitivity"]
     static_mse = r["points"]["trivial_value"]
     rev = r["probes"]["reversal"]
-    assert rev["ts_trivial"] == pytest.approx(rev["gap"] / (static_mse - r["metrics"]["mse"]["value"]))
-    assert np.mean(r["probes"]["shuffle"]["per_draw"]) == pytest.approx(r["probes"]["shuffle"]["value"])
+    assert rev["ts_trivial"] == pytest.approx(
+        rev["gap"] / (static_mse - r["metrics"]["mse"]["value"])
+    )
+    assert np.mean(r["probes"]["shuffle"]["per_draw"]) == pytest.approx(
+        r["probes"]["shuffle"]["value"]
+    )
 
 
 def test_oracle_gets_perfect_scores(springs_mini):
@@ -135,7 +145,10 @@ def test_graph_chance_and_proximity(springs_mini):
 @pytest.mark.parametrize(
     "fn, match",
     [
-        (lambda b: np.zeros((len(b["ids"]), 19, 5, 4)), r"has shape \(\d+, 19, 5, 4\), expected \(\d+, 20, 5, 4\)"),
+        (
+            lambda b: np.zeros((len(b["ids"]), 19, 5, 4)),
+            r"has shape \(\d+, 19, 5, 4\), expected \(\d+, 20, 5, 4\)",
+        ),
         (lambda b: np.full((len(b["ids"]), 20, 5, 4), np.nan), r"NaN/inf values .* must be finite"),
         (lambda b: np.array([["a"]]), r"dtype <U1; expected a float array"),
     ],
@@ -174,8 +187,14 @@ def test_offline_route_equals_evaluate(springs_mini, tmp_path):
         feats = z["features"].tolist()
         for k in keys:
             if k == "x" or k.startswith("x__"):
-                batch = {"ids": z["ids"], "x": z[k], "mask": None, "features": feats,
-                         "target_features": z["target_features"].tolist(), "dt": 0.1}
+                batch = {
+                    "ids": z["ids"],
+                    "x": z[k],
+                    "mask": None,
+                    "features": feats,
+                    "target_features": z["target_features"].tolist(),
+                    "dt": 0.1,
+                }
                 out["pred" + k[1:]] = model.predict(batch)
         assert tuple(z["output_shape"]) == (500, 20, 5, 4)
     assert {"x__reversal", "x__freeze", "x__shuffle9"} <= keys
@@ -209,7 +228,15 @@ def test_pickled_predictions_refused(springs_mini, tmp_path):
 def test_probe_transforms():
     task = get_task(FORECAST)
     x = np.arange(3 * 4, dtype=np.float32).reshape(1, 3, 1, 4)
-    w = Windows(np.arange(1), x, np.zeros((1, 20, 1, 4)), np.zeros(1), np.zeros(1), ["pos_x", "pos_y", "vel_x", "vel_y"], [])
+    w = Windows(
+        np.arange(1),
+        x,
+        np.zeros((1, 20, 1, 4)),
+        np.zeros(1),
+        np.zeros(1),
+        ["pos_x", "pos_y", "vel_x", "vel_y"],
+        [],
+    )
     # without normalization velocities are negated as they are
     rev = transform(task, w, "reversal")["x"]
     np.testing.assert_array_equal(rev[0, 0, 0], [8, 9, -10, -11])
@@ -232,14 +259,16 @@ def test_describe_names_shapes(springs_mini):
 
 
 def test_benchmark_core_does_not_import_torch(springs_mini):
-    code = ("import sys, decathlon.benchmark\n"
-            "from decathlon.benchmark.evaluate import evaluate\n"
-            "from decathlon.benchmark.baselines import make_baseline\n"
-            "from decathlon.benchmark.tasks import get_task\n"
-            "t = get_task('particles/springs-forecast')\n"
-            "from decathlon.benchmark.context import EvalConfig, prepare\n"
-            "evaluate(make_baseline('static', t), prepare(t), EvalConfig(n_boot=5))\n"
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys, decathlon.benchmark\n"
+        "from decathlon.benchmark.evaluate import evaluate\n"
+        "from decathlon.benchmark.baselines import make_baseline\n"
+        "from decathlon.benchmark.tasks import get_task\n"
+        "t = get_task('particles/springs-forecast')\n"
+        "from decathlon.benchmark.context import EvalConfig, prepare\n"
+        "evaluate(make_baseline('static', t), prepare(t), EvalConfig(n_boot=5))\n"
+        "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

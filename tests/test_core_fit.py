@@ -47,7 +47,14 @@ def test_gru_trains_and_predicts(springs_mini):
     hist = model.fit("mini")
     assert len(hist["train_loss"]) == 2 and hist["train_loss"][1] < hist["train_loss"][0]
     w = make_windows(task, "test", "mini")
-    out = model.predict({"ids": w.ids[:7], "x": w.x[:7], "features": w.features, "target_features": w.target_features})
+    out = model.predict(
+        {
+            "ids": w.ids[:7],
+            "x": w.x[:7],
+            "features": w.features,
+            "target_features": w.target_features,
+        }
+    )
     assert out.shape == (7, 20, 5, 4) and np.isfinite(out).all()
     assert model.n_parameters > 0
 

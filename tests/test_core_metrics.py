@@ -43,7 +43,9 @@ def test_forecast_metric_names():
 def shd_reference(p, t):
     """Count unordered pairs whose directed pattern differs (reversal = 1)."""
     n = len(t)
-    return sum((p[i, j], p[j, i]) != (t[i, j], t[j, i]) for i, j in itertools.combinations(range(n), 2))
+    return sum(
+        (p[i, j], p[j, i]) != (t[i, j], t[j, i]) for i, j in itertools.combinations(range(n), 2)
+    )
 
 
 def test_shd_conventions():
@@ -55,9 +57,9 @@ def test_shd_conventions():
     both[0, 0, 1] = both[0, 1, 0] = 1
     selfloop = t.copy()
     selfloop[0, 2, 2] = 1
-    assert M.shd(rev, t)[0] == 1          # reversed edge costs 1
-    assert M.shd(both, t)[0] == 1         # extra opposite direction costs 1
-    assert M.shd(selfloop, t)[0] == 0     # self-loops excluded
+    assert M.shd(rev, t)[0] == 1  # reversed edge costs 1
+    assert M.shd(both, t)[0] == 1  # extra opposite direction costs 1
+    assert M.shd(selfloop, t)[0] == 0  # self-loops excluded
     assert M.shd(np.zeros_like(t), t)[0] == 1
     full = np.ones((1, 3, 3))
     assert M.shd(full, np.zeros((1, 3, 3)))[0] == 3
@@ -75,7 +77,8 @@ def test_shd_matches_reference_on_random_graphs():
 def test_edge_accuracy_hand_computed():
     t = np.array([[[0, 1, 0], [1, 0, 0], [0, 0, 0]]], float)
     s = np.array([[[0.9, 0.8, 0.6], [0.1, 0.0, 0.2], [0.3, 0.4, 1.0]]])
-    # off-diagonal predictions: (0,1)=1 ok, (0,2)=1 wrong, (1,0)=0 wrong, (1,2)=0 ok, (2,0) ok, (2,1) ok
+    # off-diagonal predictions: (0,1)=1 ok, (0,2)=1 wrong, (1,0)=0 wrong, (1,2)=0 ok,
+    # (2,0) ok, (2,1) ok
     assert M.edge_accuracy(s, t)[0] == pytest.approx(4 / 6)
 
 
@@ -108,7 +111,9 @@ def test_bootstrap_weights_equal_explicit_resampling():
     st = M.forecast_stats(pred, target)
     idx = rng.integers(0, 20, 20)
     w = np.bincount(idx, minlength=20)[None]
-    assert M.metric_value("mse@3", st, w)[0] == pytest.approx(M.rollout_error(pred[idx], target[idx])[2])
+    assert M.metric_value("mse@3", st, w)[0] == pytest.approx(
+        M.rollout_error(pred[idx], target[idx])[2]
+    )
     s, t = rng.random((20, 4, 4)), (rng.random((20, 4, 4)) < 0.5).astype(float)
     gs = M.graph_stats(s, t)
     gi = M.graph_stats(s[idx], t[idx])
@@ -135,10 +140,19 @@ def test_points():
 def test_decathlon_score_counts_missing_tasks_as_zero():
 
     def rec(task, event, pts):
-        return {"task": {"name": task, "event": event}, "points": {"value": pts, "ci95": [pts, pts]}}
+        return {
+            "task": {"name": task, "event": event},
+            "points": {"value": pts, "ci95": [pts, pts]},
+        }
 
-    rs = [rec("a/x-forecast", "a/x", 600.0), rec("a/x-graph", "a/x", 200.0), rec("b/y-forecast", "b/y", 300.0)]
+    rs = [
+        rec("a/x-forecast", "a/x", 600.0),
+        rec("a/x-graph", "a/x", 200.0),
+        rec("b/y-forecast", "b/y", 300.0),
+    ]
     s = decathlon_score(rs)
     assert s["events"] == {"a/x": 400.0, "b/y": 300.0} and s["total"] == 700.0 and s["max"] == 2000
-    s = decathlon_score(rs[:1], events={"a/x": ["a/x-forecast", "a/x-graph"], "b/y": ["b/y-forecast"]})
+    s = decathlon_score(
+        rs[:1], events={"a/x": ["a/x-forecast", "a/x-graph"], "b/y": ["b/y-forecast"]}
+    )
     assert s["events"] == {"a/x": 300.0, "b/y": 0.0} and s["total"] == 300.0 and s["max"] == 2000

@@ -20,8 +20,8 @@ def test_unknown_task_lists_valid_names():
 
 
 def test_every_task_refers_to_registered_dataset_and_baseline():
-    from decathlon.benchmark.data import DATASETS
     from decathlon.benchmark.baselines import BASELINES
+    from decathlon.benchmark.data import DATASETS
 
     for name in list_tasks():
         t = get_task(name)

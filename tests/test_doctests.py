@@ -23,5 +23,7 @@ MODULES = _modules()
 def test_docstring_examples(name, tmp_path, monkeypatch):
     monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path))  # examples never touch a real cache
     mod = importlib.import_module(name)
-    res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
+    res = doctest.testmod(
+        mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False
+    )
     assert res.failed == 0, f"{res.failed} docstring example(s) failed in {name}"

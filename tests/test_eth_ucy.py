@@ -16,7 +16,7 @@ import xarray as xr
 from shared_samples import shared_data
 
 from decathlon.benchmark.contract import validate
-from decathlon.benchmark.data import DATASETS, FileSpec, open_part, materialize
+from decathlon.benchmark.data import DATASETS, FileSpec, materialize, open_part
 from decathlon.datasets import eth_ucy as eu
 from decathlon.datasets import fetch, pinning
 

@@ -10,7 +10,9 @@ from decathlon.datasets.fetch import fetch
 pytestmark = pytest.mark.network
 
 
-@pytest.mark.parametrize("dataset, name", [("eth-ucy", "all_data/biwi_eth.txt"), ("cmu-mocap-35", "35.asf")])
+@pytest.mark.parametrize(
+    "dataset, name", [("eth-ucy", "all_data/biwi_eth.txt"), ("cmu-mocap-35", "35.asf")]
+)
 def test_canonical_url_serves_the_pinned_bytes(tmp_path, monkeypatch, dataset, name):
     monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path))
     spec = DATASETS.get(dataset)

@@ -9,6 +9,8 @@ def test_readme_python_example_runs(springs_mini):
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     assert blocks, "the README lost its Python example"
     scope: dict = {}
-    exec(compile(blocks[0].replace("print(", "(lambda *a: None)("), "README.md", "exec"), scope)  # our own file
+    exec(
+        compile(blocks[0].replace("print(", "(lambda *a: None)("), "README.md", "exec"), scope
+    )  # our own file
     assert scope["result"]["metrics"]["mse"]["value"] > 0
     assert scope["result"]["task"]["name"] == "particles/springs-forecast"

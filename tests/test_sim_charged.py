@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 
 from decathlon.benchmark.contract import validate
-from decathlon.benchmark.data import DATASETS, open_part, materialize
+from decathlon.benchmark.data import DATASETS, materialize, open_part
 from decathlon.datasets import nri
 
 

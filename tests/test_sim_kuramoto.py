@@ -7,7 +7,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from decathlon.benchmark.contract import validate
-from decathlon.benchmark.data import DATASETS, open_part, materialize
+from decathlon.benchmark.data import DATASETS, materialize, open_part
 from decathlon.datasets import kuramoto as K
 
 

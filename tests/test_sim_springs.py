@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from decathlon.benchmark.contract import validate
-from decathlon.benchmark.data import DATASETS, open_part, materialize
+from decathlon.benchmark.data import DATASETS, materialize, open_part
 from decathlon.datasets import nri
 
 

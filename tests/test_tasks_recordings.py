@@ -40,7 +40,10 @@ def fake_eth_spec(files):
     from decathlon.datasets.fetch import file_sha256
 
     spec = D.DATASETS.get("eth-ucy")
-    return dataclasses.replace(spec, files=tuple(dataclasses.replace(f, sha256=file_sha256(files[f.name])) for f in spec.files))
+    return dataclasses.replace(
+        spec,
+        files=tuple(dataclasses.replace(f, sha256=file_sha256(files[f.name])) for f in spec.files),
+    )
 
 
 def test_eth_ucy_tasks_on_fakes(cache, tmp_path, monkeypatch, override):
@@ -66,7 +69,7 @@ def test_best_of_k_takes_the_minimum_per_pedestrian(cache, tmp_path, monkeypatch
     w = make_windows(task, "test", "mini")
 
     class TwoGuesses:
-        """Sample 0 is right for even pedestrian slots, sample 1 for odd ones; both 1 m off elsewhere."""
+        """Sample 0 is right for even pedestrian slots, sample 1 for odd; both 1 m off elsewhere."""
 
         def predict(self, batch):
             y = w.y[batch["ids"]]
@@ -97,7 +100,9 @@ def test_eth_ucy_real_windows_match_social_gan(cache, real_data):
         w = make_windows(f"pedestrians/eth-ucy-{scene}", "test", "full")
         assert int(w.mask_y[:, 0].sum()) == peds, scene
     task = get_task("pedestrians/eth-ucy-eth")
-    r = evaluate(make_baseline("constant-velocity", task), prepare(task, tier="full"), EvalConfig(n_boot=100))
+    r = evaluate(
+        make_baseline("constant-velocity", task), prepare(task, tier="full"), EvalConfig(n_boot=100)
+    )
     assert 0.5 < r["metrics"]["ade"]["value"] < 1.5  # metres; constant velocity on eth
 
 
@@ -115,18 +120,27 @@ def test_cmu_walking_task_on_real_trial(cache, monkeypatch, real_data, override)
 
     copies = {f.name: f for f in spec.files}
     pinned = {"35.asf", "35_01.amc"}
-    real = {n: dataclasses.replace(f, sha256=None) if n not in pinned else f for n, f in copies.items()}
+    real = {
+        n: dataclasses.replace(f, sha256=None) if n not in pinned else f for n, f in copies.items()
+    }
     spec2 = dataclasses.replace(spec, files=tuple(real.values()))
     override(D.DATASETS, "cmu-mocap-35", spec2)
     F.fetch(spec2, downloader=download)
     D.materialize("cmu-mocap-35", "full")
     task = get_task("mocap/cmu-walking-forecast")
     w = make_windows(task, "test", "full")
-    assert w.x.shape == (7 * 3, 50, 31, 3) and w.y.shape == (21, 48, 31, 3)  # 358 frames -> 3 windows of 100
+    assert w.x.shape == (7 * 3, 50, 31, 3) and w.y.shape == (
+        21,
+        48,
+        31,
+        3,
+    )  # 358 frames -> 3 windows of 100
     tr = train_sequences(task, "train", "full")
     assert tr.x.shape == (12 * 7, 50, 31, 3)  # non-overlapping 50-frame windows
     r_s = evaluate(make_baseline("static", task), prepare(task, tier="full"), EvalConfig(n_boot=50))
-    r_cv = evaluate(make_baseline("constant-velocity", task), prepare(task, tier="full"), EvalConfig(n_boot=50))
+    r_cv = evaluate(
+        make_baseline("constant-velocity", task), prepare(task, tier="full"), EvalConfig(n_boot=50)
+    )
     assert r_cv["metrics"]["l2@1"]["value"] < r_s["metrics"]["l2@1"]["value"]
     assert 0 < r_s["metrics"]["l2@1"]["value"] < 0.05  # metres moved in 1/120 s
 
@@ -136,16 +150,24 @@ def test_pin_hashes_command_prints_recorded(cache, monkeypatch, real_data, capsy
     from decathlon.datasets import fetch as F
 
     spec = D.DATASETS.get("cmu-mocap-35")
-    few = dataclasses.replace(spec, files=(spec.files[0], dataclasses.replace(spec.files[2], sha256=None)))
+    few = dataclasses.replace(
+        spec, files=(spec.files[0], dataclasses.replace(spec.files[2], sha256=None))
+    )
     override(D.DATASETS, "cmu-mocap-35", few)
 
     def download(url, output_file, pup):
-        shutil.copyfile(real_data / "cmu_mocap" / "35" / ("35.asf" if url.endswith(".asf") else "35_01.amc"), output_file)
+        shutil.copyfile(
+            real_data / "cmu_mocap" / "35" / ("35.asf" if url.endswith(".asf") else "35_01.amc"),
+            output_file,
+        )
 
     F.fetch(few, downloader=download)
     assert main(["pin-hashes", "cmu-mocap-35"]) == 0
     out = capsys.readouterr().out
-    assert "35_02.amc" in out and "0743f4ea48e7e199cd56b2810b5ce81f8ede08d32ff79aa4e363c44cc4fe33aa" in out
+    assert (
+        "35_02.amc" in out
+        and "0743f4ea48e7e199cd56b2810b5ce81f8ede08d32ff79aa4e363c44cc4fe33aa" in out
+    )
 
 
 def test_run_includes_recordings_only_when_cached(cache, tmp_path, monkeypatch, override):

@@ -25,9 +25,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     from decathlon.benchmark.report import format_registries
     from decathlon.benchmark.tasks import TASKS
 
-    print(format_registries([TASKS.get(n) for n in TASKS.names()],
-                            [DATASETS.get(n) for n in DATASETS.names()],
-                            [BASELINES.get(n) for n in BASELINES.names()]))  # fmt: skip
+    print(
+        format_registries(
+            [TASKS.get(n) for n in TASKS.names()],
+            [DATASETS.get(n) for n in DATASETS.names()],
+            [BASELINES.get(n) for n in BASELINES.names()],
+        )
+    )
     return 0
 
 
@@ -81,8 +85,10 @@ def cmd_export_inputs(args: argparse.Namespace) -> int:
 
     prepared = prepare(args.task, args.split, args.tier, progress=True)
     p = export_inputs(prepared, args.out, probes=not args.no_probes)
-    print(f"inputs written to {p}; predict key 'pred' for 'x' and 'pred__<probe>' for each "
-          "'x__<probe>', same 'ids'")  # fmt: skip
+    print(
+        f"inputs written to {p}; predict key 'pred' for 'x' and 'pred__<probe>' for each "
+        "'x__<probe>', same 'ids'"
+    )
     return 0
 
 
@@ -92,7 +98,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     from decathlon.benchmark.report import format_table
     from decathlon.benchmark.results import save_result
 
-    r = score(prepare(args.task, args.split, args.tier, build=False), args.predictions, model_name=args.name)
+    r = score(
+        prepare(args.task, args.split, args.tier, build=False),
+        args.predictions,
+        model_name=args.name,
+    )
     print(format_table([r]))
     print(f"result: {save_result(r, args.out)}")
     return 0
@@ -120,7 +130,10 @@ def cmd_pin_hashes(args: argparse.Namespace) -> int:
     spec = DATASETS.get(args.dataset)
     if args.write:
         done = write_pins(spec)
-        print(f"pinned {len(done)} files in the source of {args.dataset}: {', '.join(done) or '(none recorded)'}")
+        print(
+            f"pinned {len(done)} files in the source of {args.dataset}: "
+            f"{', '.join(done) or '(none recorded)'}"
+        )
     else:
         print(pin_hashes_source(spec))
     return 0
@@ -152,7 +165,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_describe)
 
-    s = sub.add_parser("prepare", help="download or simulate a task's (or dataset's) data into the cache")
+    s = sub.add_parser(
+        "prepare", help="download or simulate a task's (or dataset's) data into the cache"
+    )
     s.add_argument("name", help="task or dataset name")
     s.add_argument("--tier", default="mini", choices=TIER_CHOICES)
     s.add_argument("--force", action="store_true", help="rebuild even if cached")
@@ -168,7 +183,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--n-boot", type=int, default=1000)
     s.set_defaults(func=cmd_evaluate)
 
-    s = sub.add_parser("export-inputs", help="write a task's model inputs (every probe variant) to .npz")
+    s = sub.add_parser(
+        "export-inputs", help="write a task's model inputs (every probe variant) to .npz"
+    )
     s.add_argument("task")
     s.add_argument("out", help="output .npz path")
     s.add_argument("--tier", default="mini", choices=TIER_CHOICES)
@@ -185,7 +202,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="results")
     s.set_defaults(func=cmd_score)
 
-    s = sub.add_parser("run", help="the demo decathlon: every task x the baselines, table, JSON, figure")
+    s = sub.add_parser(
+        "run", help="the demo decathlon: every task x the baselines, table, JSON, figure"
+    )
     s.add_argument("--tier", default="mini", choices=TIER_CHOICES)
     s.add_argument("--tasks", nargs="*", help="subset of tasks (default: all)")
     s.add_argument("--baselines", default=None, help="comma-separated baselines (default: all)")
@@ -195,12 +214,18 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(func=cmd_run)
 
-    s = sub.add_parser("pin-hashes", help="maintainers: print (or --write) the sha256 recorded for unpinned files")
+    s = sub.add_parser(
+        "pin-hashes", help="maintainers: print (or --write) the sha256 recorded for unpinned files"
+    )
     s.add_argument("dataset")
-    s.add_argument("--write", action="store_true", help="write them into the dataset module's source")
+    s.add_argument(
+        "--write", action="store_true", help="write them into the dataset module's source"
+    )
     s.set_defaults(func=cmd_pin_hashes)
 
-    s = sub.add_parser("bench", help="simulator throughput: vectorized vs reference loop (writes JSON + PNG)")
+    s = sub.add_parser(
+        "bench", help="simulator throughput: vectorized vs reference loop (writes JSON + PNG)"
+    )
     s.add_argument("names", nargs="*", help="simulators (default: all)")
     s.add_argument("--scale", type=float, default=1.0, help="multiply simulation counts")
     s.add_argument("--repeats", type=int, default=3)
@@ -212,7 +237,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s", stream=sys.stderr
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(message)s",
+        stream=sys.stderr,
     )
     try:
         return int(args.func(args))
