@@ -1,4 +1,6 @@
-"""decathlon.datasets: one module per source (spec + parser or simulator + fake generator).
+"""decathlon.datasets: one module per source (spec, simulator or ``open_<name>``, fake, tasks).
+
+Format readers (pure functions over file paths) live in :mod:`decathlon.datasets.io`.
 
 Importing this package registers every built-in dataset, task and simulator benchmark.
 """

@@ -2,27 +2,27 @@
 
 Source: the ``experiments/pedestrians/raw/raw/{all_data,train,val}/`` files of
 StanfordASL/Trajectron-plus-plus at commit ``1031c7bd1a444273af378c1ec1dcca907ba59830`` (MIT),
-the same bytes as Social-GAN's ``datasets.zip`` (``shared/data/MANIFEST.md`` §2,
-``shared/PROTOCOLS.md`` §7).
+the same bytes as Social-GAN's ``datasets.zip`` (data card ``datasets/cards/eth-ucy.md``,
+``docs/protocols.md`` §4).
 
-Format: no header; one row per (frame, pedestrian): ``frame_id  ped_id  x  y`` separated by tabs
-(ETH files write integers, UCY files floats such as ``0.0``); x, y in metres on the ground plane.
-``frame_id`` advances by 10 per annotation step of 0.4 s (2.5 Hz). Frames in which nobody is
-annotated are absent, so the annotated frames have gaps (biwi_hotel has 26, the largest 1110
-frames = 44.4 s).
+The files (read by :mod:`decathlon.datasets.io.eth_ucy_text`) have one ``frame_id ped_id x y``
+row per (frame, pedestrian), x, y in metres on the ground plane. ``frame_id`` advances by 10 per
+annotation step of 0.4 s (2.5 Hz). Frames in which nobody is annotated are absent, so the
+annotated frames have gaps (biwi_hotel has 26, the largest 1110 frames = 44.4 s).
 
 The dataset (:func:`open_eth_ucy`) keeps those gaps on a regular time axis: step
 ``t = (frame_id - first frame of the file) / 10`` at ``t * 0.4`` s. Social-GAN's windows
-(:func:`sgan_windows`) are instead runs of 20 consecutive *annotated* frames, which span a gap when
-there is one; the function reproduces that exactly, and reports each window's time indices.
+(:func:`decathlon.datasets.sgan_windows.sgan_windows`) are instead runs of 20 consecutive
+*annotated* frames, which span a gap when there is one; that function reproduces this exactly,
+and reports each window's time indices.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -31,14 +31,14 @@ from decathlon.benchmark.data import DatasetSpec, FileSpec, register_dataset
 from decathlon.benchmark.tasks import Split, TaskSpec, register_task
 from decathlon.benchmark.windows import Windows
 from decathlon.datasets.fetch import file_builder
+from decathlon.datasets.io.eth_ucy_text import read_eth_ucy_file, read_eth_ucy_lines
+from decathlon.datasets.sgan_windows import sgan_windows
 
 __all__ = [
     "SCENES",
     "FILE_BASES",
     "FOLDERS",
-    "read_eth_ucy_file",
     "open_eth_ucy",
-    "sgan_windows",
     "scene_split",
     "make_fake_eth_ucy",
     "ETH_UCY",
@@ -50,7 +50,7 @@ log = logging.getLogger("decathlon")
 FRAME_STEP = 10
 DT = 0.4
 
-#: Leave-one-scene-out test scenes -> their ``all_data`` files (PROTOCOLS §7.1).
+#: Leave-one-scene-out test scenes -> their ``all_data`` files (docs/protocols.md §4.1).
 SCENES: dict[str, list[str]] = {
     "eth": ["biwi_eth"],
     "hotel": ["biwi_hotel"],
@@ -73,132 +73,6 @@ FILE_BASES: tuple[str, ...] = (
 FOLDERS: dict[str, str] = {"all_data": "", "train": "_train", "val": "_val"}
 
 _SCENE_OF = {f: s for s, fs in SCENES.items() for f in fs}
-
-
-# ------------------------------------------------------------------------------------------
-# Reading
-# ------------------------------------------------------------------------------------------
-
-
-_ROW = re.compile(r"^[ \t]*\S+[ \t]+\S+[ \t]+\S+[ \t]+\S+[ \t]*$", re.M)
-_NONBLANK = re.compile(r"^[ \t]*\S", re.M)
-
-
-def _read_lines(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Line-by-line reader: rows (n, 4) float64 and their 1-based line numbers.
-
-    Raises the format errors with the file name and line number; used when the fast reader
-    finds a problem and for the line numbers of later errors.
-    """
-    rows: list[tuple[float, ...]] = []
-    line_no: list[int] = []
-    with open(path, encoding="utf-8", errors="replace", newline=None) as f:
-        for n, raw in enumerate(f, start=1):
-            toks = raw.split()  # tabs (upstream) or spaces (SGAN's delim='space')
-            if not toks:
-                continue
-            if len(toks) != 4:
-                raise ValueError(
-                    f"{path.name} line {n}: expected 4 columns 'frame_id ped_id x y' separated by "
-                    f"tabs or spaces, got {len(toks)}: {raw.strip()[:60]!r}. The file is "
-                    "truncated or not in the Social-GAN format; download it again."
-                )
-            try:
-                vals = tuple(float(t) for t in toks)
-            except ValueError:
-                bad = next(t for t in toks if not _is_float(t))
-                raise ValueError(
-                    f"{path.name} line {n}: cannot read {bad!r} as a number; expected "
-                    "'frame_id ped_id x y' numbers like '780\\t1.0\\t8.46\\t3.59'"
-                ) from None
-            if not all(np.isfinite(vals)):
-                raise ValueError(
-                    f"{path.name} line {n}: non-finite value in {raw.strip()!r}; the upstream files "
-                    "have no NaN or inf (a missing pedestrian is a missing row, not NaN)"
-                )
-            if vals[0] != int(vals[0]) or vals[1] != int(vals[1]):
-                raise ValueError(
-                    f"{path.name} line {n}: frame_id {toks[0]!r} and ped_id {toks[1]!r} must be "
-                    "whole numbers"
-                )
-            rows.append(vals)
-            line_no.append(n)
-    if not rows:
-        raise ValueError(f"{path.name}: no data rows; expected 'frame_id ped_id x y' lines")
-    return np.asarray(rows, dtype=np.float64), np.asarray(line_no)
-
-
-def _read(path: Path) -> np.ndarray:
-    """Rows (n, 4) float64 after every check of the file format (fast path, C parsing).
-
-    The whole text is checked to have 4 fields on every non-blank line and parsed at once; any
-    problem sends the file through :func:`_read_lines`, which raises with the line number.
-    """
-    text = path.read_text(encoding="utf-8", errors="replace")
-    data = None
-    if len(_ROW.findall(text)) == len(_NONBLANK.findall(text)):
-        try:
-            data = np.array(text.split(), dtype=np.float64).reshape(-1, 4)
-        except ValueError:
-            data = None
-    if (
-        data is None
-        or data.shape[0] == 0
-        or not np.all(np.isfinite(data))
-        or np.any(data[:, :2] != np.trunc(data[:, :2]))
-    ):
-        data = _read_lines(path)[0]
-    order = np.lexsort((data[:, 1], data[:, 0]))
-    key = data[order, :2]
-    dup = np.flatnonzero(np.all(key[1:] == key[:-1], axis=1))
-    if dup.size:
-        lines = _read_lines(path)[1]
-        a, b = lines[order[dup[0]]], lines[order[dup[0] + 1]]
-        fr, pid = key[dup[0]]
-        raise ValueError(
-            f"{path.name} lines {min(a, b)} and {max(a, b)}: pedestrian {int(pid)} appears twice "
-            f"in frame {int(fr)} ({dup.size} duplicated (frame, ped) pairs in all); each "
-            "pedestrian has at most one row per frame. Remove the duplicates."
-        )
-    return data
-
-
-def _is_float(tok: str) -> bool:
-    try:
-        float(tok)
-    except ValueError:
-        return False
-    return True
-
-
-def read_eth_ucy_file(path: str | Path) -> np.ndarray:
-    """Read one Social-GAN-format file.
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        A ``frame_id ped_id x y`` text file (tab- or space-separated; blank lines skipped).
-
-    Returns
-    -------
-    numpy.ndarray
-        float64 (rows, 4): frame_id, ped_id, x, y in file order.
-
-    Raises
-    ------
-    ValueError
-        Naming the file and line: a wrong column count, a bad number, NaN/inf, a non-integer
-        frame or pedestrian id, or a duplicated (frame, ped) row.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> files = make_fake_eth_ucy(tempfile.mkdtemp(), seed=0)
-    >>> rows = read_eth_ucy_file(files["all_data/biwi_eth.txt"])
-    >>> rows.shape[1], bool((rows[:, 0] % 10 == 0).all())
-    (4, True)
-    """
-    return _read(Path(path))
 
 
 # ------------------------------------------------------------------------------------------
@@ -252,12 +126,141 @@ CITATION = (
     "Pellegrini, Ess, Schindler, Van Gool. You'll never walk alone: modeling social behavior for "
     "multi-target tracking. ICCV 2009 (ETH). Lerner, Chrysanthou, Lischinski. Crowds by example. "
     "Computer Graphics Forum 2007 (UCY). Split and windows: Gupta, Johnson, Fei-Fei, Savarese, "
-    "Alahi. Social GAN. CVPR 2018; Salzmann, Ivanovic, Chakravarty, Pavone. Trajectron++. ECCV 2020."
+    "Alahi. Social GAN. CVPR 2018; Salzmann, Ivanovic, Chakravarty, Pavone. Trajectron++. "
+    "ECCV 2020."
 )
 COMMIT = "1031c7bd1a444273af378c1ec1dcca907ba59830"
-BASE_URL = f"https://raw.githubusercontent.com/StanfordASL/Trajectron-plus-plus/{COMMIT}/experiments/pedestrians/raw/raw/"
-SOURCE = f"https://github.com/StanfordASL/Trajectron-plus-plus/tree/{COMMIT}/experiments/pedestrians/raw/raw"
+BASE_URL = (
+    "https://raw.githubusercontent.com/StanfordASL/Trajectron-plus-plus/"
+    f"{COMMIT}/experiments/pedestrians/raw/raw/"
+)
+SOURCE = (
+    "https://github.com/StanfordASL/Trajectron-plus-plus/tree/"
+    f"{COMMIT}/experiments/pedestrians/raw/raw"
+)
 VERSION = "1"
+_NOTE = (
+    "time = (frame_id - frame0)/10 * 0.4 s; steps with no annotation are all-False in "
+    "mask; entity is a pedestrian slot (see ped_id); coordinates are raw metres, not "
+    "mean-centred"
+)
+
+
+class _FileTracks(NamedTuple):
+    """One file placed on the dataset's grid: the time step and entity slot of every row."""
+
+    stem: str
+    folder: str
+    base: str
+    frame0: int
+    n_steps: int
+    step: np.ndarray
+    slot: np.ndarray
+    ids: np.ndarray
+    xy: np.ndarray
+    n_slots: int
+
+
+def _ordered_files(paths: Mapping[str, str | Path]) -> list[tuple[str, str, str, Path]]:
+    """(stem, folder, base, path) of every file, ordered all_data, train, val, then by name."""
+    items = []
+    for key, p in paths.items():
+        folder, stem, base = _split_name(str(key))
+        items.append((list(FOLDERS).index(folder), stem, folder, base, Path(p)))
+    items.sort()
+    stems = [it[1] for it in items]
+    if len(set(stems)) != len(stems):
+        dup = sorted({s for s in stems if stems.count(s) > 1})
+        raise ValueError(f"open_eth_ucy got several paths for the files {dup}; pass each file once")
+    if not items:
+        raise ValueError("open_eth_ucy needs at least one file, got none")
+    return [it[1:] for it in items]
+
+
+def _grid_steps(path: Path, data: np.ndarray) -> tuple[int, np.ndarray]:
+    """First frame id and each row's time step; raises on a frame off the 10-frame grid."""
+    frames = data[:, 0].astype(np.int64)
+    frame0 = int(frames.min())
+    off = frames - frame0
+    bad = np.flatnonzero(off % FRAME_STEP)
+    if bad.size:
+        line = read_eth_ucy_lines(path)[1][bad[0]]
+        raise ValueError(
+            f"{path.name} line {line}: frame_id {frames[bad[0]]} is not on the "
+            f"{FRAME_STEP}-frame grid starting at frame {frame0}; the Social-GAN files "
+            f"annotate every {FRAME_STEP}th frame (0.4 s). This is not an ETH/UCY file of "
+            "that format."
+        )
+    return frame0, off // FRAME_STEP
+
+
+def _file_tracks(stem: str, folder: str, base: str, path: Path) -> _FileTracks:
+    """Read one file and give every pedestrian a slot (see :func:`_assign_slots`)."""
+    data = read_eth_ucy_file(path)
+    frame0, step = _grid_steps(path, data)
+    ids = data[:, 1].astype(np.int64)
+    uniq_steps, ann = np.unique(step, return_inverse=True)  # annotated-frame index per row
+    peds, ped_idx = np.unique(ids, return_inverse=True)
+    first = np.full(len(peds), np.iinfo(np.int64).max)
+    last = np.full(len(peds), -1)
+    np.minimum.at(first, ped_idx, ann)
+    np.maximum.at(last, ped_idx, ann)
+    slot_of_ped, n_slots = _assign_slots(first, last, peds)
+    n_steps = int(step.max()) + 1
+    gaps = np.diff(uniq_steps)
+    if np.any(gaps > 1):
+        log.debug(
+            "eth-ucy: %s has %d gaps in its annotated frames (largest %d steps)",
+            stem,
+            int(np.sum(gaps > 1)),
+            int(gaps.max()) - 1,
+        )
+    return _FileTracks(
+        stem, folder, base, frame0, n_steps, step, slot_of_ped[ped_idx], ids, data[:, 2:4], n_slots
+    )
+
+
+def _to_dataset(per_file: list[_FileTracks]) -> xr.Dataset:
+    """Stack the files as samples on a common (time, entity slot) grid."""
+    n_t = max(f.n_steps for f in per_file)
+    n_e = max(f.n_slots for f in per_file)
+    n_s = len(per_file)
+    pos = np.full((n_s, n_t, n_e, 2), np.nan, dtype=np.float32)
+    mask = np.zeros((n_s, n_t, n_e), dtype=bool)
+    ped_id = np.full((n_s, n_t, n_e), -1, dtype=np.int32)
+    for i, f in enumerate(per_file):
+        pos[i, f.step, f.slot] = f.xy
+        mask[i, f.step, f.slot] = True
+        ped_id[i, f.step, f.slot] = f.ids
+    return xr.Dataset(
+        {
+            "pos": (("sample", "time", "entity", "space"), pos),
+            "mask": (("sample", "time", "entity"), mask),
+        },
+        coords={
+            "time": np.arange(n_t) * DT,
+            "entity": np.arange(n_e),
+            "space": ["x", "y"],
+            "file": ("sample", [f.stem for f in per_file]),
+            "folder": ("sample", [f.folder for f in per_file]),
+            "scene": ("sample", [_SCENE_OF.get(f.base, f.base) for f in per_file]),
+            "frame0": ("sample", np.array([f.frame0 for f in per_file], dtype=np.int64)),
+            "n_steps": ("sample", np.array([f.n_steps for f in per_file], dtype=np.int64)),
+            "ped_id": (("sample", "time", "entity"), ped_id),
+        },
+        attrs={
+            "family": "trajectories",
+            "name": "eth-ucy",
+            "units": "m",
+            "dt": DT,
+            "source": SOURCE,
+            "license": LICENSE,
+            "citation": CITATION,
+            "dataset_version": VERSION,
+            "frame_step": FRAME_STEP,
+            "note": _NOTE,
+        },
+    )
 
 
 def open_eth_ucy(paths: Mapping[str, str | Path]) -> xr.Dataset:
@@ -266,8 +269,9 @@ def open_eth_ucy(paths: Mapping[str, str | Path]) -> xr.Dataset:
     Parameters
     ----------
     paths : mapping
-        ``"<folder>/<file>.txt"`` (e.g. ``"all_data/biwi_eth.txt"``, ``"train/biwi_eth_train.txt"``)
-        -> local path; any subset of the upstream files. Only these paths are read.
+        ``"<folder>/<file>.txt"`` (e.g. ``"all_data/biwi_eth.txt"``,
+        ``"train/biwi_eth_train.txt"``) -> local path; any subset of the upstream files. Only
+        these paths are read.
 
     Returns
     -------
@@ -287,8 +291,8 @@ def open_eth_ucy(paths: Mapping[str, str | Path]) -> xr.Dataset:
     Raises
     ------
     ValueError
-        A malformed file (see :func:`read_eth_ucy_file`), a frame id not on the file's 10-frame
-        grid, or two keys naming the same file.
+        A malformed file (see :func:`decathlon.datasets.io.eth_ucy_text.read_eth_ucy_file`), a
+        frame id not on the file's 10-frame grid, or two keys naming the same file.
 
     Examples
     --------
@@ -297,252 +301,7 @@ def open_eth_ucy(paths: Mapping[str, str | Path]) -> xr.Dataset:
     >>> ds.pos.dims, ds.file.values[:2].tolist()
     (('sample', 'time', 'entity', 'space'), ['biwi_eth', 'biwi_hotel'])
     """
-    items = []
-    for key, p in paths.items():
-        folder, stem, base = _split_name(str(key))
-        items.append((list(FOLDERS).index(folder), stem, folder, base, Path(p)))
-    items.sort()
-    stems = [it[1] for it in items]
-    if len(set(stems)) != len(stems):
-        dup = sorted({s for s in stems if stems.count(s) > 1})
-        raise ValueError(f"open_eth_ucy got several paths for the files {dup}; pass each file once")
-    if not items:
-        raise ValueError("open_eth_ucy needs at least one file, got none")
-
-    per_file = []
-    for _, stem, folder, base, path in items:
-        data = _read(path)
-        frames = data[:, 0].astype(np.int64)
-        frame0 = int(frames.min())
-        off = frames - frame0
-        bad = np.flatnonzero(off % FRAME_STEP)
-        if bad.size:
-            line = _read_lines(path)[1][bad[0]]
-            raise ValueError(
-                f"{path.name} line {line}: frame_id {frames[bad[0]]} is not on the "
-                f"{FRAME_STEP}-frame grid starting at frame {frame0}; the Social-GAN files "
-                f"annotate every {FRAME_STEP}th frame (0.4 s). This is not an ETH/UCY file of "
-                "that format."
-            )
-        step = off // FRAME_STEP
-        ids = data[:, 1].astype(np.int64)
-        uniq_steps, ann = np.unique(step, return_inverse=True)  # annotated-frame index per row
-        peds, ped_idx = np.unique(ids, return_inverse=True)
-        first = np.full(len(peds), np.iinfo(np.int64).max)
-        last = np.full(len(peds), -1)
-        np.minimum.at(first, ped_idx, ann)
-        np.maximum.at(last, ped_idx, ann)
-        slot_of_ped, n_slots = _assign_slots(first, last, peds)
-        n_steps = int(step.max()) + 1
-        gaps = np.diff(uniq_steps)
-        if np.any(gaps > 1):
-            log.debug(
-                "eth-ucy: %s has %d gaps in its annotated frames (largest %d steps)",
-                stem, int(np.sum(gaps > 1)), int(gaps.max()) - 1,
-            )
-        per_file.append((stem, folder, base, frame0, n_steps, step, slot_of_ped[ped_idx], ids, data[:, 2:4], n_slots))
-
-    n_t = max(f[4] for f in per_file)
-    n_e = max(f[9] for f in per_file)
-    n_s = len(per_file)
-    pos = np.full((n_s, n_t, n_e, 2), np.nan, dtype=np.float32)
-    mask = np.zeros((n_s, n_t, n_e), dtype=bool)
-    ped_id = np.full((n_s, n_t, n_e), -1, dtype=np.int32)
-    for i, (_, _, _, _, _, step, slot, ids, xy, _) in enumerate(per_file):
-        pos[i, step, slot] = xy
-        mask[i, step, slot] = True
-        ped_id[i, step, slot] = ids
-    return xr.Dataset(
-        {
-            "pos": (("sample", "time", "entity", "space"), pos),
-            "mask": (("sample", "time", "entity"), mask),
-        },
-        coords={
-            "time": np.arange(n_t) * DT,
-            "entity": np.arange(n_e),
-            "space": ["x", "y"],
-            "file": ("sample", [f[0] for f in per_file]),
-            "folder": ("sample", [f[1] for f in per_file]),
-            "scene": ("sample", [_SCENE_OF.get(f[2], f[2]) for f in per_file]),
-            "frame0": ("sample", np.array([f[3] for f in per_file], dtype=np.int64)),
-            "n_steps": ("sample", np.array([f[4] for f in per_file], dtype=np.int64)),
-            "ped_id": (("sample", "time", "entity"), ped_id),
-        },
-        attrs={
-            "family": "trajectories",
-            "name": "eth-ucy",
-            "units": "m",
-            "dt": DT,
-            "source": SOURCE,
-            "license": LICENSE,
-            "citation": CITATION,
-            "dataset_version": VERSION,
-            "frame_step": FRAME_STEP,
-            "note": (
-                "time = (frame_id - frame0)/10 * 0.4 s; steps with no annotation are all-False in "
-                "mask; entity is a pedestrian slot (see ped_id); coordinates are raw metres, not "
-                "mean-centred"
-            ),
-        },
-    )
-
-
-# ------------------------------------------------------------------------------------------
-# Social-GAN windows
-# ------------------------------------------------------------------------------------------
-
-
-def sgan_windows(
-    pos: np.ndarray,
-    mask: np.ndarray,
-    obs_len: int = 8,
-    pred_len: int = 12,
-    min_ped: int = 1,
-    skip: int = 1,
-    ped_id: np.ndarray | None = None,
-    files: Sequence[str] | None = None,
-    decimals: int | None = None,
-) -> dict[str, np.ndarray]:
-    """Social-GAN's windows (``sgan/data/trajectories.py`` ``TrajectoryDataset``), vectorized.
-
-    Per file (sample): the annotated frames are the time steps where any pedestrian is present
-    (SGAN's ``np.unique(frame_ids)``). A window is a run of ``obs_len + pred_len`` *consecutive
-    annotated frames* starting at every ``skip``-th one; at a gap in the frame ids the run simply
-    continues after the gap, as in SGAN, so such a window covers more than 8 s (``time_index``
-    shows it). A pedestrian enters a window if present in all its frames (SGAN keeps those
-    present in the first and the last and would fail on a hole in between; the upstream files
-    have no such holes, so the two rules agree). A window is kept if it has more than
-    ``min_ped`` such pedestrians.
-
-    Parameters
-    ----------
-    pos : array_like
-        (time, entity, space) for one file, or (sample, time, entity, space).
-    mask : array_like
-        Presence, (time, entity) or (sample, time, entity).
-    obs_len, pred_len : int
-        Observed and predicted steps (SGAN: 8 and 12).
-    min_ped : int
-        Keep windows with strictly more pedestrians than this (SGAN: 1).
-    skip : int
-        Stride between window starts in annotated frames (SGAN: 1).
-    ped_id : array_like, optional
-        Pedestrian ids, shape of ``mask`` (e.g. ``ds.ped_id``). If given, a slot whose id changes
-        inside a window is not counted, and pedestrians are ordered by id within each window as
-        in SGAN (else by entity slot).
-    files : sequence of str, optional
-        Name of each sample (e.g. ``ds.file.values``); adds a ``file`` entry per window.
-    decimals : int, optional
-        Round positions like SGAN does (``np.around(..., 4)``, done here in float64 on the given
-        values, then stored as float32); default: no rounding.
-
-    Returns
-    -------
-    dict of numpy.ndarray
-        ``obs`` (W, P, obs_len, space) and ``pred`` (W, P, pred_len, space) float32, NaN-padded to
-        the largest window's P pedestrians; ``ped_mask`` (W, P) bool; ``entity`` (W, P) slot index
-        (-1 padding); ``ped_id`` (W, P) if given (-1 padding); ``n_peds`` (W,); ``sample`` (W,);
-        ``start`` (W,) time index of the first frame; ``time_index`` (W, obs_len + pred_len)
-        time indices of all frames; ``file`` (W,) if ``files`` is given.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> ds = open_eth_ucy(make_fake_eth_ucy(tempfile.mkdtemp(), seed=0))
-    >>> w = sgan_windows(ds.pos.values, ds.mask.values, ped_id=ds.ped_id.values, files=ds.file.values)
-    >>> w["obs"].shape[2:], int(w["n_peds"].sum()) > 0
-    ((8, 2), True)
-    """
-    pos = np.asarray(pos)
-    mask = np.asarray(mask, dtype=bool)
-    if pos.ndim == 3:
-        pos, mask = pos[None], mask[None]
-        ped_id = None if ped_id is None else np.asarray(ped_id)[None]
-    if pos.ndim != 4 or mask.shape != pos.shape[:3]:
-        raise ValueError(
-            f"sgan_windows expects pos (sample, time, entity, space) and mask (sample, time, "
-            f"entity) or the same without sample; got {pos.shape} and {mask.shape}"
-        )
-    if ped_id is not None:
-        ped_id = np.asarray(ped_id)
-        if ped_id.shape != mask.shape:
-            raise ValueError(f"ped_id has shape {ped_id.shape}, expected the mask's {mask.shape}")
-    if obs_len < 1 or pred_len < 1 or skip < 1 or min_ped < 0:
-        raise ValueError(
-            f"need obs_len, pred_len, skip >= 1 and min_ped >= 0; got obs_len={obs_len}, "
-            f"pred_len={pred_len}, skip={skip}, min_ped={min_ped}"
-        )
-    if files is not None and len(files) != pos.shape[0]:
-        raise ValueError(f"files has {len(files)} names for {pos.shape[0]} samples")
-    seq = obs_len + pred_len
-    ar = np.arange(seq)
-    parts: list[dict[str, np.ndarray]] = []
-    for s in range(pos.shape[0]):
-        ann = np.flatnonzero(mask[s].any(axis=1))  # annotated frames of this file
-        n_win = len(ann) - seq + 1
-        if n_win < 1:
-            continue
-        m = mask[s, ann]  # (F, E)
-        cs = np.concatenate([np.zeros((1, m.shape[1]), np.int64), np.cumsum(m, axis=0)])
-        full = (cs[seq:] - cs[:-seq]) == seq  # (n_win, E): present in all frames
-        if ped_id is not None:
-            ids = ped_id[s, ann]
-            brk = m[1:] & m[:-1] & (ids[1:] != ids[:-1])  # slot changes person between k-1, k
-            cb = np.concatenate([np.zeros((1, m.shape[1]), np.int64), np.cumsum(brk, axis=0)])
-            full &= (cb[seq - 1:] - cb[: n_win]) == 0
-        starts = np.arange(0, n_win, skip)
-        full = full[starts]
-        n = full.sum(axis=1)
-        keep = n > min_ped
-        if not keep.any():
-            continue
-        starts, full, n = starts[keep], full[keep], n[keep]
-        w_idx, e_idx = np.nonzero(full)
-        tidx = ann[starts[:, None] + ar]  # (W, seq) time indices
-        traj = pos[s][tidx[w_idx][:, :, None], e_idx[:, None, None], np.arange(pos.shape[3])]
-        pid = ped_id[s][tidx[w_idx, 0], e_idx] if ped_id is not None else None
-        if pid is not None:  # SGAN orders pedestrians by id within a window
-            o = np.lexsort((pid, w_idx))
-            w_idx, e_idx, traj, pid = w_idx[o], e_idx[o], traj[o], pid[o]
-        row0 = np.concatenate([[0], np.cumsum(n)[:-1]])
-        rank = np.arange(len(w_idx)) - row0[w_idx]
-        parts.append(dict(s=s, n=n, starts=ann[starts], tidx=tidx, w=w_idx, r=rank, e=e_idx, traj=traj, pid=pid))
-
-    n_w = sum(len(p["n"]) for p in parts)
-    p_max = max((int(p["n"].max()) for p in parts), default=0)
-    space = pos.shape[3]
-    traj_all = np.full((n_w, p_max, seq, space), np.nan, dtype=np.float32)
-    out = {
-        "ped_mask": np.zeros((n_w, p_max), dtype=bool),
-        "entity": np.full((n_w, p_max), -1, dtype=np.int64),
-        "n_peds": np.zeros(n_w, dtype=np.int64),
-        "sample": np.zeros(n_w, dtype=np.int64),
-        "start": np.zeros(n_w, dtype=np.int64),
-        "time_index": np.zeros((n_w, seq), dtype=np.int64),
-    }
-    if ped_id is not None:
-        out["ped_id"] = np.full((n_w, p_max), -1, dtype=np.int64)
-    o = 0
-    for p in parts:
-        k = len(p["n"])
-        w = p["w"] + o
-        traj_all[w, p["r"]] = p["traj"]
-        out["ped_mask"][w, p["r"]] = True
-        out["entity"][w, p["r"]] = p["e"]
-        if ped_id is not None:
-            out["ped_id"][w, p["r"]] = p["pid"]
-        out["n_peds"][o : o + k] = p["n"]
-        out["sample"][o : o + k] = p["s"]
-        out["start"][o : o + k] = p["starts"]
-        out["time_index"][o : o + k] = p["tidx"]
-        o += k
-    if decimals is not None:
-        traj_all = np.around(traj_all.astype(np.float64), decimals).astype(np.float32)
-    out["obs"] = traj_all[:, :, :obs_len]
-    out["pred"] = traj_all[:, :, obs_len:]
-    if files is not None:
-        out["file"] = np.asarray(files)[out["sample"]]
-    return out
+    return _to_dataset([_file_tracks(*item) for item in _ordered_files(paths)])
 
 
 def scene_split(scene: str) -> dict[str, list[str]]:
@@ -589,7 +348,9 @@ def scene_split(scene: str) -> dict[str, list[str]]:
 # ------------------------------------------------------------------------------------------
 
 
-def _fake_rows(rng: np.random.Generator, n_steps: int, n_peds: int, frame0: int, ucy: bool) -> list[str]:
+def _fake_rows(
+    rng: np.random.Generator, n_steps: int, n_peds: int, frame0: int, ucy: bool
+) -> list[str]:
     """Walkers with random entry times and 8-30 step lifetimes, plus one gap in the frames."""
     rows = []
     gap = (n_steps // 2, n_steps // 2 + 3)  # steps nobody is annotated at
@@ -611,8 +372,11 @@ def _fake_rows(rng: np.random.Generator, n_steps: int, n_peds: int, frame0: int,
     return [r[2] for r in rows]
 
 
-def make_fake_eth_ucy(dir: str | Path, seed: int = 0, n_steps: int = 60, n_peds: int = 25) -> dict[str, Path]:
-    """Write tiny files in the upstream format and folder layout (``all_data/``, ``train/``, ``val/``).
+def make_fake_eth_ucy(
+    dir: str | Path, seed: int = 0, n_steps: int = 60, n_peds: int = 25
+) -> dict[str, Path]:
+    """Write tiny files in the upstream format and folder layout (``all_data/``, ``train/``,
+    ``val/``).
 
     Every one of the 8 source files gets random walkers (ETH-style integer frames for ``biwi_*``,
     UCY-style floats otherwise, tab-separated, LF endings, sorted by frame) with a 3-step gap in
@@ -660,8 +424,9 @@ def make_fake_eth_ucy(dir: str | Path, seed: int = 0, n_steps: int = 60, n_peds:
 # Dataset record
 # ------------------------------------------------------------------------------------------
 
-#: sha256 of every upstream file (shared/data/MANIFEST.md appendix; all pinned). The ``# pin:``
-#: markers let ``decathlon pin-hashes`` fill a ``None`` if a file is ever added unpinned.
+#: sha256 of every upstream file (all pinned; provenance in the data card
+#: datasets/cards/eth-ucy.md). The ``# pin:`` markers let ``decathlon pin-hashes`` fill a ``None``
+#: if a file is ever added unpinned.
 SHA256: dict[str, str | None] = {
     "all_data/biwi_eth.txt": "cf8d3fd342a15f409ebc2a1fc76b91a0f06390bd21f1e11410f3859331ab082b",  # pin: all_data/biwi_eth.txt
     "all_data/biwi_hotel.txt": "9caa771bb9153d6b809dd0916b6f86761b641e6bbb15e766c1de3133fbbb7fcf",  # pin: all_data/biwi_hotel.txt
@@ -711,7 +476,8 @@ ETH_UCY = register_dataset(
 
 
 # --------------------------------------------------------------------------------------------
-# Task records: pedestrians/eth-ucy, leave-one-scene-out (PROTOCOLS §7; MANIFEST §2)
+# Task records: pedestrians/eth-ucy, leave-one-scene-out (docs/protocols.md §4; data card
+# datasets/cards/eth-ucy.md)
 # --------------------------------------------------------------------------------------------
 OBS_LEN, PRED_LEN, BEST_OF = 8, 12, 20
 

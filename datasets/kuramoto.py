@@ -3,7 +3,7 @@
 The system follows the generator of Amortized Causal Discovery (Löwe, Madras, Zemel, Welling,
 CLeaR 2022; ``loeweX/AmortizedCausalDiscovery`` ``codebase/data/generate_ODE_dataset.py`` and
 ``codebase/data/kuramoto.py``), itself the Kuramoto data of NRI (Kipf et al., ICML 2018);
-summarised in ``shared/PROTOCOLS.md`` §1.1:
+summarised in ``docs/protocols.md`` §1.1:
 
 * ``n = 5`` oscillators; natural frequencies ``omega_i ~ U[1, 10)``; initial phases
   ``phi_i(0) ~ U[0, 2 pi)``;
@@ -180,6 +180,121 @@ def _rhs_t(phi_t: np.ndarray, omega_t: np.ndarray, coupling_t: np.ndarray) -> np
     return omega_t + c * cs - s * cc
 
 
+def _integrate_inputs(
+    phi0: np.ndarray,
+    omega: np.ndarray,
+    coupling: np.ndarray,
+    t_out: np.ndarray,
+    rtol: float,
+    atol: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The arguments of :func:`integrate` as float64 arrays, after every shape and value check."""
+    phi0 = np.asarray(phi0, dtype=np.float64)
+    omega = np.asarray(omega, dtype=np.float64)
+    coupling = np.asarray(coupling, dtype=np.float64)
+    t_out = np.asarray(t_out, dtype=np.float64)
+    b, n = phi0.shape if phi0.ndim == 2 else (None, None)
+    if b is None or omega.shape != (b, n) or coupling.shape != (b, n, n):
+        raise ValueError(
+            "integrate() expects phi0 and omega of shape (sims, n) and coupling of shape "
+            f"(sims, n, n); got {phi0.shape}, {omega.shape}, {coupling.shape}"
+        )
+    if t_out.ndim != 1 or t_out.size < 1 or np.any(np.diff(t_out) <= 0):
+        raise ValueError("t_out must be a non-empty, strictly increasing 1-D array of times")
+    if not (rtol > 0 and atol > 0):
+        raise ValueError(f"rtol and atol must be positive; got rtol={rtol}, atol={atol}")
+    return phi0, omega, coupling, t_out
+
+
+def _dopri_step(
+    y: np.ndarray,
+    f: np.ndarray,
+    hs: float,
+    w: np.ndarray,
+    cpl: np.ndarray,
+    rtol: float,
+    atol: float,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """One Dormand–Prince 5(4) trial step of size ``hs`` from ``y`` (``f`` = RHS at ``y``).
+
+    Arrays in the (n, sims) layout of :func:`_rhs_t`. Returns the 5th-order solution, the RHS
+    there (FSAL: the next step's ``k1``) and the error norm of the worst simulation.
+    """
+    a2, a3, a4, a5, a6, a7 = _A[1:]
+    e1, _, e3, e4, e5, e6, e7 = _E
+    k1 = f
+    k2 = _rhs_t(y + hs * (a2[0] * k1), w, cpl)
+    k3 = _rhs_t(y + hs * (a3[0] * k1 + a3[1] * k2), w, cpl)
+    k4 = _rhs_t(y + hs * (a4[0] * k1 + a4[1] * k2 + a4[2] * k3), w, cpl)
+    k5 = _rhs_t(y + hs * (a5[0] * k1 + a5[1] * k2 + a5[2] * k3 + a5[3] * k4), w, cpl)
+    k6 = _rhs_t(
+        y + hs * (a6[0] * k1 + a6[1] * k2 + a6[2] * k3 + a6[3] * k4 + a6[4] * k5),
+        w,
+        cpl,
+    )
+    y_new = y + hs * (a7[0] * k1 + a7[2] * k3 + a7[3] * k4 + a7[4] * k5 + a7[5] * k6)
+    k7 = _rhs_t(y_new, w, cpl)
+    err = hs * (e1 * k1 + e3 * k3 + e4 * k4 + e5 * k5 + e6 * k6 + e7 * k7)
+    scale = atol + rtol * np.maximum(np.abs(y), np.abs(y_new))
+    err_norm = float(np.sqrt(np.mean((err / scale) ** 2, axis=0)).max())
+    return y_new, k7, err_norm
+
+
+def _next_step_size(h: float, hs: float, err_norm: float) -> float:
+    """Step-size control after a trial step ``hs`` (of the planned ``h``) with ``err_norm``."""
+    if err_norm <= 1.0:  # accepted (NaN compares False and is rejected)
+        factor = 10.0 if err_norm == 0 else min(10.0, 0.9 * err_norm**-0.2)
+        h_new = hs * factor
+        # a step shortened to land on an output time says nothing against the longer step
+        return max(h, h_new) if hs < h else h_new
+    factor = 0.2 if not math.isfinite(err_norm) else max(0.2, 0.9 * err_norm**-0.2)
+    return hs * factor
+
+
+def _march(
+    y: np.ndarray,
+    w: np.ndarray,
+    cpl: np.ndarray,
+    t_out: np.ndarray,
+    h: float,
+    rtol: float,
+    atol: float,
+    max_steps: int,
+) -> tuple[np.ndarray, dict[str, int]]:
+    """The adaptive loop of :func:`integrate` in the (n, sims) layout: (t_out, n, sims), stats."""
+    out = np.empty((t_out.size,) + y.shape)
+    out[0] = y
+    t = float(t_out[0])
+    f = _rhs_t(y, w, cpl)
+    stats = {"accepted": 0, "rejected": 0, "rhs_evals": 1}
+    idx = 1
+    while idx < t_out.size:
+        if stats["accepted"] + stats["rejected"] >= max_steps:
+            raise ValueError(
+                f"integrate() took {max_steps} steps before t={t_out[-1]} (stuck at t={t}); "
+                "check that phi0, omega and coupling are finite or loosen rtol/atol"
+            )
+        target = float(t_out[idx])
+        remaining = target - t
+        hits = h >= remaining * (1 - 1e-12)
+        hs = remaining if hits else h
+        y_new, k7, err_norm = _dopri_step(y, f, hs, w, cpl, rtol, atol)
+        stats["rhs_evals"] += 6
+        if err_norm <= 1.0:
+            stats["accepted"] += 1
+            y, f = y_new, k7
+            if hits:
+                t = target
+                out[idx] = y
+                idx += 1
+            else:
+                t += hs
+        else:
+            stats["rejected"] += 1
+        h = _next_step_size(h, hs, err_norm)
+    return out, stats
+
+
 def integrate(
     phi0: np.ndarray,
     omega: np.ndarray,
@@ -233,79 +348,17 @@ def integrate(
     >>> np.round(phi[0], 12).tolist()
     [[0.0, 0.0], [1.0, 2.0], [2.5, 5.0]]
     """
-    phi0 = np.asarray(phi0, dtype=np.float64)
-    omega = np.asarray(omega, dtype=np.float64)
-    coupling = np.asarray(coupling, dtype=np.float64)
-    t_out = np.asarray(t_out, dtype=np.float64)
-    b, n = phi0.shape if phi0.ndim == 2 else (None, None)
-    if b is None or omega.shape != (b, n) or coupling.shape != (b, n, n):
-        raise ValueError(
-            "integrate() expects phi0 and omega of shape (sims, n) and coupling of shape "
-            f"(sims, n, n); got {phi0.shape}, {omega.shape}, {coupling.shape}"
-        )
-    if t_out.ndim != 1 or t_out.size < 1 or np.any(np.diff(t_out) <= 0):
-        raise ValueError("t_out must be a non-empty, strictly increasing 1-D array of times")
-    if not (rtol > 0 and atol > 0):
-        raise ValueError(f"rtol and atol must be positive; got rtol={rtol}, atol={atol}")
-    out = np.empty((t_out.size, n, b))  # (n, sims) layout inside: reductions run along sims
-    y = np.ascontiguousarray(phi0.T)
-    w = np.ascontiguousarray(omega.T)
-    cpl = np.ascontiguousarray(np.transpose(coupling, (1, 2, 0)))
-    out[0] = y
-    t = float(t_out[0])
-    f = _rhs_t(y, w, cpl)
+    phi0, omega, coupling, t_out = _integrate_inputs(phi0, omega, coupling, t_out, rtol, atol)
     h = (
         float(h0)
         if h0 is not None
         else min(0.01, float(t_out[1] - t_out[0]) if t_out.size > 1 else 0.01)
     )
-    stats = {"accepted": 0, "rejected": 0, "rhs_evals": 1}
-    a2, a3, a4, a5, a6, a7 = _A[1:]
-    e1, _, e3, e4, e5, e6, e7 = _E
-    idx = 1
-    while idx < t_out.size:
-        if stats["accepted"] + stats["rejected"] >= max_steps:
-            raise ValueError(
-                f"integrate() took {max_steps} steps before t={t_out[-1]} (stuck at t={t}); "
-                "check that phi0, omega and coupling are finite or loosen rtol/atol"
-            )
-        target = float(t_out[idx])
-        remaining = target - t
-        hits = h >= remaining * (1 - 1e-12)
-        hs = remaining if hits else h
-        k1 = f
-        k2 = _rhs_t(y + hs * (a2[0] * k1), w, cpl)
-        k3 = _rhs_t(y + hs * (a3[0] * k1 + a3[1] * k2), w, cpl)
-        k4 = _rhs_t(y + hs * (a4[0] * k1 + a4[1] * k2 + a4[2] * k3), w, cpl)
-        k5 = _rhs_t(y + hs * (a5[0] * k1 + a5[1] * k2 + a5[2] * k3 + a5[3] * k4), w, cpl)
-        k6 = _rhs_t(
-            y + hs * (a6[0] * k1 + a6[1] * k2 + a6[2] * k3 + a6[3] * k4 + a6[4] * k5),
-            w,
-            cpl,
-        )
-        y_new = y + hs * (a7[0] * k1 + a7[2] * k3 + a7[3] * k4 + a7[4] * k5 + a7[5] * k6)
-        k7 = _rhs_t(y_new, w, cpl)
-        stats["rhs_evals"] += 6
-        err = hs * (e1 * k1 + e3 * k3 + e4 * k4 + e5 * k5 + e6 * k6 + e7 * k7)
-        scale = atol + rtol * np.maximum(np.abs(y), np.abs(y_new))
-        err_norm = float(np.sqrt(np.mean((err / scale) ** 2, axis=0)).max())
-        if err_norm <= 1.0:  # accept (NaN compares False and is rejected)
-            stats["accepted"] += 1
-            y, f = y_new, k7
-            if hits:
-                t = target
-                out[idx] = y
-                idx += 1
-            else:
-                t += hs
-            factor = 10.0 if err_norm == 0 else min(10.0, 0.9 * err_norm**-0.2)
-            h_new = hs * factor
-            # a step shortened to land on an output time says nothing against the longer step
-            h = max(h, h_new) if hs < h else h_new
-        else:
-            stats["rejected"] += 1
-            factor = 0.2 if not math.isfinite(err_norm) else max(0.2, 0.9 * err_norm**-0.2)
-            h = hs * factor
+    # (n, sims) layout inside: reductions run along sims
+    y = np.ascontiguousarray(phi0.T)
+    w = np.ascontiguousarray(omega.T)
+    cpl = np.ascontiguousarray(np.transpose(coupling, (1, 2, 0)))
+    out, stats = _march(y, w, cpl, t_out, h, rtol, atol, max_steps)
     return np.transpose(out, (2, 0, 1)).copy(), stats
 
 
@@ -533,7 +586,10 @@ PART_INDEX = {"train": 0, "valid": 1, "test": 2}
 
 
 def _build(spec: DatasetSpec, tier: str, progress: bool) -> Iterator[tuple[str, xr.Dataset]]:
-    """Stream train/valid/test in chunks; chunk ``c`` of part ``p`` uses ``default_rng([seed, p, c])``."""
+    """Stream train/valid/test in chunks.
+
+    Chunk ``c`` of part ``p`` uses the generator ``default_rng([seed, p, c])``.
+    """
     from tqdm.auto import tqdm
 
     sizes = spec.tiers[tier]

@@ -1,7 +1,7 @@
 """3-D charged N-body system of EGNN (Satorras, Hoogeboom, Welling, ICML 2021).
 
 EGNN's ``nbody_small`` data (``vgsatorras/egnn`` ``n_body_system/dataset/synthetic_sim.py``
-``ChargedParticlesSim`` and ``generate_dataset.py``; summarised in ``shared/PROTOCOLS.md`` §3.1)
+``ChargedParticlesSim`` and ``generate_dataset.py``; summarised in ``docs/protocols.md`` §3.1)
 is the NRI charged-particle simulator (:mod:`decathlon.datasets.nri`) with these changes:
 
 * 3-D (``dim = 3``) and **no walls**: the ``_clamp`` call inside the integration loop is

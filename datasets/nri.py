@@ -2,7 +2,7 @@
 
 The physics, integrator and constants follow the NRI generator
 (``ethanfetaya/NRI`` ``data/synthetic_sim.py`` ``SpringSim`` / ``ChargedParticlesSim`` and
-``data/generate_dataset.py``; summarised in ``shared/PROTOCOLS.md`` §1.1):
+``data/generate_dataset.py``; summarised in ``docs/protocols.md`` §1.1):
 
 * ``n_balls`` = 5 balls in 2-D, box half-width 5 with elastic walls: a coordinate past a wall is
   mirrored back (``x -> 2*5 - x``) and the normal velocity component points inwards.
@@ -129,6 +129,42 @@ def _initial_state(rng: np.random.Generator, p: NRIParams, n_sims: int):
     return x, v
 
 
+def _run(
+    x: np.ndarray,
+    v: np.ndarray,
+    force: _Forces,
+    p: NRIParams,
+    n_steps: int,
+    sample_freq: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's integration loop for a batch, in place on ``x`` and ``v``.
+
+    ``v += dt F(x)`` once, then ``n_steps - 1`` times: ``x += dt v``, wall reflection, store
+    every ``sample_freq``-th state, ``v += dt F(x)``. Returns the stored positions and
+    velocities, (sims, n_steps // sample_freq - 1, balls, dim).
+    """
+    n_save = n_steps // sample_freq - 1
+    pos = np.empty((x.shape[0], n_save, p.n_balls, p.dim))
+    vel = np.empty_like(pos)
+    dt = p.dt
+    box = p.box_size
+    v += dt * force(x)
+    step = np.empty_like(x)
+    k = 0
+    for i in range(1, n_steps):
+        np.multiply(v, dt, out=step)
+        x += step
+        if box is not None and np.abs(x).max() > box:  # reflect only when a ball crossed a wall
+            _reflect(x, v, box)
+        if i % sample_freq == 0 and k < n_save:
+            pos[:, k] = x
+            vel[:, k] = v
+            k += 1
+        np.multiply(force(x), dt, out=step)
+        v += step
+    return pos, vel
+
+
 def simulate(
     n_sims: int,
     n_steps: int = 5000,
@@ -171,26 +207,7 @@ def simulate(
     coupling, charges = _sample_graph(rng, params, n_sims)
     x, v = _initial_state(rng, params, n_sims)
     _reflect(x, v, params.box_size)
-    n_save = n_steps // sample_freq - 1
-    pos = np.empty((n_sims, n_save, params.n_balls, params.dim))
-    vel = np.empty_like(pos)
-    dt = params.dt
-    force = _Forces(coupling, params)
-    box = params.box_size
-    v += dt * force(x)
-    step = np.empty_like(x)
-    k = 0
-    for i in range(1, n_steps):
-        np.multiply(v, dt, out=step)
-        x += step
-        if box is not None and np.abs(x).max() > box:  # reflect only when a ball crossed a wall
-            _reflect(x, v, box)
-        if i % sample_freq == 0 and k < n_save:
-            pos[:, k] = x
-            vel[:, k] = v
-            k += 1
-        np.multiply(force(x), dt, out=step)
-        v += step
+    pos, vel = _run(x, v, _Forces(coupling, params), params, n_steps, sample_freq)
     edges = coupling if params.system == "springs" else (coupling > 0).astype(np.float64)
     n = params.n_balls
     edges = edges * (1 - np.eye(n))
@@ -198,7 +215,7 @@ def simulate(
         "pos": pos,
         "vel": vel,
         "edges": edges,
-        "time": np.arange(1, n_save + 1) * sample_freq * dt,
+        "time": np.arange(1, pos.shape[1] + 1) * sample_freq * params.dt,
     }
     if charges is not None:
         out["charges"] = charges
@@ -290,7 +307,9 @@ CHUNK = 5000  # simulations per streamed chunk; part of the seed derivation, so 
 PART_INDEX = {"train": 0, "valid": 1, "test": 2}
 
 
-def to_dataset(out: dict[str, np.ndarray], params: NRIParams, spec_name: str, version: str) -> xr.Dataset:
+def to_dataset(
+    out: dict[str, np.ndarray], params: NRIParams, spec_name: str, version: str
+) -> xr.Dataset:
     """Wrap :func:`simulate` output as a trajectories-family dataset (data contract)."""
     space = ["x", "y", "z"][: params.dim]
     data = {
@@ -299,7 +318,10 @@ def to_dataset(out: dict[str, np.ndarray], params: NRIParams, spec_name: str, ve
         "edges": (("sample", "entity", "entity_"), out["edges"].astype(np.float32)),
     }
     if "charges" in out:
-        data["entity_features"] = (("sample", "entity", "entity_feature"), out["charges"][..., None].astype(np.float32))
+        data["entity_features"] = (
+            ("sample", "entity", "entity_feature"),
+            out["charges"][..., None].astype(np.float32),
+        )
     coords = {"time": out["time"], "space": space}
     if "charges" in out:
         coords["entity_feature"] = ["charge"]
@@ -310,17 +332,29 @@ def to_dataset(out: dict[str, np.ndarray], params: NRIParams, spec_name: str, ve
             "family": "trajectories",
             "name": spec_name,
             "units": "simulation units (unit mass, box half-width 5)",
-            "dt": float(out["time"][1] - out["time"][0]) if len(out["time"]) > 1 else float(out["time"][0]),
-            "source": "simulated: decathlon.datasets.nri (physics of ethanfetaya/NRI data/synthetic_sim.py)",
+            "dt": (
+                float(out["time"][1] - out["time"][0])
+                if len(out["time"]) > 1
+                else float(out["time"][0])
+            ),
+            "source": (
+                "simulated: decathlon.datasets.nri (physics of ethanfetaya/NRI "
+                "data/synthetic_sim.py)"
+            ),
             "license": "CC0-1.0 (simulated)",
-            "citation": "Kipf, Fetaya, Wang, Welling, Zemel. Neural Relational Inference for Interacting Systems. ICML 2018.",
+            "citation": (
+                "Kipf, Fetaya, Wang, Welling, Zemel. Neural Relational Inference for Interacting "
+                "Systems. ICML 2018."
+            ),
             "dataset_version": version,
             "system": params.system,
         },
     )
 
 
-def make_builder(params: NRIParams, steps: dict[str, int] = NRI_STEPS, sample_freq: int = SAMPLE_FREQ):
+def make_builder(
+    params: NRIParams, steps: dict[str, int] = NRI_STEPS, sample_freq: int = SAMPLE_FREQ
+):
     """A ``DatasetSpec.build`` for an NRI-style system: parts train/valid/test streamed in chunks.
 
     Chunk ``c`` of part ``p`` uses the generator ``default_rng([seed, p, c])``, so a tier's bytes
@@ -332,7 +366,9 @@ def make_builder(params: NRIParams, steps: dict[str, int] = NRI_STEPS, sample_fr
 
         sizes = spec.tiers[tier]
         total = sum(sizes[p] for p in spec.parts)
-        with tqdm(total=total, desc=f"simulate {spec.name} ({tier})", unit="sim", disable=not progress) as bar:
+        with tqdm(
+            total=total, desc=f"simulate {spec.name} ({tier})", unit="sim", disable=not progress
+        ) as bar:
             for part in spec.parts:
                 n = sizes[part]
                 for c, start in enumerate(range(0, n, CHUNK)):
@@ -362,7 +398,10 @@ def register_nri(name: str, params: NRIParams, note: str) -> DatasetSpec:
             license="CC0-1.0 (simulated data)",
             citation="Kipf et al., Neural Relational Inference for Interacting Systems, ICML 2018",
             card=f"{name}.md",
-            source="https://github.com/ethanfetaya/NRI (data/synthetic_sim.py, data/generate_dataset.py)",
+            source=(
+                "https://github.com/ethanfetaya/NRI "
+                "(data/synthetic_sim.py, data/generate_dataset.py)"
+            ),
         )
     )
     register_bench(
@@ -378,7 +417,11 @@ def register_nri(name: str, params: NRIParams, note: str) -> DatasetSpec:
     return spec
 
 
-SPRINGS_SPEC = register_nri("nri-springs", SPRINGS, "5 balls, 5000 steps each (one NRI training simulation)")
+SPRINGS_SPEC = register_nri(
+    "nri-springs", SPRINGS, "5 balls, 5000 steps each (one NRI training simulation)"
+)
 CHARGED_SPEC = register_nri(
-    "nri-charged", CHARGED, "5 charged balls in a 2-D box, 5000 steps each (one NRI training simulation)"
+    "nri-charged",
+    CHARGED,
+    "5 charged balls in a 2-D box, 5000 steps each (one NRI training simulation)",
 )

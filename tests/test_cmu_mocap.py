@@ -21,6 +21,7 @@ from decathlon.benchmark.contract import validate
 from decathlon.benchmark.data import DATASETS, FileSpec, materialize, open_part
 from decathlon.datasets import cmu_mocap as cm
 from decathlon.datasets import fetch, pinning
+from decathlon.datasets.io import acclaim
 
 SHARED = shared_data()
 REAL = SHARED / "cmu_mocap" / "35" if SHARED else None
@@ -42,17 +43,17 @@ def fake(tmp_path_factory) -> dict[str, Path]:
 def real():
     if not HAS_REAL:
         pytest.skip("shared/data/cmu_mocap/35 not present")
-    sk = cm.parse_asf(REAL / "35.asf")
-    motion = cm.parse_amc(REAL / "35_01.amc", sk)
-    return sk, motion, cm.forward_kinematics(sk, motion)
+    sk = acclaim.parse_asf(REAL / "35.asf")
+    motion = acclaim.parse_amc(REAL / "35_01.amc", sk)
+    return sk, motion, acclaim.forward_kinematics(sk, motion)
 
 
-def _bone_lengths(sk: cm.Skeleton, pos: np.ndarray) -> dict[str, np.ndarray]:
+def _bone_lengths(sk: acclaim.Skeleton, pos: np.ndarray) -> dict[str, np.ndarray]:
     idx = {j: i for i, j in enumerate(sk.joints)}
     return {b: np.linalg.norm(pos[:, idx[b]] - pos[:, idx[sk.parent[b]]], axis=-1) for b in sk.bones}
 
 
-def _fk_reference(sk: cm.Skeleton, motion: dict[str, np.ndarray], frame: int) -> np.ndarray:
+def _fk_reference(sk: acclaim.Skeleton, motion: dict[str, np.ndarray], frame: int) -> np.ndarray:
     """One frame, bone by bone, with scipy's extrinsic Euler angles (the Acclaim convention)."""
     def euler(axes: str, angles) -> np.ndarray:
         return Rotation.from_euler(axes.lower(), angles, degrees=True).as_matrix() if axes else np.eye(3)
@@ -80,7 +81,7 @@ def _fk_reference(sk: cm.Skeleton, motion: dict[str, np.ndarray], frame: int) ->
     return np.stack([out[j] for j in sk.joints])
 
 
-def _is_tree_rooted_at_root(sk: cm.Skeleton) -> bool:
+def _is_tree_rooted_at_root(sk: acclaim.Skeleton) -> bool:
     reached, frontier = {"root"}, ["root"]
     while frontier:
         kids = sk.children(frontier.pop())
@@ -107,7 +108,7 @@ def test_fake_files_are_in_the_upstream_format(fake):
 
 
 def test_fake_parse(fake):
-    sk = cm.parse_asf(fake["35.asf"])
+    sk = acclaim.parse_asf(fake["35.asf"])
     assert sk.joints == ["root", "lhipjoint", "lfemur", "ltibia", "lowerback", "upperback"]
     assert sk.units == {"mass": 1.0, "length": 0.45, "angle": "deg"}
     assert sk.root_order == ("TX", "TY", "TZ", "RX", "RY", "RZ") and sk.root_axis == "XYZ"
@@ -118,16 +119,16 @@ def test_fake_parse(fake):
     np.testing.assert_allclose([np.linalg.norm(b.direction) for b in sk.bones.values()], 1.0)
     assert _is_tree_rooted_at_root(sk)
     for k, n in ((1, 12), (2, 14), (3, 16)):
-        m = cm.parse_amc(fake[f"35_{k:02d}.amc"], sk)
+        m = acclaim.parse_amc(fake[f"35_{k:02d}.amc"], sk)
         assert set(m) == {"root", "lfemur", "ltibia", "lowerback", "upperback"}
         assert m["root"].shape == (n, 6) and m["upperback"].shape == (n, 2)
-    assert cm.parse_amc(fake["35_01.amc"], sk)["lfemur"][0, 0] == pytest.approx(-3.22404e-15)
+    assert acclaim.parse_amc(fake["35_01.amc"], sk)["lfemur"][0, 0] == pytest.approx(-3.22404e-15)
 
 
 def test_fake_fk_matches_a_per_frame_reference_and_keeps_bone_lengths(fake):
-    sk = cm.parse_asf(fake["35.asf"])
-    m = cm.parse_amc(fake["35_02.amc"], sk)
-    pos = cm.forward_kinematics(sk, m)
+    sk = acclaim.parse_asf(fake["35.asf"])
+    m = acclaim.parse_amc(fake["35_02.amc"], sk)
+    pos = acclaim.forward_kinematics(sk, m)
     assert pos.shape == (14, 6, 3)
     for f in (0, 7, 13):
         np.testing.assert_allclose(pos[f], _fk_reference(sk, m, f), atol=1e-12)
@@ -171,17 +172,17 @@ def _edit(src: Path, dst: Path, fn) -> Path:
 
 
 def test_truncated_frame_names_file_and_line(fake, tmp_path):
-    sk = cm.parse_asf(fake["35.asf"])
+    sk = acclaim.parse_asf(fake["35.asf"])
     lines = fake["35_01.amc"].read_bytes().decode().split("\r\n")
     i = lines.index("5")  # drop the last two bones of frame 5
     bad = "\r\n".join(lines[: i + 4] + lines[i + 6 :])
     p = tmp_path / "35_01.amc"
     p.write_bytes(bad.encode())
     with pytest.raises(ValueError, match=rf"35_01\.amc line {i + 1}: frame 5 is truncated.*'upperback'"):
-        cm.parse_amc(p, sk)
+        acclaim.parse_amc(p, sk)
     p.write_bytes("\r\n".join(lines[:-3]).encode())  # file cut inside the last frame
     with pytest.raises(ValueError, match=r"35_01\.amc line \d+: frame 12 is truncated.*the file ends"):
-        cm.parse_amc(p, sk)
+        acclaim.parse_amc(p, sk)
 
 
 @pytest.mark.parametrize(
@@ -194,10 +195,10 @@ def test_truncated_frame_names_file_and_line(fake, tmp_path):
     ],
 )
 def test_malformed_amc(fake, tmp_path, old, new, pattern):
-    sk = cm.parse_asf(fake["35.asf"])
+    sk = acclaim.parse_asf(fake["35.asf"])
     p = _edit(fake["35_01.amc"], tmp_path / "35_01.amc", lambda t: t.replace(old, new, 1))
     with pytest.raises(ValueError, match=r"35_01\.amc " + pattern):
-        cm.parse_amc(p, sk)
+        acclaim.parse_amc(p, sk)
 
 
 @pytest.mark.parametrize(
@@ -216,16 +217,16 @@ def test_malformed_amc(fake, tmp_path, old, new, pattern):
 def test_malformed_asf(fake, tmp_path, old, new, pattern):
     p = _edit(fake["35.asf"], tmp_path / "35.asf", lambda t: t.replace(old, new, 1))
     with pytest.raises(ValueError, match=r"35\.asf.*" + pattern):
-        cm.parse_asf(p)
+        acclaim.parse_asf(p)
 
 
 def test_asf_and_amc_tolerate_lf_and_comments(fake, tmp_path):
     asf = _edit(fake["35.asf"], tmp_path / "35.asf", lambda t: t.replace("\r\n", "\n").replace(":bonedata", "# c\n:bonedata  # c"))
     amc = _edit(fake["35_01.amc"], tmp_path / "35_01.amc", lambda t: t.replace("\r\n", "\n"))
-    sk = cm.parse_asf(asf)
-    ref = cm.parse_asf(fake["35.asf"])
+    sk = acclaim.parse_asf(asf)
+    ref = acclaim.parse_asf(fake["35.asf"])
     assert sk.joints == ref.joints
-    np.testing.assert_array_equal(cm.parse_amc(amc, sk)["root"], cm.parse_amc(fake["35_01.amc"], ref)["root"])
+    np.testing.assert_array_equal(acclaim.parse_amc(amc, sk)["root"], acclaim.parse_amc(fake["35_01.amc"], ref)["root"])
 
 
 # ------------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ def _modules() -> list[str]:
     for sub in ("benchmark", "datasets", "baselines", "leaderboard"):
         pkg = importlib.import_module(f"decathlon.{sub}")
         names.append(pkg.__name__)
-        names += [m.name for m in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + ".")]
+        # walk_packages descends into subpackages (e.g. decathlon.datasets.io)
+        names += [m.name for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + ".")]
     return sorted(names)
 
 

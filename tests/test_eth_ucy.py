@@ -19,6 +19,8 @@ from decathlon.benchmark.contract import validate
 from decathlon.benchmark.data import DATASETS, FileSpec, materialize, open_part
 from decathlon.datasets import eth_ucy as eu
 from decathlon.datasets import fetch, pinning
+from decathlon.datasets.io.eth_ucy_text import read_eth_ucy_file
+from decathlon.datasets.sgan_windows import sgan_windows
 
 SHARED = shared_data()
 REAL = SHARED / "eth_ucy" if SHARED else None
@@ -83,7 +85,7 @@ def _check_dataset_equals_files(ds: xr.Dataset, files: dict[str, Path]) -> None:
     """Every row of every file is at its (time step, slot), and nothing else is present."""
     for i, f in enumerate(ds.file.values):
         key = next(k for k in files if Path(k).stem == f)
-        rows = eu.read_eth_ucy_file(files[key])
+        rows = read_eth_ucy_file(files[key])
         m = ds.mask.values[i]
         assert m.sum() == len(rows)
         t = ((rows[:, 0] - ds.frame0.values[i]) / 10).astype(int)
@@ -104,9 +106,9 @@ def test_fake_layout_and_format(fake):
     eth = fake["all_data/biwi_eth.txt"].read_text().splitlines()[0].split("\t")
     ucy = fake["all_data/students001.txt"].read_text().splitlines()[0].split("\t")
     assert eth[0].isdigit() and eth[1].endswith(".0") and ucy[0].endswith(".0")
-    rows = eu.read_eth_ucy_file(fake["all_data/crowds_zara02.txt"])
-    tr = eu.read_eth_ucy_file(fake["train/crowds_zara02_train.txt"])
-    va = eu.read_eth_ucy_file(fake["val/crowds_zara02_val.txt"])
+    rows = read_eth_ucy_file(fake["all_data/crowds_zara02.txt"])
+    tr = read_eth_ucy_file(fake["train/crowds_zara02_train.txt"])
+    va = read_eth_ucy_file(fake["val/crowds_zara02_val.txt"])
     assert len(tr) + len(va) == len(rows) and tr[:, 0].max() < va[:, 0].min()
 
 
@@ -121,7 +123,7 @@ def test_fake_dataset(fake, fake_ds):
     assert ds.pos.dtype == np.float32 and ds.mask.dtype == bool and ds.ped_id.dtype == np.int32
     _check_dataset_equals_files(ds, fake)
     # the fake has a 3-step gap: present in the time axis, empty in the mask
-    f0 = eu.read_eth_ucy_file(fake["all_data/biwi_eth.txt"])
+    f0 = read_eth_ucy_file(fake["all_data/biwi_eth.txt"])
     steps = set(((f0[:, 0] - f0[:, 0].min()) / 10).astype(int).tolist())
     empty = [t for t in range(int(ds.n_steps[0])) if t not in steps]
     assert len(empty) >= 3 and not ds.mask.values[0, empty].any()
@@ -139,12 +141,12 @@ def test_slots_never_join_two_people(fake_ds):
 
 
 def test_sgan_windows_match_the_reference_loop(fake, fake_ds):
-    w = eu.sgan_windows(fake_ds.pos.values, fake_ds.mask.values, ped_id=fake_ds.ped_id.values, files=fake_ds.file.values)
+    w = sgan_windows(fake_ds.pos.values, fake_ds.mask.values, ped_id=fake_ds.ped_id.values, files=fake_ds.file.values)
     total = 0
     spans_gap = 0
     for i, f in enumerate(fake_ds.file.values):
         key = next(k for k in fake if Path(k).stem == f)
-        ref = _sgan_reference(eu.read_eth_ucy_file(fake[key]))
+        ref = _sgan_reference(read_eth_ucy_file(fake[key]))
         mine = np.flatnonzero(w["sample"] == i)
         assert len(mine) == len(ref), f
         for j, (_, kept) in zip(mine, ref, strict=True):
@@ -164,20 +166,20 @@ def test_sgan_windows_match_the_reference_loop(fake, fake_ds):
 
 def test_sgan_windows_options(fake_ds):
     pos, mask = fake_ds.pos.values, fake_ds.mask.values
-    one = eu.sgan_windows(pos[3], mask[3])
+    one = sgan_windows(pos[3], mask[3])
     assert (one["sample"] == 0).all()
-    all_ = eu.sgan_windows(pos, mask)
+    all_ = sgan_windows(pos, mask)
     assert one["n_peds"].sum() == all_["n_peds"][all_["sample"] == 3].sum()
-    loose = eu.sgan_windows(pos, mask, min_ped=0)
+    loose = sgan_windows(pos, mask, min_ped=0)
     assert loose["n_peds"].min() == 1 and len(loose["n_peds"]) > len(all_["n_peds"])
-    skip2 = eu.sgan_windows(pos[3], mask[3], skip=2)
+    skip2 = sgan_windows(pos[3], mask[3], skip=2)
     assert set(skip2["start"]) <= set(one["start"])
-    rounded = eu.sgan_windows(pos, mask, decimals=1)
+    rounded = sgan_windows(pos, mask, decimals=1)
     np.testing.assert_array_equal(rounded["obs"], np.round(all_["obs"].astype(np.float64), 1).astype(np.float32))
     with pytest.raises(ValueError, match="expects pos"):
-        eu.sgan_windows(pos[..., 0], mask)
+        sgan_windows(pos[..., 0], mask)
     with pytest.raises(ValueError, match="obs_len=0"):
-        eu.sgan_windows(pos, mask, obs_len=0)
+        sgan_windows(pos, mask, obs_len=0)
 
 
 def test_scene_split():
@@ -213,7 +215,7 @@ def test_malformed_files(tmp_path, text, pattern):
     p = tmp_path / "x.txt"
     p.write_text(text)
     with pytest.raises(ValueError, match=pattern):
-        eu.read_eth_ucy_file(p)
+        read_eth_ucy_file(p)
 
 
 def test_off_grid_frame(tmp_path):
@@ -226,7 +228,7 @@ def test_off_grid_frame(tmp_path):
 def test_spaces_crlf_and_blank_lines(tmp_path):
     p = tmp_path / "a.txt"
     p.write_bytes(b"780 1 8.46 3.59\r\n\r\n790  1.0\t9.57 3.79\r\n")
-    np.testing.assert_array_equal(eu.read_eth_ucy_file(p), [[780, 1, 8.46, 3.59], [790, 1, 9.57, 3.79]])
+    np.testing.assert_array_equal(read_eth_ucy_file(p), [[780, 1, 8.46, 3.59], [790, 1, 9.57, 3.79]])
 
 
 def test_duplicate_file_keys(fake):
@@ -242,7 +244,7 @@ def test_duplicate_file_keys(fake):
 @real_only
 @pytest.mark.parametrize("name", sorted(MANIFEST))
 def test_real_counts(name):
-    rows = eu.read_eth_ucy_file(REAL / "all_data" / f"{name}.txt")
+    rows = read_eth_ucy_file(REAL / "all_data" / f"{name}.txt")
     got = (len(rows), len(np.unique(rows[:, 0])), len(np.unique(rows[:, 1])), int(rows[:, 0].min()), int(rows[:, 0].max()))
     assert got == MANIFEST[name]
 
@@ -258,20 +260,20 @@ def test_real_dataset(real_ds):
 
 @real_only
 def test_real_sgan_test_counts(real_ds):
-    w = eu.sgan_windows(real_ds.pos.values, real_ds.mask.values, ped_id=real_ds.ped_id.values, files=real_ds.file.values)
+    w = sgan_windows(real_ds.pos.values, real_ds.mask.values, ped_id=real_ds.ped_id.values, files=real_ds.file.values)
     got = {s: int(w["n_peds"][np.isin(w["file"], eu.scene_split(s)["test"])].sum()) for s in eu.SCENES}
     assert got == SGAN_TEST_COUNTS
     # the same without ids (slots alone never join two people), and no kept window spans a gap
-    w2 = eu.sgan_windows(real_ds.pos.values, real_ds.mask.values)
+    w2 = sgan_windows(real_ds.pos.values, real_ds.mask.values)
     np.testing.assert_array_equal(w2["n_peds"], w["n_peds"])
     assert (w["time_index"][:, -1] - w["time_index"][:, 0] == 19).all()
 
 
 @real_only
 def test_real_sgan_matches_reference_loop_on_eth():
-    rows = eu.read_eth_ucy_file(REAL / "all_data" / "biwi_eth.txt")
+    rows = read_eth_ucy_file(REAL / "all_data" / "biwi_eth.txt")
     ds = eu.open_eth_ucy({"all_data/biwi_eth.txt": REAL / "all_data" / "biwi_eth.txt"})
-    w = eu.sgan_windows(ds.pos.values, ds.mask.values, ped_id=ds.ped_id.values)
+    w = sgan_windows(ds.pos.values, ds.mask.values, ped_id=ds.ped_id.values)
     ref = _sgan_reference(rows)
     assert w["n_peds"].tolist() == [len(k) for _, k in ref]
     assert w["ped_id"][w["ped_mask"]].tolist() == [p for _, k in ref for p, _ in k]
