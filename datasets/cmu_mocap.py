@@ -371,8 +371,8 @@ BASE_URL = "http://mocap.cs.cmu.edu/subjects/35/"
 #: pinned (provenance in the data card datasets/cards/cmu-mocap-35.md; byte-identical to the
 #: CMU originals).
 SHA256: dict[str, str | None] = {
-    "35.asf": "2a8e2eda3c0d7d828566b2a9a8ab36b2b8b3864110574e8b73c8f069fded416c",  # pin: 35.asf
-    "35_01.amc": "0743f4ea48e7e199cd56b2810b5ce81f8ede08d32ff79aa4e363c44cc4fe33aa",  # pin: 35_01.amc
+    "35.asf": "2a8e2eda3c0d7d828566b2a9a8ab36b2b8b3864110574e8b73c8f069fded416c",
+    "35_01.amc": "0743f4ea48e7e199cd56b2810b5ce81f8ede08d32ff79aa4e363c44cc4fe33aa",
     "35_02.amc": None,  # pin: 35_02.amc
     "35_03.amc": None,  # pin: 35_03.amc
     "35_04.amc": None,  # pin: 35_04.amc
@@ -451,8 +451,9 @@ CMU_WALKING = register_task(
         trivial="static",
         reversible=False,
         description=(
-            "CMU subject 35 walking, 31 joints in metres at 120 Hz. See 50 frames, predict the next 48; "
-            "Euclidean joint-position error (mean over joints) per step, reported at steps 1, 20, 40 "
+            "CMU subject 35 walking, 31 joints in metres at 120 Hz. See 50 frames, predict the "
+            "next 48; Euclidean joint-position error (mean over joints) per step, reported at "
+            "steps 1, 20, 40 "
             "(dNRI/LoCS protocol; their numbers are in raw ASF units = 0.0564 m)."
         ),
     )

@@ -425,33 +425,53 @@ def make_fake_eth_ucy(
 # ------------------------------------------------------------------------------------------
 
 #: sha256 of every upstream file (all pinned; provenance in the data card
-#: datasets/cards/eth-ucy.md). The ``# pin:`` markers let ``decathlon pin-hashes`` fill a ``None``
-#: if a file is ever added unpinned.
+#: datasets/cards/eth-ucy.md). A file added unpinned gets ``None,  # pin: <file>`` so that
+#: ``decathlon pin-hashes`` can fill in the hash recorded at its first download.
 SHA256: dict[str, str | None] = {
-    "all_data/biwi_eth.txt": "cf8d3fd342a15f409ebc2a1fc76b91a0f06390bd21f1e11410f3859331ab082b",  # pin: all_data/biwi_eth.txt
-    "all_data/biwi_hotel.txt": "9caa771bb9153d6b809dd0916b6f86761b641e6bbb15e766c1de3133fbbb7fcf",  # pin: all_data/biwi_hotel.txt
-    "all_data/crowds_zara01.txt": "1147a1962a09abfb86f28c6cddcac862e095a0cf129b3016385b69eacdd09d85",  # pin: all_data/crowds_zara01.txt
-    "all_data/crowds_zara02.txt": "8a649d0f8c9ae75c87c4d23a85f892786b0aa30266e996c7be03e69dafff22ff",  # pin: all_data/crowds_zara02.txt
-    "all_data/crowds_zara03.txt": "16b3e899932c4baacd07f45013d5b921f90bc5a29eb2b0fe42f4d7c904ac3108",  # pin: all_data/crowds_zara03.txt
-    "all_data/students001.txt": "a6d87f278d94136fe39b8be91555487a29ac77259ae403b9dba2d5c18caf7b5b",  # pin: all_data/students001.txt
-    "all_data/students003.txt": "e25798b660634330aa89f8bb259425de720e84d0873902726c1d1f4ccff21d6c",  # pin: all_data/students003.txt
-    "all_data/uni_examples.txt": "61f432c0ab3070ed0ef150fbeabcd7baf839cab5495a46e6105bd747f0a092a7",  # pin: all_data/uni_examples.txt
-    "train/biwi_eth_train.txt": "7905d1337f8466c3ebcd80e8264158209370e939774a371d215491256128407e",  # pin: train/biwi_eth_train.txt
-    "train/biwi_hotel_train.txt": "f3f485043273e3d972efd73770df0021ec7d3d5135f60d2e2ca5809f68d6f104",  # pin: train/biwi_hotel_train.txt
-    "train/crowds_zara01_train.txt": "5b2ff1a334f4b3e8595e0ee898874b1795561db7bde97e90cbc4a1382c8c3d56",  # pin: train/crowds_zara01_train.txt
-    "train/crowds_zara02_train.txt": "9fd606341135d7d211c3af259c9eb2c25e4c7035efc43d3007ceeef6f954b247",  # pin: train/crowds_zara02_train.txt
-    "train/crowds_zara03_train.txt": "d38a0a6cd1e24adadbb3b15cac97b747e5c6ace2c59d457d805f38a4d91d5a03",  # pin: train/crowds_zara03_train.txt
-    "train/students001_train.txt": "f41a0a63301e1c15104205c4a1540db477ddc3330ee2801a976d7b9fc238a63e",  # pin: train/students001_train.txt
-    "train/students003_train.txt": "85fe6324e9a0b94acb21617eb0331f543fe5ebf0caee1e253794bca554f35daf",  # pin: train/students003_train.txt
-    "train/uni_examples_train.txt": "06866bea5c2f589094473371e9fb6b653c7af95e5f748434bc1024544c5e1c7a",  # pin: train/uni_examples_train.txt
-    "val/biwi_eth_val.txt": "ed19f8ee52e024788658d70060c1452b991aa506b78ea649c74f79e075ad20b9",  # pin: val/biwi_eth_val.txt
-    "val/biwi_hotel_val.txt": "5c6026c5c6feb81295187e2e063d86197344428811ac2ae98a45bdfb5dfa79ed",  # pin: val/biwi_hotel_val.txt
-    "val/crowds_zara01_val.txt": "d5212e4e3289aa44365e5ce34a476ef2a4208c89bd6a29204ece097c7f33c157",  # pin: val/crowds_zara01_val.txt
-    "val/crowds_zara02_val.txt": "361949e5655814680e1185bdd23344932f7b6ccc0d7120c34b523495d0fc69f8",  # pin: val/crowds_zara02_val.txt
-    "val/crowds_zara03_val.txt": "60d464e21fd3851fab146ec3b35d0db4155b3c057f4b46050336eac59314f0f5",  # pin: val/crowds_zara03_val.txt
-    "val/students001_val.txt": "dc8f3147820e80642903041b017292eb03ea5df81ffd2974b47a725d8ffeb394",  # pin: val/students001_val.txt
-    "val/students003_val.txt": "b7aa6dcedba0e9036272dc363e2a25e6bb80d7485d75dcb3fff918ce01b10e24",  # pin: val/students003_val.txt
-    "val/uni_examples_val.txt": "436dfa865ffab37957e928e227a1b6cc836ab0e6b7652abbf5d06cdf5638dee4",  # pin: val/uni_examples_val.txt
+    "all_data/biwi_eth.txt": "cf8d3fd342a15f409ebc2a1fc76b91a0f06390bd21f1e11410f3859331ab082b",
+    "all_data/biwi_hotel.txt": "9caa771bb9153d6b809dd0916b6f86761b641e6bbb15e766c1de3133fbbb7fcf",
+    "all_data/crowds_zara01.txt": (
+        "1147a1962a09abfb86f28c6cddcac862e095a0cf129b3016385b69eacdd09d85"
+    ),
+    "all_data/crowds_zara02.txt": (
+        "8a649d0f8c9ae75c87c4d23a85f892786b0aa30266e996c7be03e69dafff22ff"
+    ),
+    "all_data/crowds_zara03.txt": (
+        "16b3e899932c4baacd07f45013d5b921f90bc5a29eb2b0fe42f4d7c904ac3108"
+    ),
+    "all_data/students001.txt": "a6d87f278d94136fe39b8be91555487a29ac77259ae403b9dba2d5c18caf7b5b",
+    "all_data/students003.txt": "e25798b660634330aa89f8bb259425de720e84d0873902726c1d1f4ccff21d6c",
+    "all_data/uni_examples.txt": "61f432c0ab3070ed0ef150fbeabcd7baf839cab5495a46e6105bd747f0a092a7",
+    "train/biwi_eth_train.txt": "7905d1337f8466c3ebcd80e8264158209370e939774a371d215491256128407e",
+    "train/biwi_hotel_train.txt": (
+        "f3f485043273e3d972efd73770df0021ec7d3d5135f60d2e2ca5809f68d6f104"
+    ),
+    "train/crowds_zara01_train.txt": (
+        "5b2ff1a334f4b3e8595e0ee898874b1795561db7bde97e90cbc4a1382c8c3d56"
+    ),
+    "train/crowds_zara02_train.txt": (
+        "9fd606341135d7d211c3af259c9eb2c25e4c7035efc43d3007ceeef6f954b247"
+    ),
+    "train/crowds_zara03_train.txt": (
+        "d38a0a6cd1e24adadbb3b15cac97b747e5c6ace2c59d457d805f38a4d91d5a03"
+    ),
+    "train/students001_train.txt": (
+        "f41a0a63301e1c15104205c4a1540db477ddc3330ee2801a976d7b9fc238a63e"
+    ),
+    "train/students003_train.txt": (
+        "85fe6324e9a0b94acb21617eb0331f543fe5ebf0caee1e253794bca554f35daf"
+    ),
+    "train/uni_examples_train.txt": (
+        "06866bea5c2f589094473371e9fb6b653c7af95e5f748434bc1024544c5e1c7a"
+    ),
+    "val/biwi_eth_val.txt": "ed19f8ee52e024788658d70060c1452b991aa506b78ea649c74f79e075ad20b9",
+    "val/biwi_hotel_val.txt": "5c6026c5c6feb81295187e2e063d86197344428811ac2ae98a45bdfb5dfa79ed",
+    "val/crowds_zara01_val.txt": "d5212e4e3289aa44365e5ce34a476ef2a4208c89bd6a29204ece097c7f33c157",
+    "val/crowds_zara02_val.txt": "361949e5655814680e1185bdd23344932f7b6ccc0d7120c34b523495d0fc69f8",
+    "val/crowds_zara03_val.txt": "60d464e21fd3851fab146ec3b35d0db4155b3c057f4b46050336eac59314f0f5",
+    "val/students001_val.txt": "dc8f3147820e80642903041b017292eb03ea5df81ffd2974b47a725d8ffeb394",
+    "val/students003_val.txt": "b7aa6dcedba0e9036272dc363e2a25e6bb80d7485d75dcb3fff918ce01b10e24",
+    "val/uni_examples_val.txt": "436dfa865ffab37957e928e227a1b6cc836ab0e6b7652abbf5d06cdf5638dee4",
 }
 
 
@@ -489,17 +509,28 @@ def eth_ucy_windows(task: TaskSpec, ds: xr.Dataset) -> Windows:
     ``x`` (window, 8, pedestrian, 2) and ``y`` (window, 12, pedestrian, 2) in metres; the
     pedestrian axis is padded to the busiest window, padded slots are masked out (and zero).
     """
-    w = sgan_windows(ds["pos"].values, ds["mask"].values, OBS_LEN, PRED_LEN,
-                     ped_id=ds["ped_id"].values, files=ds["file"].values)
+    w = sgan_windows(
+        ds["pos"].values,
+        ds["mask"].values,
+        OBS_LEN,
+        PRED_LEN,
+        ped_id=ds["ped_id"].values,
+        files=ds["file"].values,
+    )
     pm = w["ped_mask"]  # (W, P)
     obs = np.where(pm[:, :, None, None], w["obs"], 0.0).transpose(0, 2, 1, 3)
     pred = np.where(pm[:, :, None, None], w["pred"], 0.0).transpose(0, 2, 1, 3)
     n = len(pm)
     return Windows(
-        ids=np.arange(n, dtype=np.int64), x=np.ascontiguousarray(obs, dtype=np.float32),
-        y=np.ascontiguousarray(pred, dtype=np.float32), sample=w["sample"], start=w["start"],
-        features=["pos_x", "pos_y"], target_features=["pos_x", "pos_y"],
-        mask_x=np.repeat(pm[:, None], OBS_LEN, axis=1), mask_y=np.repeat(pm[:, None], PRED_LEN, axis=1),
+        ids=np.arange(n, dtype=np.int64),
+        x=np.ascontiguousarray(obs, dtype=np.float32),
+        y=np.ascontiguousarray(pred, dtype=np.float32),
+        sample=w["sample"],
+        start=w["start"],
+        features=["pos_x", "pos_y"],
+        target_features=["pos_x", "pos_y"],
+        mask_x=np.repeat(pm[:, None], OBS_LEN, axis=1),
+        mask_y=np.repeat(pm[:, None], PRED_LEN, axis=1),
     )
 
 
@@ -525,9 +556,10 @@ def _eth_task(scene: str) -> TaskSpec:
         window_fn=eth_ucy_windows,
         reversible=False,
         description=(
-            f"ETH/UCY leave-one-scene-out, held-out scene {scene!r}: observe 8 steps (3.2 s), predict 12 "
-            "(4.8 s) for every pedestrian present in all 20 frames (Social-GAN windows). ADE/FDE in metres; "
-            f"a model may return up to {BEST_OF} samples per window (best-of-{BEST_OF}, minimum per pedestrian)."
+            f"ETH/UCY leave-one-scene-out, held-out scene {scene!r}: observe 8 steps (3.2 s), "
+            "predict 12 (4.8 s) for every pedestrian present in all 20 frames (Social-GAN "
+            f"windows). ADE/FDE in metres; a model may return up to {BEST_OF} samples per window "
+            f"(best-of-{BEST_OF}, minimum per pedestrian)."
         ),
     )
 

@@ -122,7 +122,11 @@ def fetch(
         if local.is_file() and expected:
             actual = file_sha256(local)
             if actual != expected:
-                what = "cached copy changed on disk" if f.sha256 else "differs from the hash recorded at first download"
+                what = (
+                    "cached copy changed on disk"
+                    if f.sha256
+                    else "differs from the hash recorded at first download"
+                )
                 raise _mismatch(local, expected, actual, f.url, what)
             out[f.name] = local
             continue
@@ -133,7 +137,10 @@ def fetch(
             log.warning(
                 "%s is not pinned in the package: recorded sha256 %s in %s; later runs verify "
                 "against it (maintainers: `decathlon pin-hashes %s`)",
-                key, digest, lock_path(), spec.name,
+                key,
+                digest,
+                lock_path(),
+                spec.name,
             )
     return out
 
@@ -148,7 +155,9 @@ def _download(pup, key: str, f: FileSpec, expected: str | None, progress: bool, 
         return Path(pup.fetch(key, **kwargs))
     except ValueError as e:
         if "hash" in str(e).lower() and expected:
-            raise _mismatch(Path(pup.path) / key, expected, _actual_from(str(e), expected), f.url, "download") from None
+            raise _mismatch(
+                Path(pup.path) / key, expected, _actual_from(str(e), expected), f.url, "download"
+            ) from None
         raise
     except Exception as e:  # network errors come in many types
         raise OSError(

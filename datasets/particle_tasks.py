@@ -29,39 +29,67 @@ from decathlon.benchmark.tasks import Split, TaskSpec, register_task
 NRI_SPLITS = {"train": Split("train"), "valid": Split("valid"), "test": Split("test")}
 
 
-def nri_tasks(event: str, dataset: str, reversible: bool, description: str) -> tuple[TaskSpec, TaskSpec]:
+def nri_tasks(
+    event: str, dataset: str, reversible: bool, description: str
+) -> tuple[TaskSpec, TaskSpec]:
     """The forecast and graph tasks of one NRI-style event."""
     common = dict(
-        version="1", event=event, dataset=dataset, splits=NRI_SPLITS, inputs=("pos", "vel"),
-        context=49, offset=0, stride=None, train_length=49, normalize="minmax", velocity=("vel",),
+        version="1",
+        event=event,
+        dataset=dataset,
+        splits=NRI_SPLITS,
+        inputs=("pos", "vel"),
+        context=49,
+        offset=0,
+        stride=None,
+        train_length=49,
+        normalize="minmax",
+        velocity=("vel",),
         reversible=reversible,
         # the box [-5, 5]^2 is centred at the origin: quarter turns, mirror images and
         # relabelling the balls are symmetries; arbitrary rotations and translations are not
         equivariance=("rot90", "reflect", "permute"),
     )
     forecast = TaskSpec(
-        name=f"{event}-forecast", kind="forecast", targets=("pos", "vel"), horizon=20,
-        metrics=("mse", "mse@1", "mse@10", "mse@20"), primary="mse",
-        error="se", trivial="static",
-        description=f"{description} See frames 0-48, predict frames 49-68 (positions and velocities, "
-        "normalized to [-1, 1] by train min/max); MSE per step.",
+        name=f"{event}-forecast",
+        kind="forecast",
+        targets=("pos", "vel"),
+        horizon=20,
+        metrics=("mse", "mse@1", "mse@10", "mse@20"),
+        primary="mse",
+        error="se",
+        trivial="static",
+        description=f"{description} See frames 0-48, predict frames 49-68 (positions and "
+        "velocities, normalized to [-1, 1] by train min/max); MSE per step.",
         **common,
     )
     graph = TaskSpec(
-        name=f"{event}-graph", kind="graph", metrics=("auroc", "edge_accuracy", "shd", "f1"),
-        primary="auroc", trivial="chance",
-        description=f"{description} See frames 0-48, score every ordered pair for an interaction edge.",
+        name=f"{event}-graph",
+        kind="graph",
+        metrics=("auroc", "edge_accuracy", "shd", "f1"),
+        primary="auroc",
+        trivial="chance",
+        description=f"{description} See frames 0-48, score every ordered pair for an "
+        "interaction edge.",
         **common,
     )
     return forecast, graph
 
 
-for _t in nri_tasks("particles/springs", "nri-springs", reversible=True,
-                    description="NRI springs: 5 balls on random springs in a box with elastic walls."):
+for _t in nri_tasks(
+    "particles/springs",
+    "nri-springs",
+    reversible=True,
+    description="NRI springs: 5 balls on random springs in a box with elastic walls.",
+):
     register_task(_t)
-for _t in nri_tasks("particles/charged", "nri-charged", reversible=True,
-                    description="NRI charged particles: 5 charges (+-1) in a box with elastic walls; "
-                    "an edge joins like charges."):
+for _t in nri_tasks(
+    "particles/charged",
+    "nri-charged",
+    reversible=True,
+    description="NRI charged particles: 5 charges (+-1) in a box with elastic walls; "
+    "an edge joins like charges.",
+):
     register_task(_t)
 
 #: EGNN N-body (Satorras et al. 2021, ``vgsatorras/egnn`` ``n_body_system/dataset_nbody.py``;
@@ -71,27 +99,55 @@ for _t in nri_tasks("particles/charged", "nri-charged", reversible=True,
 #: E(3) x permutation symmetry (no box), so rotations, translations and permutations are probed.
 NBODY_FORECAST = register_task(
     TaskSpec(
-        name="particles/nbody-forecast", version="1", event="particles/nbody", kind="forecast",
-        dataset="nbody-charged-3d", splits=NRI_SPLITS, inputs=("pos", "vel"), targets=("pos",),
-        constants=("entity_features",), context=1, offset=30, horizon=10, target_steps=(10,),
-        train_length=49, normalize=None, velocity=("vel",), error="se", metrics=("mse",),
-        primary="mse", trivial="static", probes=(),
-        equivariance=("rotate", "translate", "permute"), reversible=True,
+        name="particles/nbody-forecast",
+        version="1",
+        event="particles/nbody",
+        kind="forecast",
+        dataset="nbody-charged-3d",
+        splits=NRI_SPLITS,
+        inputs=("pos", "vel"),
+        targets=("pos",),
+        constants=("entity_features",),
+        context=1,
+        offset=30,
+        horizon=10,
+        target_steps=(10,),
+        train_length=49,
+        normalize=None,
+        velocity=("vel",),
+        error="se",
+        metrics=("mse",),
+        primary="mse",
+        trivial="static",
+        probes=(),
+        equivariance=("rotate", "translate", "permute"),
+        reversible=True,
         description="EGNN 3-D charged N-body: from positions, velocities and charges at frame 30, "
         "predict positions at frame 40 (1.0 time units later); MSE over coordinates.",
     )
 )
 
-#: Kuramoto (NRI; generator of loeweX/AmortizedCausalDiscovery, docs/protocols.md §1.1): the encoder sees
-#: frames 0-48 of the test simulations (features dphi/dt, sin phi, phi, omega, each scaled to
+#: Kuramoto (NRI; generator of loeweX/AmortizedCausalDiscovery, docs/protocols.md §1.1): the
+#: encoder sees frames 0-48 of the test simulations (features dphi/dt, sin phi, phi, omega, each scaled to
 #: [-1, 1] by train-split min and max, *not* per oscillator as the reference, which leaks
 #: which oscillators have no parents) and scores every directed pair ``i -> j``.
 KURAMOTO_GRAPH = register_task(
     TaskSpec(
-        name="particles/kuramoto-graph", version="1", event="particles/kuramoto", kind="graph",
-        dataset="kuramoto-5", splits=NRI_SPLITS, inputs=("state",), context=49, train_length=49,
-        normalize="minmax", velocity=("state_dphi_dt",), metrics=("auroc", "edge_accuracy", "shd", "f1"),
-        primary="auroc", trivial="chance", equivariance=("permute",),
+        name="particles/kuramoto-graph",
+        version="1",
+        event="particles/kuramoto",
+        kind="graph",
+        dataset="kuramoto-5",
+        splits=NRI_SPLITS,
+        inputs=("state",),
+        context=49,
+        train_length=49,
+        normalize="minmax",
+        velocity=("state_dphi_dt",),
+        metrics=("auroc", "edge_accuracy", "shd", "f1"),
+        primary="auroc",
+        trivial="chance",
+        equivariance=("permute",),
         reversible=False,
         description="Kuramoto: 5 phase oscillators with directed couplings; see 49 frames, score "
         "every directed pair i -> j (SHD counts a reversed edge as 1).",

@@ -119,7 +119,9 @@ def write_pins(spec: DatasetSpec, module_path: str | Path | None = None) -> list
         module_path = getattr(mod, "__file__", None) or inspect.getsourcefile(spec.build) or ""
     path = Path(module_path)
     if not path.is_file():
-        raise ValueError(f"cannot find the source of dataset {spec.name!r} at {str(path)!r}; pass module_path")
+        raise ValueError(
+            f"cannot find the source of dataset {spec.name!r} at {str(path)!r}; pass module_path"
+        )
     recorded = _recorded(spec)
     if not recorded:
         return []
@@ -138,7 +140,7 @@ def write_pins(spec: DatasetSpec, module_path: str | Path | None = None) -> list
                 f"one None to replace, got {code.strip()!r}; edit it to the form "
                 f"'\"{name}\": None,  {MARKER} {name}'"
             )
-        lines[i] = re.sub(r"\bNone\b", f'"{recorded[name]}"', code, count=1) + line[m.start():]
+        lines[i] = re.sub(r"\bNone\b", f'"{recorded[name]}"', code, count=1) + line[m.start() :]
         done.append(name)
     missing = sorted(set(recorded) - set(done))
     if missing:

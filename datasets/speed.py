@@ -35,7 +35,9 @@ class SimBench:
     note: str = ""
 
 
-SIM_BENCHMARKS: Registry[SimBench] = Registry("simulator benchmark", plugins=("decathlon.datasets",))
+SIM_BENCHMARKS: Registry[SimBench] = Registry(
+    "simulator benchmark", plugins=("decathlon.datasets",)
+)
 
 
 def register_bench(b: SimBench) -> SimBench:
@@ -65,8 +67,12 @@ def _peak_mb(fn: Callable[[int], object], n: int) -> float:
         tracemalloc.stop()
 
 
-def run_benchmarks(names: list[str] | None = None, repeats: int = 3, scale: float = 1.0,
-                   out: str | None = "results/bench_simulators.json") -> list[dict]:
+def run_benchmarks(
+    names: list[str] | None = None,
+    repeats: int = 3,
+    scale: float = 1.0,
+    out: str | None = "results/bench_simulators.json",
+) -> list[dict]:
     """Time every (or the named) simulator benchmark, vectorized vs reference, in one run.
 
     ``scale`` multiplies the simulation counts (``< 1`` for a quick look). Writes ``out`` (JSON)
@@ -84,18 +90,29 @@ def run_benchmarks(names: list[str] | None = None, repeats: int = 3, scale: floa
         nf, nr = max(1, int(b.n_fast * scale)), max(1, int(b.n_reference * scale))
         tf = _time(b.fast, nf, repeats)
         tr = _time(b.reference, nr, 1)
-        rows.append({
-            "name": name, "note": b.note, "n_fast": nf, "n_reference": nr,
-            "fast_seconds": tf, "reference_seconds": tr,
-            "fast_per_sim_ms": 1e3 * tf / nf, "reference_per_sim_ms": 1e3 * tr / nr,
-            "speedup": (tr / nr) / (tf / nf),
-            "fast_peak_mb": _peak_mb(b.fast, nf),
-        })
+        rows.append(
+            {
+                "name": name,
+                "note": b.note,
+                "n_fast": nf,
+                "n_reference": nr,
+                "fast_seconds": tf,
+                "reference_seconds": tr,
+                "fast_per_sim_ms": 1e3 * tf / nf,
+                "reference_per_sim_ms": 1e3 * tr / nr,
+                "speedup": (tr / nr) / (tf / nf),
+                "fast_peak_mb": _peak_mb(b.fast, nf),
+            }
+        )
     if out:
         p = Path(out)
         p.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"machine": platform.platform(), "processor": platform.processor() or platform.machine(),
-                "cpus": os.cpu_count(), "repeats": repeats}
+        meta = {
+            "machine": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "repeats": repeats,
+        }
         p.write_text(json.dumps({"meta": meta, "results": rows}, indent=1))
         _plot(rows, p.with_suffix(".png"))
     return rows
@@ -110,7 +127,9 @@ def _plot(rows: list[dict], path) -> None:
 
     fig, ax = plt.subplots(figsize=(1.8 * len(rows) + 3, 4), constrained_layout=True)
     x = np.arange(len(rows))
-    ax.bar(x - 0.2, [r["reference_per_sim_ms"] for r in rows], 0.4, label="reference (one at a time)")
+    ax.bar(
+        x - 0.2, [r["reference_per_sim_ms"] for r in rows], 0.4, label="reference (one at a time)"
+    )
     ax.bar(x + 0.2, [r["fast_per_sim_ms"] for r in rows], 0.4, label="decathlon (vectorized)")
     for i, r in enumerate(rows):
         ax.text(i, r["reference_per_sim_ms"], f"{r['speedup']:.0f}x", ha="center", va="bottom")

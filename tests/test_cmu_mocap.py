@@ -50,13 +50,20 @@ def real():
 
 def _bone_lengths(sk: acclaim.Skeleton, pos: np.ndarray) -> dict[str, np.ndarray]:
     idx = {j: i for i, j in enumerate(sk.joints)}
-    return {b: np.linalg.norm(pos[:, idx[b]] - pos[:, idx[sk.parent[b]]], axis=-1) for b in sk.bones}
+    return {
+        b: np.linalg.norm(pos[:, idx[b]] - pos[:, idx[sk.parent[b]]], axis=-1) for b in sk.bones
+    }
 
 
 def _fk_reference(sk: acclaim.Skeleton, motion: dict[str, np.ndarray], frame: int) -> np.ndarray:
     """One frame, bone by bone, with scipy's extrinsic Euler angles (the Acclaim convention)."""
+
     def euler(axes: str, angles) -> np.ndarray:
-        return Rotation.from_euler(axes.lower(), angles, degrees=True).as_matrix() if axes else np.eye(3)
+        return (
+            Rotation.from_euler(axes.lower(), angles, degrees=True).as_matrix()
+            if axes
+            else np.eye(3)
+        )
 
     out = {}
     rot = {}
@@ -103,7 +110,10 @@ def test_fake_files_are_in_the_upstream_format(fake):
     assert asf.count(b"\r\n") == asf.count(b"\n") > 50
     assert amc.count(b"\r\n") == amc.count(b"\n")
     assert re.search(rb"e-01\d", asf) and re.search(rb"e-015", amc)
-    assert amc.startswith(b"#!OML:ASF F:\\VICON") and b":FULLY-SPECIFIED\r\n:DEGREES\r\n1\r\nroot " in amc
+    assert (
+        amc.startswith(b"#!OML:ASF F:\\VICON")
+        and b":FULLY-SPECIFIED\r\n:DEGREES\r\n1\r\nroot " in amc
+    )
     assert b"limits (-160.0 20.0)\r\n           (-70.0 70.0)" in asf
 
 
@@ -178,18 +188,30 @@ def test_truncated_frame_names_file_and_line(fake, tmp_path):
     bad = "\r\n".join(lines[: i + 4] + lines[i + 6 :])
     p = tmp_path / "35_01.amc"
     p.write_bytes(bad.encode())
-    with pytest.raises(ValueError, match=rf"35_01\.amc line {i + 1}: frame 5 is truncated.*'upperback'"):
+    with pytest.raises(
+        ValueError, match=rf"35_01\.amc line {i + 1}: frame 5 is truncated.*'upperback'"
+    ):
         acclaim.parse_amc(p, sk)
     p.write_bytes("\r\n".join(lines[:-3]).encode())  # file cut inside the last frame
-    with pytest.raises(ValueError, match=r"35_01\.amc line \d+: frame 12 is truncated.*the file ends"):
+    with pytest.raises(
+        ValueError, match=r"35_01\.amc line \d+: frame 12 is truncated.*the file ends"
+    ):
         acclaim.parse_amc(p, sk)
 
 
 @pytest.mark.parametrize(
     "old, new, pattern",
     [
-        ("ltibia -3.22404e-015", "ltibia -3.22404e-O15", r"line 7: cannot read '-3.22404e-O15' as a number"),
-        ("ltibia -3.22404e-015", "ltibia -3.22404e-015 1.0", r"line 7: bone 'ltibia' has 2 values, expected 1"),
+        (
+            "ltibia -3.22404e-015",
+            "ltibia -3.22404e-O15",
+            r"line 7: cannot read '-3.22404e-O15' as a number",
+        ),
+        (
+            "ltibia -3.22404e-015",
+            "ltibia -3.22404e-015 1.0",
+            r"line 7: bone 'ltibia' has 2 values, expected 1",
+        ),
         ("ltibia -3.22404e-015", "lknee -3.22404e-015", r"line 7: unknown bone 'lknee'"),
         ("\r\n2\r\n", "\r\n3\r\n", r"line \d+: frame number 3 follows frame 1"),
     ],
@@ -205,13 +227,25 @@ def test_malformed_amc(fake, tmp_path, old, new, pattern):
     "old, new, pattern",
     [
         ("length 7.41015", "length 7.41x15", r"line \d+: cannot read '7.41x15' as a number"),
-        ("direction 0.34202 -0.939693 0", "direction 0.34202 -0.939693", r"line \d+: bone direction has 2 values"),
+        (
+            "direction 0.34202 -0.939693 0",
+            "direction 0.34202 -0.939693",
+            r"line \d+: bone direction has 2 values",
+        ),
         ("lfemur ltibia", "lfemur lknee", r"line \d+: the :hierarchy names bone 'lknee'"),
         ("lfemur ltibia", "lfemur", r"line \d+: a hierarchy line lists a parent and its children"),
         ("    lowerback upperback\r\n", "", r"line 56: bones \['upperback'\] have no parent"),
-        ("lowerback upperback", "upperback lowerback", r"line 71: bone 'lowerback' has two parents"),
+        (
+            "lowerback upperback",
+            "upperback lowerback",
+            r"line 71: bone 'lowerback' has two parents",
+        ),
         ("axis 0 0 20  XYZ", "axis 0 0 20  XYQ", r"line \d+: axis order 'XYQ'"),
-        ("  end\r\n:hierarchy", "\r\n:hierarchy", r"line \d+: section :hierarchy starts inside a bone block"),
+        (
+            "  end\r\n:hierarchy",
+            "\r\n:hierarchy",
+            r"line \d+: section :hierarchy starts inside a bone block",
+        ),
     ],
 )
 def test_malformed_asf(fake, tmp_path, old, new, pattern):
@@ -221,12 +255,18 @@ def test_malformed_asf(fake, tmp_path, old, new, pattern):
 
 
 def test_asf_and_amc_tolerate_lf_and_comments(fake, tmp_path):
-    asf = _edit(fake["35.asf"], tmp_path / "35.asf", lambda t: t.replace("\r\n", "\n").replace(":bonedata", "# c\n:bonedata  # c"))
+    asf = _edit(
+        fake["35.asf"],
+        tmp_path / "35.asf",
+        lambda t: t.replace("\r\n", "\n").replace(":bonedata", "# c\n:bonedata  # c"),
+    )
     amc = _edit(fake["35_01.amc"], tmp_path / "35_01.amc", lambda t: t.replace("\r\n", "\n"))
     sk = acclaim.parse_asf(asf)
     ref = acclaim.parse_asf(fake["35.asf"])
     assert sk.joints == ref.joints
-    np.testing.assert_array_equal(acclaim.parse_amc(amc, sk)["root"], acclaim.parse_amc(fake["35_01.amc"], ref)["root"])
+    np.testing.assert_array_equal(
+        acclaim.parse_amc(amc, sk)["root"], acclaim.parse_amc(fake["35_01.amc"], ref)["root"]
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -240,7 +280,9 @@ def test_real_parse_counts(real):
     assert len(sk.joints) == 31 and sk.joints[0] == "root" and len(sk.bones) == 30
     assert sk.units == {"mass": 1.0, "length": 0.45, "angle": "deg"}
     assert motion["root"].shape == (358, 6)
-    assert sum(1 for b in sk.bones.values() if b.dof) == 28 and len(motion) == 29  # lhipjoint, rhipjoint: no dof
+    assert (
+        sum(1 for b in sk.bones.values() if b.dof) == 28 and len(motion) == 29
+    )  # lhipjoint, rhipjoint: no dof
     assert pos.shape == (358, 31, 3)
     assert _is_tree_rooted_at_root(sk)
     assert sk.children("root") == ["lhipjoint", "rhipjoint", "lowerback"]
@@ -262,7 +304,9 @@ def test_real_fk_convention_and_plausibility(real):
     for f in (0, 200, 357):
         np.testing.assert_allclose(pos[f], _fk_reference(sk, motion, f), atol=1e-12)
     idx = {j: i for i, j in enumerate(sk.joints)}
-    assert 0.95 < pos[:, 0, 1].min() and pos[:, 0, 1].max() < 1.05  # pelvis ~1 m above the floor (y up)
+    assert (
+        0.95 < pos[:, 0, 1].min() and pos[:, 0, 1].max() < 1.05
+    )  # pelvis ~1 m above the floor (y up)
     assert 1.5 < pos[:, idx["head"], 1].mean() < 1.8
     lowest = pos[:, [idx["ltoes"], idx["rtoes"]], 1].min(axis=1)
     assert lowest.min() > 0 and lowest.max() < 0.06  # one foot on the floor in every frame
@@ -301,7 +345,9 @@ def test_record():
         "35.asf": "2a8e2eda3c0d7d828566b2a9a8ab36b2b8b3864110574e8b73c8f069fded416c",
         "35_01.amc": "0743f4ea48e7e199cd56b2810b5ce81f8ede08d32ff79aa4e363c44cc4fe33aa",
     }
-    assert spec.parts == ("all",) and list(spec.tiers) == ["full"] and spec.card == "cmu-mocap-35.md"
+    assert (
+        spec.parts == ("all",) and list(spec.tiers) == ["full"] and spec.card == "cmu-mocap-35.md"
+    )
     card = Path(cm.__file__).parent / "cards" / spec.card
     assert card.is_file() and "0.0254" in card.read_text()
 
@@ -333,7 +379,8 @@ def test_prepare_offline_fake_and_pin(fake, tmp_path, monkeypatch, caplog, overr
 
     # pin_hashes_source / write_pins against the recorded hashes, on a copy of the module
     src = pinning.pin_hashes_source(DATASETS.get("cmu-mocap-35"))
-    assert f'FileSpec("35_02.amc", "http://mocap.cs.cmu.edu/subjects/35/35_02.amc", "{recorded["cmu-mocap-35/35_02.amc"]}"),' in src
+    url = "http://mocap.cs.cmu.edu/subjects/35/35_02.amc"
+    assert f'FileSpec("35_02.amc", "{url}", "{recorded["cmu-mocap-35/35_02.amc"]}"),' in src
     real_spec = dataclasses.replace(spec)  # the module's own list: 35_02, 35_03 unpinned
     mod = tmp_path / "cmu_mocap_copy.py"
     shutil.copy(cm.__file__, mod)

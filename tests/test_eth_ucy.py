@@ -118,7 +118,16 @@ def test_fake_dataset(fake, fake_ds):
     assert ds.file.values[:8].tolist() == list(eu.FILE_BASES)
     assert ds.file.values[8] == "biwi_eth_train" and ds.file.values[-1] == "uni_examples_val"
     assert ds.folder.values.tolist() == ["all_data"] * 8 + ["train"] * 8 + ["val"] * 8
-    assert ds.scene.values[:8].tolist() == ["eth", "hotel", "zara1", "zara2", "crowds_zara03", "univ", "univ", "uni_examples"]
+    assert ds.scene.values[:8].tolist() == [
+        "eth",
+        "hotel",
+        "zara1",
+        "zara2",
+        "crowds_zara03",
+        "univ",
+        "univ",
+        "uni_examples",
+    ]
     np.testing.assert_allclose(np.diff(ds.time.values), 0.4)
     assert ds.pos.dtype == np.float32 and ds.mask.dtype == bool and ds.ped_id.dtype == np.int32
     _check_dataset_equals_files(ds, fake)
@@ -141,7 +150,12 @@ def test_slots_never_join_two_people(fake_ds):
 
 
 def test_sgan_windows_match_the_reference_loop(fake, fake_ds):
-    w = sgan_windows(fake_ds.pos.values, fake_ds.mask.values, ped_id=fake_ds.ped_id.values, files=fake_ds.file.values)
+    w = sgan_windows(
+        fake_ds.pos.values,
+        fake_ds.mask.values,
+        ped_id=fake_ds.ped_id.values,
+        files=fake_ds.file.values,
+    )
     total = 0
     spans_gap = 0
     for i, f in enumerate(fake_ds.file.values):
@@ -175,7 +189,9 @@ def test_sgan_windows_options(fake_ds):
     skip2 = sgan_windows(pos[3], mask[3], skip=2)
     assert set(skip2["start"]) <= set(one["start"])
     rounded = sgan_windows(pos, mask, decimals=1)
-    np.testing.assert_array_equal(rounded["obs"], np.round(all_["obs"].astype(np.float64), 1).astype(np.float32))
+    np.testing.assert_array_equal(
+        rounded["obs"], np.round(all_["obs"].astype(np.float64), 1).astype(np.float32)
+    )
     with pytest.raises(ValueError, match="expects pos"):
         sgan_windows(pos[..., 0], mask)
     with pytest.raises(ValueError, match="obs_len=0"):
@@ -185,13 +201,22 @@ def test_sgan_windows_options(fake_ds):
 def test_scene_split():
     s = eu.scene_split("univ")
     assert s["test"] == ["students001", "students003"]
-    assert s["train"] == ["biwi_eth_train", "biwi_hotel_train", "crowds_zara01_train", "crowds_zara02_train", "crowds_zara03_train", "uni_examples_train"]
+    assert s["train"] == [
+        "biwi_eth_train",
+        "biwi_hotel_train",
+        "crowds_zara01_train",
+        "crowds_zara02_train",
+        "crowds_zara03_train",
+        "uni_examples_train",
+    ]
     assert s["valid"] == [f.replace("_train", "_val") for f in s["train"]]
     for scene, test in eu.SCENES.items():
         s = eu.scene_split(scene)
         assert s["test"] == test and len(s["train"]) == 8 - len(test)
         assert "crowds_zara03_train" in s["train"] and "uni_examples_val" in s["valid"]
-    with pytest.raises(KeyError, match="unknown ETH/UCY scene 'zara3'; valid names: eth, hotel, univ, zara1, zara2"):
+    with pytest.raises(
+        KeyError, match="unknown ETH/UCY scene 'zara3'; valid names: eth, hotel, univ, zara1, zara2"
+    ):
         eu.scene_split("zara3")
 
 
@@ -204,10 +229,19 @@ def test_scene_split():
     "text, pattern",
     [
         ("780\t1\t8.46\t3.59\n790\t1\t9.57\n", r"x\.txt line 2: expected 4 columns"),
-        ("780\t1\t8.46\t3.59\n790\t1\t9,57\t3.79\n", r"x\.txt line 2: cannot read '9,57' as a number"),
+        (
+            "780\t1\t8.46\t3.59\n790\t1\t9,57\t3.79\n",
+            r"x\.txt line 2: cannot read '9,57' as a number",
+        ),
         ("780\t1\t8.46\t3.59\n\n790\t1\tnan\t3.79\n", r"x\.txt line 3: non-finite value"),
-        ("780\t1\t8.46\t3.59\n790\t1.5\t9.57\t3.79\n", r"x\.txt line 2: frame_id '790' and ped_id '1.5' must be whole"),
-        ("780\t1\t8.46\t3.59\n790\t2\t1\t1\n780\t1.0\t9.57\t3.79\n", r"x\.txt lines 1 and 3: pedestrian 1 appears twice in frame 780"),
+        (
+            "780\t1\t8.46\t3.59\n790\t1.5\t9.57\t3.79\n",
+            r"x\.txt line 2: frame_id '790' and ped_id '1.5' must be whole",
+        ),
+        (
+            "780\t1\t8.46\t3.59\n790\t2\t1\t1\n780\t1.0\t9.57\t3.79\n",
+            r"x\.txt lines 1 and 3: pedestrian 1 appears twice in frame 780",
+        ),
         ("\n\n", r"x\.txt: no data rows"),
     ],
 )
@@ -221,19 +255,28 @@ def test_malformed_files(tmp_path, text, pattern):
 def test_off_grid_frame(tmp_path):
     p = tmp_path / "x.txt"
     p.write_text("780\t1\t8.46\t3.59\n795\t1\t9.57\t3.79\n")
-    with pytest.raises(ValueError, match=r"x\.txt line 2: frame_id 795 is not on the 10-frame grid"):
+    with pytest.raises(
+        ValueError, match=r"x\.txt line 2: frame_id 795 is not on the 10-frame grid"
+    ):
         eu.open_eth_ucy({"all_data/x.txt": p})
 
 
 def test_spaces_crlf_and_blank_lines(tmp_path):
     p = tmp_path / "a.txt"
     p.write_bytes(b"780 1 8.46 3.59\r\n\r\n790  1.0\t9.57 3.79\r\n")
-    np.testing.assert_array_equal(read_eth_ucy_file(p), [[780, 1, 8.46, 3.59], [790, 1, 9.57, 3.79]])
+    np.testing.assert_array_equal(
+        read_eth_ucy_file(p), [[780, 1, 8.46, 3.59], [790, 1, 9.57, 3.79]]
+    )
 
 
 def test_duplicate_file_keys(fake):
     with pytest.raises(ValueError, match=r"several paths for the files \['biwi_eth'\]"):
-        eu.open_eth_ucy({"all_data/biwi_eth.txt": fake["all_data/biwi_eth.txt"], "biwi_eth.txt": fake["all_data/biwi_eth.txt"]})
+        eu.open_eth_ucy(
+            {
+                "all_data/biwi_eth.txt": fake["all_data/biwi_eth.txt"],
+                "biwi_eth.txt": fake["all_data/biwi_eth.txt"],
+            }
+        )
 
 
 # ------------------------------------------------------------------------------------------
@@ -245,7 +288,13 @@ def test_duplicate_file_keys(fake):
 @pytest.mark.parametrize("name", sorted(MANIFEST))
 def test_real_counts(name):
     rows = read_eth_ucy_file(REAL / "all_data" / f"{name}.txt")
-    got = (len(rows), len(np.unique(rows[:, 0])), len(np.unique(rows[:, 1])), int(rows[:, 0].min()), int(rows[:, 0].max()))
+    got = (
+        len(rows),
+        len(np.unique(rows[:, 0])),
+        len(np.unique(rows[:, 1])),
+        int(rows[:, 0].min()),
+        int(rows[:, 0].max()),
+    )
     assert got == MANIFEST[name]
 
 
@@ -260,8 +309,15 @@ def test_real_dataset(real_ds):
 
 @real_only
 def test_real_sgan_test_counts(real_ds):
-    w = sgan_windows(real_ds.pos.values, real_ds.mask.values, ped_id=real_ds.ped_id.values, files=real_ds.file.values)
-    got = {s: int(w["n_peds"][np.isin(w["file"], eu.scene_split(s)["test"])].sum()) for s in eu.SCENES}
+    w = sgan_windows(
+        real_ds.pos.values,
+        real_ds.mask.values,
+        ped_id=real_ds.ped_id.values,
+        files=real_ds.file.values,
+    )
+    got = {
+        s: int(w["n_peds"][np.isin(w["file"], eu.scene_split(s)["test"])].sum()) for s in eu.SCENES
+    }
     assert got == SGAN_TEST_COUNTS
     # the same without ids (slots alone never join two people), and no kept window spans a gap
     w2 = sgan_windows(real_ds.pos.values, real_ds.mask.values)
@@ -314,7 +370,10 @@ def _place(cache: Path, name: str, files: dict[str, Path]) -> None:
 def test_prepare_offline_fake(fake, fake_ds, tmp_path, monkeypatch, override):
     monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path / "cache"))
     spec = DATASETS.get("eth-ucy")
-    subset = {k: fake[k] for k in ("all_data/biwi_eth.txt", "train/biwi_hotel_train.txt", "val/biwi_hotel_val.txt")}
+    subset = {
+        k: fake[k]
+        for k in ("all_data/biwi_eth.txt", "train/biwi_hotel_train.txt", "val/biwi_hotel_val.txt")
+    }
     files = tuple(FileSpec(n, eu.BASE_URL + n, None) for n in subset)
     DATASETS.names()
     override(DATASETS, "eth-ucy", dataclasses.replace(spec, files=files))
