@@ -67,6 +67,46 @@ def to_tensors(w: Windows, idx: np.ndarray, device: torch.device) -> dict[str, t
     return out
 
 
+LossFn = Callable[[dict[str, torch.Tensor]], torch.Tensor]
+
+
+def _train_epoch(
+    module: torch.nn.Module,
+    loss_of: LossFn,
+    opt: torch.optim.Optimizer,
+    train: Windows,
+    order: np.ndarray,
+    config: FitConfig,
+    epoch: int,
+) -> float:
+    """One pass over ``train`` in the order ``order``; the mean training loss."""
+    device = next(module.parameters()).device
+    tot = 0.0
+    for s in range(0, len(order), config.batch_size):
+        batch = to_tensors(train, order[s : s + config.batch_size], device)
+        loss = loss_of(batch)
+        if not torch.isfinite(loss):
+            raise ValueError(
+                f"training loss became {loss.item()} at epoch {epoch}; lower the learning rate"
+            )
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(module.parameters(), config.grad_clip)
+        opt.step()
+        tot += loss.item() * len(batch["x"])
+    return tot / len(train)
+
+
+def _valid_loss(loss_of: LossFn, valid: Windows, device: torch.device, chunk: int = 1024) -> float:
+    """The mean loss over ``valid``, without gradients, ``chunk`` windows at a time."""
+    with torch.no_grad():
+        return sum(
+            loss_of(to_tensors(valid, np.arange(s, min(s + chunk, len(valid))), device)).item()
+            * (min(s + chunk, len(valid)) - s)
+            for s in range(0, len(valid), chunk)
+        ) / len(valid)
+
+
 def fit(
     module: torch.nn.Module, train: Windows, valid: Windows, config: FitConfig
 ) -> dict[str, Any]:
@@ -88,7 +128,7 @@ def fit(
     opt = torch.optim.Adam(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     hist: dict[str, Any] = {"train_loss": [], "valid_loss": [], "device": str(device)}
     best, best_state, bad = math.inf, None, 0
-    loss_of = cast(Callable[[dict[str, torch.Tensor]], torch.Tensor], module.loss)
+    loss_of = cast(LossFn, module.loss)
     t0 = time.perf_counter()
     from tqdm.auto import tqdm
 
@@ -101,27 +141,9 @@ def fit(
     for epoch in bar:
         module.train()
         order = rng.permutation(len(train))
-        tot = 0.0
-        for s in range(0, len(order), config.batch_size):
-            batch = to_tensors(train, order[s : s + config.batch_size], device)
-            loss = loss_of(batch)
-            if not torch.isfinite(loss):
-                raise ValueError(
-                    f"training loss became {loss.item()} at epoch {epoch}; lower the learning rate"
-                )
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(module.parameters(), config.grad_clip)
-            opt.step()
-            tot += loss.item() * len(batch["x"])
-        hist["train_loss"].append(tot / len(train))
+        hist["train_loss"].append(_train_epoch(module, loss_of, opt, train, order, config, epoch))
         module.train(False)  # inference mode
-        with torch.no_grad():
-            vl = sum(
-                loss_of(to_tensors(valid, np.arange(s, min(s + 1024, len(valid))), device)).item()
-                * (min(s + 1024, len(valid)) - s)
-                for s in range(0, len(valid), 1024)
-            ) / len(valid)
+        vl = _valid_loss(loss_of, valid, device)
         hist["valid_loss"].append(vl)
         bar.set_postfix(train=f"{hist['train_loss'][-1]:.3g}", valid=f"{vl:.3g}")
         if vl < best - 1e-12:

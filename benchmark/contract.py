@@ -1,8 +1,8 @@
 """The data contract: canonical families, dims and variables, defined once, and ``validate``.
 
 Every loader and simulator returns an :class:`xarray.Dataset` of one of the families below
-(DESIGN §3). ``validate(ds)`` checks a dataset against its family and raises a ``ValueError``
-that names every problem it found, so a new loader can be fixed in one round.
+(``docs/contract.md``). ``validate(ds)`` checks a dataset against its family and raises a
+``ValueError`` that names every problem it found, so a new loader can be fixed in one round.
 
 Examples
 --------
@@ -39,7 +39,7 @@ class Variable:
 
 @dataclass(frozen=True)
 class Family:
-    """A family of datasets sharing canonical dims (DESIGN §3)."""
+    """A family of datasets sharing canonical dims (``docs/contract.md``)."""
 
     name: str
     variables: dict[str, Variable]
@@ -80,7 +80,7 @@ FAMILIES: dict[str, Family] = {
     "fields": Family("fields", {"u": Variable(("sample", "time", "y", "x", "channel"))}),
 }
 
-#: Attributes every dataset carries (DESIGN §3).
+#: Attributes every dataset carries (``docs/contract.md``).
 REQUIRED_ATTRS = ("family", "units", "dt", "source", "license", "citation", "dataset_version")
 
 
@@ -111,6 +111,18 @@ def validate(ds: xr.Dataset) -> xr.Dataset:
         problems.append(f"attribute family={fam_name!r} is not one of {sorted(FAMILIES)}")
         raise ValueError(_report(ds, problems))
     fam = FAMILIES[fam_name]
+    problems += _check_variables(ds, fam, fam_name)
+    problems += _check_coords(ds)
+    if not problems:
+        problems += _check_finite(ds, fam)
+    if problems:
+        raise ValueError(_report(ds, problems))
+    return ds
+
+
+def _check_variables(ds: xr.Dataset, fam: Family, fam_name: str) -> list[str]:
+    """Required variables present with canonical dims and dtype kind; no unexpected ones."""
+    problems = []
     for name, var in fam.variables.items():
         if name not in ds.data_vars:
             if var.required:
@@ -130,6 +142,12 @@ def validate(ds: xr.Dataset) -> xr.Dataset:
             problems.append(
                 f"unexpected variable {extra!r}; the {fam_name} family has {sorted(fam.variables)}"
             )
+    return problems
+
+
+def _check_coords(ds: xr.Dataset) -> list[str]:
+    """``time`` an increasing float coordinate in seconds; ``space`` labelled x, y(, z)."""
+    problems = []
     if "time" in ds.dims:
         if "time" not in ds.coords:
             problems.append("dim 'time' has no coordinate; it must be a coordinate in seconds")
@@ -143,11 +161,7 @@ def validate(ds: xr.Dataset) -> xr.Dataset:
         space = list(ds["space"].values) if "space" in ds.coords else None
         if space not in (["x", "y"], ["x", "y", "z"]):
             problems.append(f"coordinate 'space' is {space}; expected ['x','y'] or ['x','y','z']")
-    if not problems:
-        problems += _check_finite(ds, fam)
-    if problems:
-        raise ValueError(_report(ds, problems))
-    return ds
+    return problems
 
 
 def _check_finite(ds: xr.Dataset, fam: Family) -> list[str]:

@@ -239,52 +239,11 @@ def materialize(
     real_tier = spec.resolve_tier(tier)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:12]}"
-    hashers: dict[str, _ArrayHasher] = {}
     t0 = time.perf_counter()
     try:
         tmp.mkdir()
-        for part, piece in spec.build(spec, real_tier, progress):
-            if part not in spec.parts:
-                raise ValueError(
-                    f"dataset {name!r} built a piece for part {part!r}; declared parts: "
-                    f"{list(spec.parts)}"
-                )
-            validate(piece)
-            path = tmp / f"{part}.zarr"
-            if part in hashers:
-                if "sample" not in piece.dims:
-                    raise ValueError(
-                        f"dataset {name!r}: only pieces with a 'sample' dim can stream"
-                    )
-                piece.drop_vars(
-                    [v for v in piece.variables if "sample" not in piece[v].dims]
-                ).to_zarr(path, mode="a", append_dim="sample", consolidated=True, zarr_format=2)
-            else:
-                hashers[part] = _ArrayHasher()
-                piece.to_zarr(path, mode="w", consolidated=True, zarr_format=2)
-            hashers[part].update(piece)
-        missing = [p for p in spec.parts if p not in hashers]
-        if missing:
-            raise ValueError(f"dataset {name!r} built no data for parts {missing}")
-        parts_meta = {}
-        for part, h in hashers.items():
-            digest, per_var = h.digest()
-            parts_meta[part] = {"sha256": digest, "variables": per_var}
-        data_sha = hashlib.sha256(
-            "".join(f"{p}:{m['sha256']}\n" for p, m in sorted(parts_meta.items())).encode()
-        ).hexdigest()
-        meta = {
-            "dataset": name,
-            "version": spec.version,
-            "tier": real_tier,
-            "store_format": STORE_FORMAT,
-            "data_sha256": data_sha,
-            "parts": parts_meta,
-            "seed": spec.seed,
-            "params": dict(spec.params),
-            "build_seconds": round(time.perf_counter() - t0, 3),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
+        hashers = _write_parts(spec, real_tier, tmp, progress)
+        meta = _marker(spec, real_tier, hashers, time.perf_counter() - t0)
         _complete_file(tmp).write_text(json.dumps(meta, indent=1, default=str))
         if final.exists():  # stale or forced: move aside, then swap in the new one
             trash = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:12]}"
@@ -296,6 +255,61 @@ def materialize(
             shutil.rmtree(tmp, ignore_errors=True)
     log.info("prepared %s (%s) in %.1fs at %s", name, real_tier, time.perf_counter() - t0, final)
     return final
+
+
+def _write_parts(
+    spec: DatasetSpec, tier: str, tmp: Path, progress: bool
+) -> dict[str, _ArrayHasher]:
+    """Stream every validated piece the builder yields into ``tmp/<part>.zarr``; the hashers."""
+    name = spec.name
+    hashers: dict[str, _ArrayHasher] = {}
+    for part, piece in spec.build(spec, tier, progress):
+        if part not in spec.parts:
+            raise ValueError(
+                f"dataset {name!r} built a piece for part {part!r}; declared parts: "
+                f"{list(spec.parts)}"
+            )
+        validate(piece)
+        path = tmp / f"{part}.zarr"
+        if part in hashers:
+            if "sample" not in piece.dims:
+                raise ValueError(f"dataset {name!r}: only pieces with a 'sample' dim can stream")
+            piece.drop_vars([v for v in piece.variables if "sample" not in piece[v].dims]).to_zarr(
+                path, mode="a", append_dim="sample", consolidated=True, zarr_format=2
+            )
+        else:
+            hashers[part] = _ArrayHasher()
+            piece.to_zarr(path, mode="w", consolidated=True, zarr_format=2)
+        hashers[part].update(piece)
+    missing = [p for p in spec.parts if p not in hashers]
+    if missing:
+        raise ValueError(f"dataset {name!r} built no data for parts {missing}")
+    return hashers
+
+
+def _marker(
+    spec: DatasetSpec, tier: str, hashers: Mapping[str, _ArrayHasher], seconds: float
+) -> dict[str, Any]:
+    """The contents of ``COMPLETE.json``: provenance and the sha256 of every array and part."""
+    parts_meta = {}
+    for part, h in hashers.items():
+        digest, per_var = h.digest()
+        parts_meta[part] = {"sha256": digest, "variables": per_var}
+    data_sha = hashlib.sha256(
+        "".join(f"{p}:{m['sha256']}\n" for p, m in sorted(parts_meta.items())).encode()
+    ).hexdigest()
+    return {
+        "dataset": spec.name,
+        "version": spec.version,
+        "tier": tier,
+        "store_format": STORE_FORMAT,
+        "data_sha256": data_sha,
+        "parts": parts_meta,
+        "seed": spec.seed,
+        "params": dict(spec.params),
+        "build_seconds": round(seconds, 3),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
 
 def store_meta(name: str, tier: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ A registry is a plain dict filled by ``register()``, which refuses duplicates. L
 unknown name raise a ``KeyError`` listing the valid names. Built-in entries are registered by
 importing their packages (``decathlon.datasets``, ``decathlon.baselines``); the registry imports
 them on first lookup, which is how ``benchmark`` reaches them without importing them itself
-(DESIGN §2).
+(``docs/architecture.md``).
 
 Examples
 --------

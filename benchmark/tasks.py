@@ -56,7 +56,7 @@ class Split:
 
 @dataclass(frozen=True, eq=False)
 class TaskSpec:
-    """A benchmark task (DESIGN §3, "Task record").
+    """A benchmark task (``docs/contract.md``, "Task record").
 
     Parameters
     ----------

@@ -28,7 +28,7 @@ REAL_FILES = {f.name: REAL / f.name for f in eu.ETH_UCY.files} if REAL else {}
 HAS_REAL = bool(REAL_FILES) and all(p.is_file() for p in REAL_FILES.values())
 real_only = pytest.mark.skipif(not HAS_REAL, reason="shared/data/eth_ucy not present")
 
-#: shared/data/MANIFEST.md §2: rows, frames, pedestrians, first and last frame of each file.
+#: The upstream files (data card datasets/cards/eth-ucy.md): rows, frames, pedestrians, first and last frame of each file.
 MANIFEST = {
     "biwi_eth": (5492, 876, 360, 780, 12380),
     "biwi_hotel": (6543, 1168, 389, 0, 18060),
@@ -39,7 +39,7 @@ MANIFEST = {
     "students003": (17953, 541, 434, 0, 5400),
     "uni_examples": (2747, 734, 118, 0, 7410),
 }
-#: PROTOCOLS.md §7.2: Social-GAN test pedestrian-windows per held-out scene.
+#: docs/protocols.md §4.2: Social-GAN test pedestrian-windows per held-out scene.
 SGAN_TEST_COUNTS = {"eth": 181, "hotel": 1053, "univ": 24334, "zara1": 2253, "zara2": 5833}
 
 

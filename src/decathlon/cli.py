@@ -11,6 +11,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
 
@@ -155,6 +156,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="cmd", required=True)
+    _add_data_commands(sub)
+    _add_evaluation_commands(sub)
+    _add_maintainer_commands(sub)
+    return p
+
+
+def _add_data_commands(sub: Any) -> None:
+    """``list``, ``describe``, ``prepare``."""
 
     s = sub.add_parser("list", help="registered tasks, datasets and baselines")
     s.set_defaults(func=cmd_list)
@@ -173,6 +182,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="rebuild even if cached")
     s.set_defaults(func=cmd_prepare)
 
+
+def _add_evaluation_commands(sub: Any) -> None:
+    """``evaluate``, ``export-inputs``, ``score``, ``run``."""
     s = sub.add_parser("evaluate", help="evaluate a baseline on a task and write its result JSON")
     s.add_argument("--model", required=True, help="baseline name (see `decathlon list`)")
     s.add_argument("--task", required=True)
@@ -214,6 +226,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(func=cmd_run)
 
+
+def _add_maintainer_commands(sub: Any) -> None:
+    """``pin-hashes``, ``bench``."""
     s = sub.add_parser(
         "pin-hashes", help="maintainers: print (or --write) the sha256 recorded for unpinned files"
     )
@@ -231,7 +246,6 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--repeats", type=int, default=3)
     s.add_argument("--out", default="results/bench_simulators.json")
     s.set_defaults(func=cmd_bench)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:
