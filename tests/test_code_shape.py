@@ -24,7 +24,9 @@ def _name(p: Path) -> str:
 @pytest.mark.parametrize("path", SOURCES, ids=_name)
 def test_module_size(path):
     n = len(path.read_text().splitlines())
-    assert n <= MAX_MODULE_LINES, f"{_name(path)} has {n} lines; split it by job (max {MAX_MODULE_LINES})"
+    assert n <= MAX_MODULE_LINES, (
+        f"{_name(path)} has {n} lines; split it by job (max {MAX_MODULE_LINES})"
+    )
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=_name)

@@ -13,7 +13,7 @@ import shutil
 import numpy as np
 import pytest
 
-from decathlon.benchmark import data as D
+from decathlon.benchmark import data
 from decathlon.benchmark.baselines import BASELINES, make_baseline
 from decathlon.benchmark.context import EvalConfig, prepare
 from decathlon.benchmark.contract import validate
@@ -38,10 +38,10 @@ def tiny_cache(tmp_path_factory):
     os.environ["DECATHLON_DATA_DIR"] = str(root)
     try:
         with contextlib.ExitStack() as stack:  # every swapped record is restored on exit
-            for name in D.DATASETS.names():
-                spec = _tiny(D.DATASETS.get(name), root)
-                stack.enter_context(D.DATASETS.override(name, spec))
-                D.materialize(name, "mini")
+            for name in data.DATASETS.names():
+                spec = _tiny(data.DATASETS.get(name), root)
+                stack.enter_context(data.DATASETS.override(name, spec))
+                data.materialize(name, "mini")
             yield root
     finally:
         if old_env is None:
@@ -64,9 +64,9 @@ def _tiny(spec, root):
     return dataclasses.replace(spec, files=pinned)
 
 
-@pytest.mark.parametrize("name", D.DATASETS.names())
+@pytest.mark.parametrize("name", data.DATASETS.names())
 def test_dataset_contract(tiny_cache, name):
-    spec = D.DATASETS.get(name)
+    spec = data.DATASETS.get(name)
     assert spec.card, f"{name} has no data card"
     from importlib import resources
 
@@ -74,7 +74,7 @@ def test_dataset_contract(tiny_cache, name):
     assert card.is_file() and len(card.read_text()) > 500, f"data card {spec.card} missing or empty"
     assert spec.license and spec.citation and spec.source
     for part in spec.parts:
-        ds = D.open_part(name, "mini", part, verify=True)
+        ds = data.open_part(name, "mini", part, verify=True)
         validate(ds)
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from decathlon.benchmark import data as D
-from decathlon.datasets import fetch as F
+from decathlon.benchmark import data
+from decathlon.datasets import fetch
 
 ATTRS = dict(
     family="trajectories",
@@ -48,7 +48,7 @@ def toy_spec(name, fail_after=None, bad=False):
                 p = p.rename({"pos": "position"})
             yield "all", p
 
-    return D.DatasetSpec(
+    return data.DatasetSpec(
         name=name, version="1", domain="test", family="trajectories", build=build, parts=("all",)
     )
 
@@ -60,44 +60,44 @@ def cache(tmp_path, monkeypatch):
 
 
 def register_temp(spec, override):
-    override(D.DATASETS, spec.name, spec)
+    override(data.DATASETS, spec.name, spec)
     return spec
 
 
 def test_prepare_streams_chunks_and_opens_lazily(cache, monkeypatch, override):
     register_temp(toy_spec("toy-ok"), override)
-    path = D.materialize("toy-ok", "mini")
+    path = data.materialize("toy-ok", "mini")
     meta = json.loads((path / "COMPLETE.json").read_text())
-    ds = D.open_part("toy-ok", "mini", "all")
+    ds = data.open_part("toy-ok", "mini", "all")
     assert not ds["pos"].variable._in_memory  # lazy: nothing read yet
     full = xr.concat([piece(k) for k in range(3)], "sample")
     np.testing.assert_array_equal(ds["pos"].values, full["pos"].values)
-    assert meta["parts"]["all"]["sha256"] == D.hash_dataset(full)
-    assert D.open_part("toy-ok", "mini", "all", verify=True).sizes["sample"] == 9
-    assert D.materialize("toy-ok", "mini") == path  # second call reuses
+    assert meta["parts"]["all"]["sha256"] == data.hash_dataset(full)
+    assert data.open_part("toy-ok", "mini", "all", verify=True).sizes["sample"] == 9
+    assert data.materialize("toy-ok", "mini") == path  # second call reuses
 
 
 def test_interrupted_materialization_leaves_nothing_readable(cache, monkeypatch, override):
     register_temp(toy_spec("toy-int", fail_after=2), override)
     with pytest.raises(KeyboardInterrupt):
-        D.materialize("toy-int", "mini")
-    assert not D.is_prepared("toy-int", "mini")
-    parent = D.store_dir(D.DATASETS.get("toy-int"), "mini").parent
+        data.materialize("toy-int", "mini")
+    assert not data.is_prepared("toy-int", "mini")
+    parent = data.store_dir(data.DATASETS.get("toy-int"), "mini").parent
     assert list(parent.iterdir()) == []  # the temporary store was removed
-    with pytest.raises(D.StoreError, match=r"is not prepared .* run `decathlon prepare toy-int"):
-        D.open_part("toy-int", "mini", "all")
+    with pytest.raises(data.StoreError, match=r"is not prepared .* run `decathlon prepare toy-int"):
+        data.open_part("toy-int", "mini", "all")
 
 
 def test_contract_violation_stops_prepare(cache, monkeypatch, override):
     register_temp(toy_spec("toy-bad", bad=True), override)
     with pytest.raises(ValueError, match="missing required variable 'pos'"):
-        D.materialize("toy-bad", "mini")
-    assert not D.is_prepared("toy-bad", "mini")
+        data.materialize("toy-bad", "mini")
+    assert not data.is_prepared("toy-bad", "mini")
 
 
 def test_corrupted_store_detected(cache, monkeypatch, override):
     register_temp(toy_spec("toy-cor"), override)
-    path = D.materialize("toy-cor", "mini")
+    path = data.materialize("toy-cor", "mini")
     chunks = [
         p
         for p in (path / "all.zarr" / "pos").rglob("*")
@@ -108,22 +108,22 @@ def test_corrupted_store_detected(cache, monkeypatch, override):
     raw[len(raw) // 2] ^= 0xFF
     chunks[0].write_bytes(bytes(raw))
     with pytest.raises(
-        D.StoreError, match=r"(corrupted|sha256).*delete .* and run `decathlon prepare toy-cor"
+        data.StoreError, match=r"(corrupted|sha256).*delete .* and run `decathlon prepare toy-cor"
     ):
-        D.open_part("toy-cor", "mini", "all", verify=True)
+        data.open_part("toy-cor", "mini", "all", verify=True)
 
 
 def test_missing_marker_means_not_prepared(cache, monkeypatch, override):
     register_temp(toy_spec("toy-mk"), override)
-    path = D.materialize("toy-mk", "mini")
+    path = data.materialize("toy-mk", "mini")
     (path / "COMPLETE.json").unlink()
-    assert not D.is_prepared("toy-mk", "mini")
-    assert D.materialize("toy-mk", "mini") == path  # rebuilt in place
-    assert D.is_prepared("toy-mk", "mini")
+    assert not data.is_prepared("toy-mk", "mini")
+    assert data.materialize("toy-mk", "mini") == path  # rebuilt in place
+    assert data.is_prepared("toy-mk", "mini")
 
 
 def test_unknown_tier():
-    spec = D.DATASETS.get("nri-springs")
+    spec = data.DATASETS.get("nri-springs")
     with pytest.raises(KeyError, match="has no tier 'huge'; valid tiers: mini, full"):
         spec.resolve_tier("huge")
 
@@ -141,21 +141,21 @@ def files_spec(tmp_path, content=b"frame\tped\tx\ty\n", pinned=True):
     src.mkdir(exist_ok=True)
     (src / "a.txt").write_bytes(content)
     sha = hashlib.sha256(content).hexdigest() if pinned else None
-    spec = D.DatasetSpec(
+    spec = data.DatasetSpec(
         name="toy-files",
         version="1",
         domain="test",
         family="trajectories",
         build=lambda s, t, p: iter(()),
         parts=("all",),
-        files=(D.FileSpec("a.txt", "https://example.invalid/data/a.txt", sha),),
+        files=(data.FileSpec("a.txt", "https://example.invalid/data/a.txt", sha),),
     )
     return spec, src
 
 
 def test_fetch_verifies_and_caches(cache):
     spec, src = files_spec(cache)
-    paths = F.fetch(spec, downloader=local_downloader(src))
+    paths = fetch.fetch(spec, downloader=local_downloader(src))
     assert paths["a.txt"].read_bytes() == (src / "a.txt").read_bytes()
     assert paths["a.txt"].is_relative_to(cache / "raw" / "toy-files")
 
@@ -163,14 +163,14 @@ def test_fetch_verifies_and_caches(cache):
     def boom(*a):
         raise AssertionError("should not download")
 
-    assert F.fetch(spec, downloader=boom)["a.txt"] == paths["a.txt"]
+    assert fetch.fetch(spec, downloader=boom)["a.txt"] == paths["a.txt"]
 
 
 def test_fetch_corrupted_download_names_file_and_hashes(cache):
     spec, src = files_spec(cache)
     (src / "a.txt").write_bytes(b"frame\tped")  # truncated upstream bytes
     with pytest.raises(ValueError) as e:
-        F.fetch(spec, downloader=local_downloader(src))
+        fetch.fetch(spec, downloader=local_downloader(src))
     msg = str(e.value)
     assert "a.txt: sha256 mismatch" in msg and spec.files[0].sha256 in msg
     assert hashlib.sha256(b"frame\tped").hexdigest() in msg
@@ -180,34 +180,34 @@ def test_fetch_corrupted_download_names_file_and_hashes(cache):
 
 def test_fetch_cached_file_corrupted_on_disk(cache):
     spec, src = files_spec(cache)
-    p = F.fetch(spec, downloader=local_downloader(src))["a.txt"]
+    p = fetch.fetch(spec, downloader=local_downloader(src))["a.txt"]
     p.write_bytes(b"garbage")
     with pytest.raises(ValueError, match="cached copy changed on disk"):
-        F.fetch(spec, downloader=local_downloader(src))
+        fetch.fetch(spec, downloader=local_downloader(src))
 
 
 def test_unpinned_file_recorded_then_verified(cache, caplog):
     spec, src = files_spec(cache, pinned=False)
     with caplog.at_level("WARNING", logger="decathlon"):
-        p = F.fetch(spec, downloader=local_downloader(src))["a.txt"]
+        p = fetch.fetch(spec, downloader=local_downloader(src))["a.txt"]
     assert "is not pinned" in caplog.text
-    assert F.recorded_hashes()["toy-files/a.txt"] == F.file_sha256(p)
+    assert fetch.recorded_hashes()["toy-files/a.txt"] == fetch.file_sha256(p)
     p.write_bytes(b"changed")
     with pytest.raises(ValueError, match="differs from the hash recorded at first download"):
-        F.fetch(spec, downloader=local_downloader(src))
+        fetch.fetch(spec, downloader=local_downloader(src))
 
 
 def test_nothing_happens_at_import(tmp_path, monkeypatch):
     import importlib
 
     monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path / "never"))
-    importlib.reload(F)
+    importlib.reload(fetch)
     importlib.reload(importlib.import_module("decathlon.datasets"))
     assert not (tmp_path / "never").exists()
 
 
 def test_replace_spec_tiers_is_cheap():
-    spec = D.DATASETS.get("nri-springs")
+    spec = data.DATASETS.get("nri-springs")
     tiny = dataclasses.replace(spec, tiers={"tiny": {"train": 2, "valid": 2, "test": 2}})
     parts = list(tiny.build(tiny, "tiny", False))
     assert [p for p, _ in parts] == ["train", "valid", "test"]

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from decathlon.benchmark import metrics as M
+from decathlon.benchmark import metrics
 from decathlon.benchmark.points import decathlon_score, points
 
 
@@ -15,29 +15,31 @@ def test_rollout_error_hand_computed():
     target[0, 0, 0] = [1, 1]  # se 1, l2 sqrt2
     target[1, 0, 0] = [3, 0]  # se 4.5, l2 3
     target[0, 1, 0] = [0, 2]  # se 2, l2 2
-    assert M.rollout_error(pred, target).tolist() == [2.75, 1.0]
-    np.testing.assert_allclose(M.rollout_error(pred, target, error="l2"), [(2**0.5 + 3) / 2, 1.0])
+    assert metrics.rollout_error(pred, target).tolist() == [2.75, 1.0]
+    np.testing.assert_allclose(
+        metrics.rollout_error(pred, target, error="l2"), [(2**0.5 + 3) / 2, 1.0]
+    )
 
 
 def test_rollout_error_mask_excludes_entities():
     pred = np.zeros((1, 1, 2, 1))
     target = np.array([[[[2.0], [100.0]]]])
     mask = np.array([[[True, False]]])
-    assert M.rollout_error(pred, target, mask).tolist() == [4.0]
+    assert metrics.rollout_error(pred, target, mask).tolist() == [4.0]
 
 
 def test_forecast_metric_names():
     pred = np.zeros((1, 3, 1, 1))
     target = np.arange(1, 4, dtype=float).reshape(1, 3, 1, 1)  # se 1, 4, 9
-    st = M.forecast_stats(pred, target)
-    assert M.metric_value("mse", st)[0] == pytest.approx(14 / 3)
-    assert M.metric_value("mse@2", st)[0] == 4
-    st = M.forecast_stats(pred, target, error="l2")
-    assert M.metric_value("ade", st)[0] == 2
-    assert M.metric_value("fde", st)[0] == 3
-    assert M.metric_value("l2@1", st)[0] == 1
+    st = metrics.forecast_stats(pred, target)
+    assert metrics.metric_value("mse", st)[0] == pytest.approx(14 / 3)
+    assert metrics.metric_value("mse@2", st)[0] == 4
+    st = metrics.forecast_stats(pred, target, error="l2")
+    assert metrics.metric_value("ade", st)[0] == 2
+    assert metrics.metric_value("fde", st)[0] == 3
+    assert metrics.metric_value("l2@1", st)[0] == 1
     with pytest.raises(KeyError, match="unknown metric 'rmse'"):
-        M.metric_value("rmse", st)
+        metrics.metric_value("rmse", st)
 
 
 def shd_reference(p, t):
@@ -57,19 +59,19 @@ def test_shd_conventions():
     both[0, 0, 1] = both[0, 1, 0] = 1
     selfloop = t.copy()
     selfloop[0, 2, 2] = 1
-    assert M.shd(rev, t)[0] == 1  # reversed edge costs 1
-    assert M.shd(both, t)[0] == 1  # extra opposite direction costs 1
-    assert M.shd(selfloop, t)[0] == 0  # self-loops excluded
-    assert M.shd(np.zeros_like(t), t)[0] == 1
+    assert metrics.shd(rev, t)[0] == 1  # reversed edge costs 1
+    assert metrics.shd(both, t)[0] == 1  # extra opposite direction costs 1
+    assert metrics.shd(selfloop, t)[0] == 0  # self-loops excluded
+    assert metrics.shd(np.zeros_like(t), t)[0] == 1
     full = np.ones((1, 3, 3))
-    assert M.shd(full, np.zeros((1, 3, 3)))[0] == 3
+    assert metrics.shd(full, np.zeros((1, 3, 3)))[0] == 3
 
 
 def test_shd_matches_reference_on_random_graphs():
     rng = np.random.default_rng(0)
     p = (rng.random((50, 6, 6)) < 0.4).astype(float)
     t = (rng.random((50, 6, 6)) < 0.4).astype(float)
-    got = M.shd(p, t)
+    got = metrics.shd(p, t)
     want = [shd_reference(p[k], t[k]) for k in range(50)]
     assert got.tolist() == want
 
@@ -79,7 +81,7 @@ def test_edge_accuracy_hand_computed():
     s = np.array([[[0.9, 0.8, 0.6], [0.1, 0.0, 0.2], [0.3, 0.4, 1.0]]])
     # off-diagonal predictions: (0,1)=1 ok, (0,2)=1 wrong, (1,0)=0 wrong, (1,2)=0 ok,
     # (2,0) ok, (2,1) ok
-    assert M.edge_accuracy(s, t)[0] == pytest.approx(4 / 6)
+    assert metrics.edge_accuracy(s, t)[0] == pytest.approx(4 / 6)
 
 
 def auroc_reference(s, y):
@@ -91,9 +93,9 @@ def test_auroc_matches_pairwise_definition_with_ties():
     rng = np.random.default_rng(1)
     s = rng.integers(0, 5, 200).astype(float)  # many ties
     y = rng.random(200) < 0.3
-    assert M.auroc(s, y) == pytest.approx(auroc_reference(s, y))
-    assert M.auroc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == 0.75
-    assert np.isnan(M.auroc(np.array([0.1, 0.2]), np.array([1, 1])))
+    assert metrics.auroc(s, y) == pytest.approx(auroc_reference(s, y))
+    assert metrics.auroc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == 0.75
+    assert np.isnan(metrics.auroc(np.array([0.1, 0.2]), np.array([1, 1])))
 
 
 def test_weighted_auroc_equals_auroc_of_repeated_items():
@@ -102,32 +104,34 @@ def test_weighted_auroc_equals_auroc_of_repeated_items():
     y = rng.random(30) < 0.5
     w = rng.integers(0, 4, 30)
     rep = np.repeat(np.arange(30), w)
-    assert M.weighted_auroc(s, y, w[None])[0] == pytest.approx(M.auroc(s[rep], y[rep]))
+    assert metrics.weighted_auroc(s, y, w[None])[0] == pytest.approx(metrics.auroc(s[rep], y[rep]))
 
 
 def test_bootstrap_weights_equal_explicit_resampling():
     rng = np.random.default_rng(3)
     pred, target = rng.random((20, 4, 3, 2)), rng.random((20, 4, 3, 2))
-    st = M.forecast_stats(pred, target)
+    st = metrics.forecast_stats(pred, target)
     idx = rng.integers(0, 20, 20)
     w = np.bincount(idx, minlength=20)[None]
-    assert M.metric_value("mse@3", st, w)[0] == pytest.approx(
-        M.rollout_error(pred[idx], target[idx])[2]
+    assert metrics.metric_value("mse@3", st, w)[0] == pytest.approx(
+        metrics.rollout_error(pred[idx], target[idx])[2]
     )
     s, t = rng.random((20, 4, 4)), (rng.random((20, 4, 4)) < 0.5).astype(float)
-    gs = M.graph_stats(s, t)
-    gi = M.graph_stats(s[idx], t[idx])
+    gs = metrics.graph_stats(s, t)
+    gi = metrics.graph_stats(s[idx], t[idx])
     for name in ("auroc", "edge_accuracy", "shd", "f1", "precision", "recall"):
-        assert M.metric_value(name, gs, w)[0] == pytest.approx(M.metric_value(name, gi)[0]), name
+        assert metrics.metric_value(name, gs, w)[0] == pytest.approx(
+            metrics.metric_value(name, gi)[0]
+        ), name
 
 
 def test_f1_hand_computed():
     t = np.array([[[0, 1, 1], [0, 0, 0], [0, 0, 0]]], float)
     s = np.array([[[0, 1, 0], [1, 0, 0], [0, 0, 0]]], float)  # tp 1, fp 1, fn 1
-    st = M.graph_stats(s, t)
-    assert M.metric_value("precision", st)[0] == 0.5
-    assert M.metric_value("recall", st)[0] == 0.5
-    assert M.metric_value("f1", st)[0] == 0.5
+    st = metrics.graph_stats(s, t)
+    assert metrics.metric_value("precision", st)[0] == 0.5
+    assert metrics.metric_value("recall", st)[0] == 0.5
+    assert metrics.metric_value("f1", st)[0] == 0.5
 
 
 def test_points():

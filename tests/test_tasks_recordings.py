@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from decathlon.benchmark import data as D
+from decathlon.benchmark import data
 from decathlon.benchmark.baselines import make_baseline
 from decathlon.benchmark.context import EvalConfig, prepare
 from decathlon.benchmark.evaluate import evaluate
@@ -39,7 +39,7 @@ def fake_eth_spec(files):
     """The eth-ucy record with the fake files' hashes (the fakes are not the pinned bytes)."""
     from decathlon.datasets.fetch import file_sha256
 
-    spec = D.DATASETS.get("eth-ucy")
+    spec = data.DATASETS.get("eth-ucy")
     return dataclasses.replace(
         spec,
         files=tuple(dataclasses.replace(f, sha256=file_sha256(files[f.name])) for f in spec.files),
@@ -48,9 +48,9 @@ def fake_eth_spec(files):
 
 def test_eth_ucy_tasks_on_fakes(cache, tmp_path, monkeypatch, override):
     files = eth_ucy.make_fake_eth_ucy(tmp_path / "up", seed=3)
-    override(D.DATASETS, "eth-ucy", fake_eth_spec(files))
+    override(data.DATASETS, "eth-ucy", fake_eth_spec(files))
     place(cache, "eth-ucy", files)
-    D.materialize("eth-ucy", "mini")
+    data.materialize("eth-ucy", "mini")
     task = get_task("pedestrians/eth-ucy-zara1")
     w = make_windows(task, "test", "mini")
     assert w.x.shape[1:] == (8, w.x.shape[2], 2) and w.y.shape[1] == 12
@@ -62,9 +62,9 @@ def test_eth_ucy_tasks_on_fakes(cache, tmp_path, monkeypatch, override):
 
 def test_best_of_k_takes_the_minimum_per_pedestrian(cache, tmp_path, monkeypatch, override):
     files = eth_ucy.make_fake_eth_ucy(tmp_path / "up", seed=4)
-    override(D.DATASETS, "eth-ucy", fake_eth_spec(files))
+    override(data.DATASETS, "eth-ucy", fake_eth_spec(files))
     place(cache, "eth-ucy", files)
-    D.materialize("eth-ucy", "mini")
+    data.materialize("eth-ucy", "mini")
     task = get_task("pedestrians/eth-ucy-hotel")
     w = make_windows(task, "test", "mini")
 
@@ -93,9 +93,9 @@ def test_best_of_k_takes_the_minimum_per_pedestrian(cache, tmp_path, monkeypatch
 
 def test_eth_ucy_real_windows_match_social_gan(cache, real_data):
     REAL = real_data
-    files = {f.name: REAL / "eth_ucy" / f.name for f in D.DATASETS.get("eth-ucy").files}
+    files = {f.name: REAL / "eth_ucy" / f.name for f in data.DATASETS.get("eth-ucy").files}
     place(cache, "eth-ucy", files)
-    D.materialize("eth-ucy", "full")
+    data.materialize("eth-ucy", "full")
     for scene, peds in SGAN_TEST_PEDS.items():
         w = make_windows(f"pedestrians/eth-ucy-{scene}", "test", "full")
         assert int(w.mask_y[:, 0].sum()) == peds, scene
@@ -109,14 +109,14 @@ def test_eth_ucy_real_windows_match_social_gan(cache, real_data):
 def test_cmu_walking_task_on_real_trial(cache, monkeypatch, real_data, override):
     """Every trial file is a copy of the real 35_01.amc (the only trial available offline)."""
     REAL = real_data
-    spec = D.DATASETS.get("cmu-mocap-35")
+    spec = data.DATASETS.get("cmu-mocap-35")
     src = REAL / "cmu_mocap" / "35"
 
     def download(url, output_file, pup):
         name = url.rsplit("/", 1)[-1]
         shutil.copyfile(src / ("35.asf" if name.endswith(".asf") else "35_01.amc"), output_file)
 
-    from decathlon.datasets import fetch as F
+    from decathlon.datasets import fetch
 
     copies = {f.name: f for f in spec.files}
     pinned = {"35.asf", "35_01.amc"}
@@ -124,9 +124,9 @@ def test_cmu_walking_task_on_real_trial(cache, monkeypatch, real_data, override)
         n: dataclasses.replace(f, sha256=None) if n not in pinned else f for n, f in copies.items()
     }
     spec2 = dataclasses.replace(spec, files=tuple(real.values()))
-    override(D.DATASETS, "cmu-mocap-35", spec2)
-    F.fetch(spec2, downloader=download)
-    D.materialize("cmu-mocap-35", "full")
+    override(data.DATASETS, "cmu-mocap-35", spec2)
+    fetch.fetch(spec2, downloader=download)
+    data.materialize("cmu-mocap-35", "full")
     task = get_task("mocap/cmu-walking-forecast")
     w = make_windows(task, "test", "full")
     assert w.x.shape == (7 * 3, 50, 31, 3) and w.y.shape == (
@@ -147,13 +147,13 @@ def test_cmu_walking_task_on_real_trial(cache, monkeypatch, real_data, override)
 
 def test_pin_hashes_command_prints_recorded(cache, monkeypatch, real_data, capsys, override):
     from decathlon.cli import main
-    from decathlon.datasets import fetch as F
+    from decathlon.datasets import fetch
 
-    spec = D.DATASETS.get("cmu-mocap-35")
+    spec = data.DATASETS.get("cmu-mocap-35")
     few = dataclasses.replace(
         spec, files=(spec.files[0], dataclasses.replace(spec.files[2], sha256=None))
     )
-    override(D.DATASETS, "cmu-mocap-35", few)
+    override(data.DATASETS, "cmu-mocap-35", few)
 
     def download(url, output_file, pup):
         shutil.copyfile(
@@ -161,7 +161,7 @@ def test_pin_hashes_command_prints_recorded(cache, monkeypatch, real_data, capsy
             output_file,
         )
 
-    F.fetch(few, downloader=download)
+    fetch.fetch(few, downloader=download)
     assert main(["pin-hashes", "cmu-mocap-35"]) == 0
     out = capsys.readouterr().out
     assert (
@@ -174,13 +174,13 @@ def test_run_includes_recordings_only_when_cached(cache, tmp_path, monkeypatch, 
     from decathlon.benchmark.suite import run_suite
 
     files = eth_ucy.make_fake_eth_ucy(tmp_path / "up", seed=5)
-    override(D.DATASETS, "eth-ucy", fake_eth_spec(files))
+    override(data.DATASETS, "eth-ucy", fake_eth_spec(files))
     tasks = ["pedestrians/eth-ucy-zara1", "mocap/cmu-walking-forecast"]
     res = run_suite(tasks, ("static",), out=tmp_path / "r", config=EvalConfig(n_boot=10))
     assert res["results"] == [] and set(res["skipped"]) == set(tasks)
     assert "run `decathlon prepare eth-ucy`" in res["skipped"]["pedestrians/eth-ucy-zara1"]
     place(cache, "eth-ucy", files)
-    D.materialize("eth-ucy", "mini")
+    data.materialize("eth-ucy", "mini")
     res = run_suite(tasks, ("static",), out=tmp_path / "r", config=EvalConfig(n_boot=10))
     assert [r["task"]["name"] for r in res["results"]] == ["pedestrians/eth-ucy-zara1"]
     assert list(res["skipped"]) == ["mocap/cmu-walking-forecast"]
