@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .metrics import Stats, metric_value
+from .metrics import Stats, finalize_stats, metric_value
 
 __all__ = ["PairedBootstrap", "ci", "finite"]
 
@@ -42,8 +42,9 @@ class PairedBootstrap:
 
     ``stats`` maps a variant name (``plain``, ``reversal``, ``shuffle3``, ``trivial`` ...) to
     its per-window statistics; ``n_boot`` multinomial resamples of the ``n_windows`` windows
-    are drawn once from ``seed``. Replicates are computed ``rows`` weightings at a time, so
-    memory stays bounded.
+    are drawn once from ``seed`` and kept as int32 multiplicities (4 bytes per window and
+    resample). Replicates are computed ``rows`` weightings at a time in float64, so memory stays
+    bounded; every replicate is exact (the same numbers as one big float64 weight matrix).
     """
 
     def __init__(self, stats: Mapping[str, Stats], n_windows: int, n_boot: int, seed: int) -> None:
@@ -64,7 +65,7 @@ class PairedBootstrap:
     def __call__(self, name: str, variant: str) -> tuple[float, np.ndarray]:
         """Point value and bootstrap replicates of metric ``name`` on ``variant``'s predictions."""
         if (name, variant) not in self._cache:
-            st = self.stats[variant]
+            st = finalize_stats(self.stats[variant])
             val = float(metric_value(name, st)[0])
             w = self.weights
             reps = np.array([val]) if w is None else _replicates(name, st, w)
@@ -73,11 +74,20 @@ class PairedBootstrap:
 
     def mean(self, per_window: np.ndarray) -> np.ndarray:
         """Replicates of the mean of a per-window quantity (the point value when ``n_boot=0``)."""
-        if self.weights is None:
+        w = self.weights
+        if w is None:
             return np.array([per_window.mean()])
-        return (self.weights @ per_window) / self.n
+        rows = 100
+        return np.concatenate(
+            [
+                (w[i : i + rows].astype(np.float64) @ per_window) / self.n
+                for i in range(0, len(w), rows)
+            ]
+        )
 
 
 def _replicates(name: str, st: Stats, w: np.ndarray, rows: int = 100) -> np.ndarray:
     """Bootstrap replicates of a metric, ``rows`` weightings at a time (bounded memory)."""
-    return np.concatenate([metric_value(name, st, w[i : i + rows]) for i in range(0, len(w), rows)])
+    return np.concatenate(
+        [metric_value(name, st, w[i : i + rows].astype(np.float64)) for i in range(0, len(w), rows)]
+    )

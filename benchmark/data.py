@@ -22,6 +22,7 @@ import os
 import shutil
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,6 +202,45 @@ class _ArrayHasher:
         return hashlib.sha256(lines.encode()).hexdigest(), per_var
 
 
+class _RangeTracker:
+    """Per-column minimum and maximum of every float (sample, time, entity[, k]) variable,
+    over present entities only where the dataset has a matching ``mask``; fed piece by piece.
+
+    Stored in ``COMPLETE.json`` so that normalization statistics of a whole part never need the
+    part to be loaded again (:func:`decathlon.benchmark.normalization.task_stats`).
+    """
+
+    def __init__(self) -> None:
+        self.lo: dict[str, np.ndarray] = {}
+        self.hi: dict[str, np.ndarray] = {}
+        self.spatial: set[str] = set()  # variables whose trailing dim is ``space``
+
+    def update(self, ds: xr.Dataset) -> None:
+        mask = np.asarray(ds["mask"].values) if "mask" in ds.data_vars else None
+        for name in map(str, ds.data_vars):
+            da = ds[name]
+            if da.dims[:3] != ("sample", "time", "entity") or da.dtype.kind != "f":
+                continue
+            if da.dims[-1] == "space":
+                self.spatial.add(name)
+            a = np.asarray(da.values)
+            if mask is not None and ds["mask"].dims == da.dims[:3]:
+                a = a[mask]
+            a = a.reshape(-1, da.shape[3] if da.ndim == 4 else 1)
+            if not len(a):
+                continue
+            with warnings.catch_warnings():  # an all-NaN column stays NaN, as nanmin says
+                warnings.simplefilter("ignore", RuntimeWarning)
+                lo, hi = np.nanmin(a, 0).astype(np.float64), np.nanmax(a, 0).astype(np.float64)
+            self.lo[name] = np.fmin(self.lo[name], lo) if name in self.lo else lo
+            self.hi[name] = np.fmax(self.hi[name], hi) if name in self.hi else hi
+
+    def as_json(self) -> dict[str, dict[str, list[float]]]:
+        return {
+            k: {"min": self.lo[k].tolist(), "max": self.hi[k].tolist()} for k in sorted(self.lo)
+        }
+
+
 def hash_dataset(ds: xr.Dataset) -> str:
     """The sha256 :func:`materialize` records for a whole part (used by ``verify``)."""
     h = _ArrayHasher()
@@ -242,8 +282,8 @@ def materialize(
     t0 = time.perf_counter()
     try:
         tmp.mkdir()
-        hashers = _write_parts(spec, real_tier, tmp, progress)
-        meta = _marker(spec, real_tier, hashers, time.perf_counter() - t0)
+        hashers, ranges = _write_parts(spec, real_tier, tmp, progress)
+        meta = _marker(spec, real_tier, hashers, ranges, time.perf_counter() - t0)
         _complete_file(tmp).write_text(json.dumps(meta, indent=1, default=str))
         if final.exists():  # stale or forced: move aside, then swap in the new one
             trash = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:12]}"
@@ -259,10 +299,12 @@ def materialize(
 
 def _write_parts(
     spec: DatasetSpec, tier: str, tmp: Path, progress: bool
-) -> dict[str, _ArrayHasher]:
-    """Stream every validated piece the builder yields into ``tmp/<part>.zarr``; the hashers."""
+) -> tuple[dict[str, _ArrayHasher], dict[str, _RangeTracker]]:
+    """Stream every validated piece the builder yields into ``tmp/<part>.zarr``; per part, the
+    array hashes and the value ranges."""
     name = spec.name
     hashers: dict[str, _ArrayHasher] = {}
+    ranges: dict[str, _RangeTracker] = {}
     for part, piece in spec.build(spec, tier, progress):
         if part not in spec.parts:
             raise ValueError(
@@ -278,23 +320,34 @@ def _write_parts(
                 path, mode="a", append_dim="sample", consolidated=True, zarr_format=2
             )
         else:
-            hashers[part] = _ArrayHasher()
+            hashers[part], ranges[part] = _ArrayHasher(), _RangeTracker()
             piece.to_zarr(path, mode="w", consolidated=True, zarr_format=2)
         hashers[part].update(piece)
+        ranges[part].update(piece)
     missing = [p for p in spec.parts if p not in hashers]
     if missing:
         raise ValueError(f"dataset {name!r} built no data for parts {missing}")
-    return hashers
+    return hashers, ranges
 
 
 def _marker(
-    spec: DatasetSpec, tier: str, hashers: Mapping[str, _ArrayHasher], seconds: float
+    spec: DatasetSpec,
+    tier: str,
+    hashers: Mapping[str, _ArrayHasher],
+    ranges: Mapping[str, _RangeTracker],
+    seconds: float,
 ) -> dict[str, Any]:
-    """The contents of ``COMPLETE.json``: provenance and the sha256 of every array and part."""
+    """The contents of ``COMPLETE.json``: provenance, the sha256 of every array and part, and
+    the per-column value ranges of every part (the normalization statistics' source)."""
     parts_meta = {}
     for part, h in hashers.items():
         digest, per_var = h.digest()
-        parts_meta[part] = {"sha256": digest, "variables": per_var}
+        parts_meta[part] = {
+            "sha256": digest,
+            "variables": per_var,
+            "ranges": ranges[part].as_json(),
+        }
+    spatial = sorted({v for r in ranges.values() for v in r.spatial})
     data_sha = hashlib.sha256(
         "".join(f"{p}:{m['sha256']}\n" for p, m in sorted(parts_meta.items())).encode()
     ).hexdigest()
@@ -305,6 +358,7 @@ def _marker(
         "store_format": STORE_FORMAT,
         "data_sha256": data_sha,
         "parts": parts_meta,
+        "spatial": spatial,
         "seed": spec.seed,
         "params": dict(spec.params),
         "build_seconds": round(seconds, 3),

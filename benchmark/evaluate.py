@@ -25,7 +25,6 @@ the result.
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import time
 from typing import Any, Protocol, runtime_checkable
@@ -35,6 +34,7 @@ import numpy as np
 from . import metrics
 from .baselines import make_baseline
 from .bootstrap import PairedBootstrap, ci, finite
+from .collect import Collected, PredictFn, collect, window_stats
 from .context import EvalConfig, PreparedTask, prepare
 from .points import task_points
 from .probes import probe_variants, score_probes, transform
@@ -47,7 +47,7 @@ __all__ = [
     "evaluate",
     "check_prediction",
     "score_predictions",
-    "run_model",
+    "model_predictor",
     "EVALUATOR_VERSION",
 ]
 
@@ -169,44 +169,19 @@ def batch_of(w: Windows, inputs: dict[str, Any], sl: slice) -> dict[str, Any]:
     }
 
 
-def run_model(
-    model: Any,
-    task: TaskSpec,
-    w: Windows,
-    variants: list[str],
-    batch_size: int = 512,
-    progress: bool = False,
-) -> dict[str, np.ndarray]:
-    """Run ``model.predict`` over every variant's inputs in batches; checked, aligned outputs."""
-    from tqdm.auto import tqdm
-
+def model_predictor(model: Any, task: TaskSpec, w: Windows) -> PredictFn:
+    """``predict(variant, slice)`` for :func:`~decathlon.benchmark.collect.collect`: the
+    variant's inputs for those windows (transformed batch by batch), the model's prediction,
+    checked and aligned to the window ids."""
     if not hasattr(model, "predict"):
         raise TypeError(f"a model needs a predict(batch) method; got {type(model).__name__}")
-    out = {}
-    n_batches = -(-len(w) // batch_size)
-    with tqdm(
-        total=n_batches * len(variants),
-        desc=f"evaluate {task.name}",
-        unit="batch",
-        disable=not progress,
-        leave=False,
-    ) as bar:
-        for v in variants:
-            inputs = transform(task, w, v)
-            parts = []
-            for s in range(0, len(w), batch_size):
-                sl = slice(s, s + batch_size)
-                pred = model.predict(batch_of(w, inputs, sl))
-                parts.append(check_prediction(task, w, w.ids[sl], pred, v, expected_ids=w.ids[sl]))
-                bar.update(1)
-            out[v] = np.concatenate(parts)
-    return out
 
+    def predict(v: str, sl: slice) -> np.ndarray:
+        sub = w.subset(sl)
+        pred = model.predict(batch_of(sub, transform(task, sub, v), slice(None)))
+        return check_prediction(task, w, sub.ids, pred, v, expected_ids=sub.ids)
 
-def _window_stats(task: TaskSpec, w: Windows, pred: np.ndarray) -> dict[str, np.ndarray]:
-    if task.kind == "forecast":
-        return metrics.forecast_stats(pred, w.y, w.mask_y, task.error)
-    return metrics.graph_stats(pred, w.y)
+    return predict
 
 
 def _metric_variant(task: TaskSpec, w: Windows, plain: np.ndarray) -> str:
@@ -221,23 +196,23 @@ def _metric_variant(task: TaskSpec, w: Windows, plain: np.ndarray) -> str:
 
 def score_predictions(
     prepared: PreparedTask,
-    preds: dict[str, np.ndarray],
+    col: Collected,
     trivial_pred: np.ndarray | None,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Metrics, rollout curve, probes, symmetries and points from aligned predictions.
+    """Metrics, rollout curve, probes, symmetries and points from collected predictions.
 
     Confidence intervals are percentile intervals of ``n_boot`` paired bootstrap resamples of
     the windows (the same resamples for the plain score, every probe and the trivial baseline).
     """
     task, w = prepared.task, prepared.windows
-    stats = {v: _window_stats(task, w, p) for v, p in preds.items()}
+    stats = dict(col.stats)
     boot = PairedBootstrap(stats, len(w), n_boot, seed)
     if trivial_pred is not None:
-        stats["trivial"] = _window_stats(task, w, trivial_pred)
+        stats["trivial"] = window_stats(task, w, trivial_pred)
     out: dict[str, Any] = {"metrics": {}, "n_windows": len(w)}
-    out["metric_variant"] = _metric_variant(task, w, preds["plain"])
+    out["metric_variant"] = _metric_variant(task, w, col.plain)
     for name in task.metrics:
         val, reps = boot(name, "plain")
         out["metrics"][name] = {"value": finite(val), "ci95": ci(reps)}
@@ -247,8 +222,8 @@ def score_predictions(
             "steps": list(task.steps),
             "per_step": metrics.metric_curve(stats["plain"]),
         }
-    out["probes"] = score_probes(task, boot, preds, seed)
-    equiv = score_equivariance(task, w, preds, boot)
+    out["probes"] = score_probes(task, boot, col, seed)
+    equiv = score_equivariance(task, col.plain, col.equivariance, boot)
     if equiv:
         out["equivariance"] = equiv
     if trivial_pred is not None:  # points against the trivial baseline on the same resamples
@@ -263,16 +238,6 @@ def trivial_prediction(prepared: PreparedTask) -> np.ndarray:
     return check_prediction(
         task, w, w.ids, model.predict(batch_of(w, transform(task, w, "plain"), slice(None)))
     )
-
-
-def predictions_sha256(preds: dict[str, np.ndarray], ids: np.ndarray) -> str:
-    """sha256 over the window ids and every variant's predictions (as float32)."""
-    h = hashlib.sha256()
-    h.update(np.ascontiguousarray(ids, dtype=np.int64).tobytes())
-    for v in sorted(preds):
-        h.update(v.encode())
-        h.update(np.ascontiguousarray(preds[v], dtype=np.float32).tobytes())
-    return h.hexdigest()
 
 
 def hardware(model: Any) -> dict[str, Any]:
@@ -325,10 +290,11 @@ def evaluate(
     prepared = prepare(prepared)
     task, w = prepared.task, prepared.windows
     t0 = time.perf_counter()
-    variants = ["plain"] + (probe_variants(task) if cfg.probes else [])
-    preds = run_model(model, task, w, variants, cfg.batch_size, cfg.progress)
+    variants = probe_variants(task) if cfg.probes else []
+    predict = model_predictor(model, task, w)
+    col = collect(task, w, variants, predict, cfg.batch_size, cfg.progress)
     wall = time.perf_counter() - t0
-    scored = score_predictions(prepared, preds, trivial_prediction(prepared), cfg.n_boot, cfg.seed)
+    scored = score_predictions(prepared, col, trivial_prediction(prepared), cfg.n_boot, cfg.seed)
     seeds = {
         "bootstrap": cfg.seed,
         "shuffle": list(task.shuffle_seeds),
@@ -341,6 +307,6 @@ def evaluate(
         seeds=seeds,
         hardware=hardware(model),
         wall_clock_s=wall,
-        predictions_sha256=predictions_sha256(preds, w.ids),
+        predictions_sha256=col.sha256,
         verification="self-reported",
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,9 @@ __all__ = [
     "METRICS",
     "Metric",
     "get_metric",
+    "TieCounts",
+    "finalize_stats",
+    "concat_stats",
 ]
 
 
@@ -174,15 +178,63 @@ def weighted_auroc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) 
     lab = labels[order].astype(bool)
     w = np.atleast_2d(weights)[:, order].astype(np.float64)
     starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    wn = np.where(lab, 0.0, w)
-    wp = np.where(lab, w, 0.0)
-    neg_g = np.add.reduceat(wn, starts, axis=1)  # negatives per tie group
-    pos_g = np.add.reduceat(wp, starts, axis=1)
+    neg_g = np.add.reduceat(np.where(lab, 0.0, w), starts, axis=1)  # negatives per tie group
+    pos_g = np.add.reduceat(np.where(lab, w, 0.0), starts, axis=1)
+    return _auroc_from_groups(pos_g, neg_g)
+
+
+def _auroc_from_groups(pos_g: np.ndarray, neg_g: np.ndarray) -> np.ndarray:
+    """AUROC from (weighted) positive and negative counts per tie group, groups by ascending
+    score: each positive beats the negatives of lower groups and ties half of its own."""
     neg_below = np.cumsum(neg_g, axis=1) - neg_g
     num = np.sum(pos_g * (neg_below + 0.5 * neg_g), axis=1)
     den = pos_g.sum(1) * neg_g.sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, num / den, np.nan)
+
+
+@dataclass(frozen=True)
+class TieCounts:
+    """Positives and negatives of each window in each tie group of the pooled scores.
+
+    ``pos`` and ``neg`` are sparse (window, group) count matrices, groups ordered by ascending
+    score. A weighting ``w`` (b, window) of the windows gives the group counts ``w @ pos``
+    exactly (sums of integers), so every bootstrap replicate of the pooled AUROC costs one
+    sparse product and a cumulative sum over groups, instead of re-sorting the weighted items.
+    """
+
+    pos: Any
+    neg: Any
+
+    @classmethod
+    def of(cls, scores: np.ndarray, labels: np.ndarray) -> TieCounts:
+        """Count matrices for ``scores`` and ``labels`` of shape (window, pair)."""
+        from scipy.sparse import csr_matrix
+
+        n_win, n_pairs = scores.shape
+        _, group = np.unique(scores.ravel(), return_inverse=True)
+        n_groups = int(group.max()) + 1 if group.size else 0
+        rows = np.repeat(np.arange(n_win), n_pairs)
+        lab = np.asarray(labels, dtype=bool).ravel()
+
+        def counts(sel: np.ndarray) -> Any:
+            ones = np.ones(int(sel.sum()))
+            return csr_matrix((ones, (rows[sel], group.ravel()[sel])), shape=(n_win, n_groups))
+
+        return cls(counts(lab), counts(~lab))
+
+    def auroc(self, w: np.ndarray, max_cells: int = 2_000_000) -> np.ndarray:
+        """Pooled AUROC for each row of window weights ``w`` (b, window), in row blocks that
+        keep the dense (rows, groups) temporaries under ``max_cells`` elements."""
+        n_groups = self.pos.shape[1]
+        step = max(1, max_cells // max(n_groups, 1))
+        out = []
+        for i in range(0, len(w), step):
+            wi = np.asarray(w[i : i + step], dtype=np.float64)
+            pos_g = np.asarray((self.pos.T @ wi.T).T)
+            neg_g = np.asarray((self.neg.T @ wi.T).T)
+            out.append(_auroc_from_groups(pos_g, neg_g))
+        return np.concatenate(out) if out else np.zeros(0)
 
 
 def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -231,7 +283,7 @@ def graph_stats(
 # Every metric is a ratio of window-weighted sums of per-window statistics, so one function
 # gives the point value (every window once) and the bootstrap replicates (resampled windows).
 # ``w`` is (b, W) window multiplicities; ``step`` the 0-based horizon step of ``name@k`` metrics.
-Stats = dict[str, np.ndarray]
+Stats = dict[str, Any]
 
 
 def _ratio(num: np.ndarray, den: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -283,9 +335,10 @@ def _f1(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
 
 
 def _auroc(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
-    sc, lab = st["scores"], st["labels"]
-    per_item = np.repeat(w, sc.shape[1], axis=1)
-    return weighted_auroc(sc.ravel(), lab.ravel(), per_item)
+    ties = st.get("ties")
+    if ties is None:  # statistics not finalized by the evaluator: count the tie groups now
+        ties = TieCounts.of(st["scores"], st["labels"])
+    return ties.auroc(w)
 
 
 @dataclass(frozen=True)
@@ -365,3 +418,15 @@ def metric_value(name: str, stats: Stats, weights: np.ndarray | None = None) -> 
 def metric_curve(stats: Stats) -> list[float]:
     """Error per horizon step over all windows (the rollout-error curve)."""
     return (stats["sum"].sum(0) / np.maximum(stats["count"].sum(0), 1e-300)).tolist()
+
+
+def concat_stats(parts: list[Stats]) -> Stats:
+    """Per-window statistics of consecutive batches of windows, joined along the window axis."""
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def finalize_stats(st: Stats) -> Stats:
+    """Prepare statistics for many weightings: graph statistics get their :class:`TieCounts`."""
+    if "scores" in st and "ties" not in st:
+        st["ties"] = TieCounts.of(st["scores"], st["labels"])
+    return st

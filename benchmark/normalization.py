@@ -4,7 +4,9 @@ A task with ``normalize="minmax"`` scales each input variable to [-1, 1] with it
 minimum and maximum (NRI's ``utils.load_data``, ``docs/protocols.md`` §1.2). Spatial vectors get
 one range for all their components, so rotations stay rotations; non-spatial features get one
 range per column. The statistics are computed once per (task, tier, data hash) and handed down
-by the evaluation context (:mod:`decathlon.benchmark.context`).
+by the evaluation context (:mod:`decathlon.benchmark.context`). Stores record every variable's
+per-column range when they are built, so the statistics of a whole-part train split are read
+from ``COMPLETE.json`` instead of loading the split again.
 
 Examples
 --------
@@ -63,8 +65,33 @@ def column_ranges(stats: Stats, widths: list[int], variables: tuple[str, ...]) -
     return np.asarray(lo), np.asarray(hi)
 
 
+def _stored_stats(task: TaskSpec, meta: Mapping[str, Any]) -> dict[str, list[Any]] | None:
+    """The statistics from the value ranges recorded when the store was built, when the train
+    split is a whole part and every input was recorded; ``None`` otherwise.
+
+    A spatial vector (``<var>_x``, ``<var>_y`` ... stored along ``space``) gets one range over
+    its components; other multi-column variables one range per column (as computed from data).
+    """
+    split = task.splits["train"]
+    if split.samples is not None or split.coord is not None:
+        return None
+    ranges = meta.get("parts", {}).get(split.part, {}).get("ranges")
+    spatial = meta.get("spatial")
+    if not ranges or spatial is None or any(v not in ranges for v in task.inputs):
+        return None
+    stats: dict[str, list[Any]] = {}
+    for v in task.inputs:
+        lo, hi = ranges[v]["min"], ranges[v]["max"]
+        if len(lo) > 1 and v not in spatial:
+            stats[v] = [[float(x), float(y)] for x, y in zip(lo, hi, strict=True)]
+        else:
+            stats[v] = [float(min(lo)), float(max(hi))]
+    return stats
+
+
 @lru_cache(maxsize=32)
 def _stats_cached(task_name: str, tier: Tier, data_sha: str) -> dict[str, list[Any]]:
+    """The statistics computed from the loaded train split (subsets of a part, older stores)."""
     task = get_task(task_name)
     ds = load_split(task, "train", tier)
     stats: dict[str, list[Any]] = {}
@@ -95,4 +122,7 @@ def task_stats(
     if task.normalize != "minmax":
         raise ValueError(f"task {task.name!r}: unknown normalization {task.normalize!r}")
     meta = store_meta(task.dataset, tier) if meta is None else meta
+    stored = _stored_stats(task, meta)
+    if stored is not None:
+        return stored
     return _stats_cached(task.name, tier, meta["data_sha256"])

@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from .collect import collect
 from .context import EvalConfig, PreparedTask, prepare
 from .evaluate import (
     check_prediction,
     expected_shape,
     hardware,
-    predictions_sha256,
     score_predictions,
     trivial_prediction,
 )
@@ -145,7 +145,9 @@ def score(
                     f"predictions key {k!r}: unknown probe variant; valid: {sorted(known)}"
                 )
             preds[v] = check_prediction(task, w, data["ids"], data[k], v)
-    scored = score_predictions(prepared, preds, trivial_prediction(prepared), cfg.n_boot, cfg.seed)
+    variants = [v for v in probe_variants(task) if v in preds]
+    col = collect(task, w, variants, lambda v, sl: preds[v][sl], cfg.batch_size)
+    scored = score_predictions(prepared, col, trivial_prediction(prepared), cfg.n_boot, cfg.seed)
     return make_result(
         model={
             "name": model_name,
@@ -159,6 +161,6 @@ def score(
         seeds={"bootstrap": cfg.seed, "shuffle": list(task.shuffle_seeds), "model": None},
         hardware=hardware(None),
         wall_clock_s=None,
-        predictions_sha256=predictions_sha256(preds, w.ids),
+        predictions_sha256=col.sha256,
         verification="self-reported",
     )

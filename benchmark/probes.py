@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from .bootstrap import PairedBootstrap, ci, finite
+from .collect import Collected, rms_distance
 from .normalization import from_unit, to_unit
 from .symmetries import SYMMETRIES, symmetric_inputs
 from .tasks import TaskSpec
@@ -114,15 +115,22 @@ def sensitivity(plain: np.ndarray, probed: list[np.ndarray], seed: int) -> float
     about 1 when it changes as much as between unrelated inputs (``docs/probes.md`` §2,
     definition 2).
     """
+    return sensitivity_from_distances(plain, [rms_distance(plain, q) for q in probed], seed)
+
+
+def sensitivity_from_distances(
+    plain: np.ndarray, distances: list[np.ndarray], seed: int
+) -> float | None:
+    """:func:`sensitivity` from the per-window RMS distances ``D(f(x_w), f(pi x_w))`` of each
+    probed variant (what the evaluator keeps instead of the probed predictions)."""
     n = len(plain)
     if n < 2:
         return None
-    flat = plain.reshape(n, -1)
     perm = np.random.default_rng(seed).permutation(n)
     partner = np.empty(n, dtype=np.int64)
     partner[perm] = np.roll(perm, -1)  # one cycle through all windows: partner[w] != w
-    den = np.sqrt(((flat - flat[partner]) ** 2).mean(1)).mean()
-    num = np.mean([np.sqrt(((flat - q.reshape(n, -1)) ** 2).mean(1)).mean() for q in probed])
+    den = rms_distance(plain, plain[partner]).mean()
+    num = np.mean([d.mean() for d in distances])
     return finite(num / den) if den > 0 else None
 
 
@@ -150,12 +158,7 @@ def _ratio_entry(
 
 
 def _probe_entry(
-    task: TaskSpec,
-    probe: str,
-    vs: list[str],
-    boot: PairedBootstrap,
-    preds: dict[str, np.ndarray],
-    seed: int,
+    task: TaskSpec, probe: str, vs: list[str], boot: PairedBootstrap, col: Collected, seed: int
 ) -> dict[str, Any]:
     prim = task.primary
     base_val, base_reps = boot(prim, "plain")
@@ -175,7 +178,7 @@ def _probe_entry(
     }
     if probe == "shuffle":
         entry["per_draw"] = [finite(boot(prim, v)[0]) for v in vs]
-    sens = sensitivity(preds["plain"], [preds[v] for v in vs], seed)
+    sens = sensitivity_from_distances(col.plain, [col.distance[v] for v in vs], seed)
     if sens is not None:
         entry["sensitivity"] = sens
     if "freeze" in boot and probe != "freeze":
@@ -191,13 +194,14 @@ def _probe_entry(
 
 
 def score_probes(
-    task: TaskSpec, boot: PairedBootstrap, preds: dict[str, np.ndarray], seed: int
+    task: TaskSpec, boot: PairedBootstrap, col: Collected, seed: int
 ) -> dict[str, Any]:
     """Every temporal probe of ``task``: value, gap, TS, ``ts_trivial``, sensitivity, intervals.
 
     ``boot`` holds the per-window statistics of every variant (``plain``, the probe variants
-    that were predicted and, when available, ``trivial``); a probe without predictions is
-    reported ``missing``.
+    that were predicted and, when available, ``trivial``); ``col`` the plain predictions and the
+    per-window distances of each variant from them. A probe without predictions is reported
+    ``missing``.
     """
     out: dict[str, Any] = {}
     for p in task.probes:
@@ -205,5 +209,5 @@ def score_probes(
         if not vs or (p == "shuffle" and len(vs) != len(task.shuffle_seeds)):
             out[p] = {"status": "missing", "note": "no predictions for this probe's inputs"}
             continue
-        out[p] = _probe_entry(task, p, vs, boot, preds, seed)
+        out[p] = _probe_entry(task, p, vs, boot, col, seed)
     return out

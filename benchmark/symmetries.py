@@ -129,20 +129,23 @@ def equivariance_target(task: TaskSpec, w: Windows, pred: np.ndarray, variant: s
 
 
 def score_equivariance(
-    task: TaskSpec, w: Windows, preds: dict[str, np.ndarray], boot: PairedBootstrap
+    task: TaskSpec, plain: np.ndarray, errors: dict[str, np.ndarray], boot: PairedBootstrap
 ) -> dict[str, Any]:
     """Per symmetry: the error ``mean_w ||f(g x) - g f(x)||^2`` with its interval and its size
-    relative to the mean square of the plain prediction; ``missing`` without predictions."""
-    n = len(w)
+    relative to the mean square of the plain prediction; ``missing`` without predictions.
+
+    ``errors[f"equiv_{g}"]`` holds the per-window mean squared difference (collected as the
+    predictions arrive, :mod:`decathlon.benchmark.collect`).
+    """
+    n = len(plain)
     out: dict[str, Any] = {}
     for g in task.equivariance:
         v = f"equiv_{g}"
-        if v not in preds:
+        if v not in errors:
             out[g] = {"status": "missing", "note": "no predictions for this symmetry's inputs"}
             continue
-        diff = preds[v] - equivariance_target(task, w, preds["plain"], v)
-        per_w = (diff.reshape(n, -1) ** 2).mean(1)
-        scale = float((preds["plain"].reshape(n, -1) ** 2).mean())
+        per_w = errors[v]
+        scale = float((plain.reshape(n, -1) ** 2).mean())
         out[g] = {
             "error": finite(per_w.mean()),
             "ci95": ci(boot.mean(per_w)),

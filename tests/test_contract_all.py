@@ -106,3 +106,16 @@ def test_task_contract(tiny_cache, name):
         ran.append(b)
     assert task.trivial in ran
     assert len(probe_variants(task)) == len(set(probe_variants(task)))
+
+
+@pytest.mark.parametrize("name", [t for t in list_tasks() if get_task(t).normalize])
+def test_stored_statistics_equal_the_computed_ones(tiny_cache, name):
+    """Normalization statistics read from the ranges recorded at build time are exactly the
+    ones computed from the loaded train split."""
+    from decathlon.benchmark.normalization import _stats_cached, task_stats
+
+    task = get_task(name)
+    meta = data.store_meta(task.dataset, "mini")
+    assert "ranges" in meta["parts"][task.splits["train"].part]
+    computed = _stats_cached.__wrapped__(task.name, "mini", meta["data_sha256"])
+    assert task_stats(task, "mini", meta) == computed
