@@ -5,9 +5,10 @@ Source: http://mocap.cs.cmu.edu (subject 35, ``35.asf`` and ``35_NN.amc``). The 
 al., NeurIPS 2021); ``docs/protocols.md`` §2.1 and the data card
 ``datasets/cards/cmu-mocap-35.md``.
 
-The files are Acclaim ASF (skeleton) and AMC (motion); :mod:`decathlon.datasets.io.acclaim`
-parses them and its forward kinematics gives the joint positions: metres, y up (the CMU capture
-frame), at 120 Hz. Lengths and root translations are in inches times the ASF ``length`` unit
+The files are Acclaim ASF (skeleton) and AMC (motion), parsed by
+:mod:`decathlon.datasets.io.acclaim` and :mod:`decathlon.datasets.io.amc`; the forward kinematics
+of :mod:`decathlon.datasets.io.kinematics` gives the joint positions: metres, y up (the CMU
+capture frame), at 120 Hz. Lengths and root translations are in inches times the ASF ``length`` unit
 0.45, i.e. metres are ``value * 0.0254 / 0.45`` (the CMU FAQ's "(1/0.45) * 2.54 / 100").
 """
 
@@ -24,13 +25,9 @@ import xarray as xr
 from decathlon.benchmark.data import DatasetSpec, FileSpec, register_dataset
 from decathlon.benchmark.tasks import Split, TaskSpec, register_task
 from decathlon.datasets.fetch import file_builder
-from decathlon.datasets.io.acclaim import (
-    INCH,
-    Skeleton,
-    forward_kinematics,
-    parse_amc,
-    parse_asf,
-)
+from decathlon.datasets.io.acclaim import INCH, Skeleton, parse_asf
+from decathlon.datasets.io.amc import parse_amc
+from decathlon.datasets.io.kinematics import forward_kinematics
 
 __all__ = [
     "open_cmu_mocap",
@@ -187,8 +184,16 @@ def open_cmu_mocap(paths: Mapping[str, str | Path]) -> xr.Dataset:
 
 # A six-joint chain in the layout of the CMU skeleton: root -> lhipjoint -> lfemur -> ltibia, and
 # root -> lowerback -> upperback.
-_FAKE_BONES = [
-    # id, name, direction, length, axis, dof, limits
+_FakeBone = tuple[
+    int,  # id
+    str,  # name
+    tuple[float, float, float],  # direction
+    float,  # length
+    tuple[float, float, float],  # axis
+    tuple[str, ...],  # dof
+    tuple[tuple[float, float], ...],  # limits, one (lo, hi) per dof
+]
+_FAKE_BONES: list[_FakeBone] = [
     (1, "lhipjoint", (0.673618, -0.716094, 0.182886), 2.63917, (0, 0, 0), (), ()),
     (
         2,
@@ -306,9 +311,8 @@ def _fake_amc_lines(rng: np.random.Generator, n: int) -> list[str]:
             -7.4 + rng.normal(0, 0.5),
         ]
         amc.append("root " + " ".join(_win_float(v) for v in root))
-        for _, name, *_rest in dof_bones:
-            ndof = len(_rest[3])
-            vals = rng.normal(0, 20, ndof)
+        for _, name, _direc, _length, _axis, dof, _limits in dof_bones:
+            vals = rng.normal(0, 20, len(dof))
             if f == 1:
                 vals[0] = -3.22404e-15  # the CMU files' tiny 3-digit-exponent values
             amc.append(name + " " + " ".join(_win_float(v) for v in vals))

@@ -11,7 +11,8 @@ annotation step of 0.4 s (2.5 Hz). Frames in which nobody is annotated are absen
 annotated frames have gaps (biwi_hotel has 26, the largest 1110 frames = 44.4 s).
 
 The dataset (:func:`open_eth_ucy`) keeps those gaps on a regular time axis: step
-``t = (frame_id - first frame of the file) / 10`` at ``t * 0.4`` s. Social-GAN's windows
+``t = (frame_id - first frame of the file) / 10`` at ``t * 0.4`` s (each file is placed on that
+axis and given pedestrian slots by :mod:`decathlon.datasets.eth_ucy_tracks`). Social-GAN's windows
 (:func:`decathlon.datasets.sgan_windows.sgan_windows`) are instead runs of 20 consecutive
 *annotated* frames, which span a gap when there is one; that function reproduces this exactly,
 and reports each window's time indices.
@@ -19,10 +20,8 @@ and reports each window's time indices.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -30,8 +29,8 @@ import xarray as xr
 from decathlon.benchmark.data import DatasetSpec, FileSpec, register_dataset
 from decathlon.benchmark.tasks import Split, TaskSpec, register_task
 from decathlon.benchmark.windows import Windows
+from decathlon.datasets.eth_ucy_tracks import FRAME_STEP, FileTracks, file_tracks
 from decathlon.datasets.fetch import file_builder
-from decathlon.datasets.io.eth_ucy_text import read_eth_ucy_file, read_eth_ucy_lines
 from decathlon.datasets.sgan_windows import sgan_windows
 
 __all__ = [
@@ -44,10 +43,7 @@ __all__ = [
     "ETH_UCY",
 ]
 
-log = logging.getLogger("decathlon")
-
-#: Frame ids per annotation step, and seconds per step.
-FRAME_STEP = 10
+#: Seconds per annotation step (:data:`~decathlon.datasets.eth_ucy_tracks.FRAME_STEP` frame ids).
 DT = 0.4
 
 #: Leave-one-scene-out test scenes -> their ``all_data`` files (docs/protocols.md §4.1).
@@ -93,29 +89,6 @@ def _split_name(key: str) -> tuple[str, str, str]:
     return folder or "all_data", stem, base
 
 
-def _assign_slots(first: np.ndarray, last: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, int]:
-    """Entity slot per pedestrian; a slot is reused only after one annotated frame left empty.
-
-    ``first``/``last`` are the indices (into the file's annotated frames) of each pedestrian's
-    first and last row. Pedestrians are taken by (first, id) and get the lowest free slot; a slot
-    whose previous pedestrian ended at index ``k`` is free from index ``k + 2``, so two people
-    sharing a slot are always separated by an annotated frame in which the slot is absent.
-    """
-    order = np.lexsort((ids, first))
-    free_from: list[int] = []
-    slot = np.empty(len(first), dtype=np.int64)
-    for p in order:
-        free = [k for k, f in enumerate(free_from) if f <= first[p]]
-        if free:
-            s = free[0]
-        else:
-            s = len(free_from)
-            free_from.append(0)
-        slot[p] = s
-        free_from[s] = int(last[p]) + 2
-    return slot, len(free_from)
-
-
 LICENSE = (
     "Files: MIT (StanfordASL/Trajectron-plus-plus; the same bytes as Social-GAN's datasets.zip). "
     "Underlying recordings: ETH/BIWI Walking Pedestrians (ETH Zurich) and UCY Crowds-by-Example "
@@ -146,21 +119,6 @@ _NOTE = (
 )
 
 
-class _FileTracks(NamedTuple):
-    """One file placed on the dataset's grid: the time step and entity slot of every row."""
-
-    stem: str
-    folder: str
-    base: str
-    frame0: int
-    n_steps: int
-    step: np.ndarray
-    slot: np.ndarray
-    ids: np.ndarray
-    xy: np.ndarray
-    n_slots: int
-
-
 def _ordered_files(paths: Mapping[str, str | Path]) -> list[tuple[str, str, str, Path]]:
     """(stem, folder, base, path) of every file, ordered all_data, train, val, then by name."""
     items = []
@@ -177,50 +135,7 @@ def _ordered_files(paths: Mapping[str, str | Path]) -> list[tuple[str, str, str,
     return [it[1:] for it in items]
 
 
-def _grid_steps(path: Path, data: np.ndarray) -> tuple[int, np.ndarray]:
-    """First frame id and each row's time step; raises on a frame off the 10-frame grid."""
-    frames = data[:, 0].astype(np.int64)
-    frame0 = int(frames.min())
-    off = frames - frame0
-    bad = np.flatnonzero(off % FRAME_STEP)
-    if bad.size:
-        line = read_eth_ucy_lines(path)[1][bad[0]]
-        raise ValueError(
-            f"{path.name} line {line}: frame_id {frames[bad[0]]} is not on the "
-            f"{FRAME_STEP}-frame grid starting at frame {frame0}; the Social-GAN files "
-            f"annotate every {FRAME_STEP}th frame (0.4 s). This is not an ETH/UCY file of "
-            "that format."
-        )
-    return frame0, off // FRAME_STEP
-
-
-def _file_tracks(stem: str, folder: str, base: str, path: Path) -> _FileTracks:
-    """Read one file and give every pedestrian a slot (see :func:`_assign_slots`)."""
-    data = read_eth_ucy_file(path)
-    frame0, step = _grid_steps(path, data)
-    ids = data[:, 1].astype(np.int64)
-    uniq_steps, ann = np.unique(step, return_inverse=True)  # annotated-frame index per row
-    peds, ped_idx = np.unique(ids, return_inverse=True)
-    first = np.full(len(peds), np.iinfo(np.int64).max)
-    last = np.full(len(peds), -1)
-    np.minimum.at(first, ped_idx, ann)
-    np.maximum.at(last, ped_idx, ann)
-    slot_of_ped, n_slots = _assign_slots(first, last, peds)
-    n_steps = int(step.max()) + 1
-    gaps = np.diff(uniq_steps)
-    if np.any(gaps > 1):
-        log.debug(
-            "eth-ucy: %s has %d gaps in its annotated frames (largest %d steps)",
-            stem,
-            int(np.sum(gaps > 1)),
-            int(gaps.max()) - 1,
-        )
-    return _FileTracks(
-        stem, folder, base, frame0, n_steps, step, slot_of_ped[ped_idx], ids, data[:, 2:4], n_slots
-    )
-
-
-def _to_dataset(per_file: list[_FileTracks]) -> xr.Dataset:
+def _to_dataset(per_file: list[FileTracks]) -> xr.Dataset:
     """Stack the files as samples on a common (time, entity slot) grid."""
     n_t = max(f.n_steps for f in per_file)
     n_e = max(f.n_slots for f in per_file)
@@ -301,7 +216,7 @@ def open_eth_ucy(paths: Mapping[str, str | Path]) -> xr.Dataset:
     >>> ds.pos.dims, ds.file.values[:2].tolist()
     (('sample', 'time', 'entity', 'space'), ['biwi_eth', 'biwi_hotel'])
     """
-    return _to_dataset([_file_tracks(*item) for item in _ordered_files(paths)])
+    return _to_dataset([file_tracks(*item) for item in _ordered_files(paths)])
 
 
 def scene_split(scene: str) -> dict[str, list[str]]:

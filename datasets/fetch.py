@@ -22,6 +22,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import xarray as xr
+
 from decathlon.benchmark.data import DatasetSpec, FileSpec, data_root
 
 __all__ = ["fetch", "file_builder", "file_sha256", "lock_path", "recorded_hashes"]
@@ -174,7 +176,7 @@ def _actual_from(msg: str, expected: str) -> str:
     return found[0] if found else "(unknown; pooch said: " + msg[:200] + ")"
 
 
-def file_builder(open_fn: Callable[[dict[str, Path]], object], part: str = "all"):
+def file_builder(open_fn: Callable[[dict[str, Path]], xr.Dataset], part: str = "all"):
     """A ``DatasetSpec.build`` for a downloaded dataset: fetch every file, parse them with the
     pure ``open_fn(paths) -> xr.Dataset``, and yield the result as one part."""
 

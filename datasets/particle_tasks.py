@@ -24,6 +24,8 @@ Kuramoto system is first order with natural frequencies, and its reversal is not
 
 from __future__ import annotations
 
+from typing import Any
+
 from decathlon.benchmark.tasks import Split, TaskSpec, register_task
 
 NRI_SPLITS = {"train": Split("train"), "valid": Split("valid"), "test": Split("test")}
@@ -33,7 +35,7 @@ def nri_tasks(
     event: str, dataset: str, reversible: bool, description: str
 ) -> tuple[TaskSpec, TaskSpec]:
     """The forecast and graph tasks of one NRI-style event."""
-    common = dict(
+    common: dict[str, Any] = dict(
         version="1",
         event=event,
         dataset=dataset,

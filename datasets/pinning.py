@@ -93,6 +93,19 @@ def pin_hashes_source(spec: DatasetSpec) -> str:
     return "\n".join(lines)
 
 
+def _source_file(spec: DatasetSpec, module_path: str | Path | None) -> Path:
+    """``module_path``, by default the source of the module that registered ``spec``."""
+    if module_path is None:  # the module that registered the dataset (its builder's __module__)
+        mod = sys.modules.get(getattr(spec.build, "__module__", ""), None)
+        module_path = getattr(mod, "__file__", None) or inspect.getsourcefile(spec.build) or ""
+    path = Path(module_path)
+    if not path.is_file():
+        raise ValueError(
+            f"cannot find the source of dataset {spec.name!r} at {str(path)!r}; pass module_path"
+        )
+    return path
+
+
 def write_pins(spec: DatasetSpec, module_path: str | Path | None = None) -> list[str]:
     """Write recorded hashes into the dataset module's source, in place.
 
@@ -114,14 +127,7 @@ def write_pins(spec: DatasetSpec, module_path: str | Path | None = None) -> list
         A file with a recorded hash has no ``# pin: <name>`` line, or its marked line does not
         hold exactly one ``None``; the file is then left unchanged.
     """
-    if module_path is None:  # the module that registered the dataset (its builder's __module__)
-        mod = sys.modules.get(getattr(spec.build, "__module__", ""), None)
-        module_path = getattr(mod, "__file__", None) or inspect.getsourcefile(spec.build) or ""
-    path = Path(module_path)
-    if not path.is_file():
-        raise ValueError(
-            f"cannot find the source of dataset {spec.name!r} at {str(path)!r}; pass module_path"
-        )
+    path = _source_file(spec, module_path)
     recorded = _recorded(spec)
     if not recorded:
         return []

@@ -30,7 +30,7 @@ def _check_inputs(
     pred_len: int,
     min_ped: int,
     skip: int,
-    files: Sequence[str] | None,
+    files: Sequence[str] | np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """``pos``, ``mask``, ``ped_id`` as arrays with a sample axis, after every argument check."""
     pos = np.asarray(pos)
@@ -102,6 +102,19 @@ def _file_windows(
     return dict(n=n, starts=ann[starts], tidx=tidx, w=w_idx, r=rank, e=e_idx, traj=traj, pid=pid)
 
 
+def _every_file(
+    pos: np.ndarray, mask: np.ndarray, ped_id: np.ndarray | None, seq: int, skip: int, min_ped: int
+) -> list[dict[str, np.ndarray]]:
+    """:func:`_file_windows` of every sample that has windows, with its index ``s`` added."""
+    parts: list[dict[str, np.ndarray]] = []
+    for s in range(pos.shape[0]):
+        ids = ped_id[s] if ped_id is not None else None
+        part = _file_windows(pos[s], mask[s], ids, seq, skip, min_ped)
+        if part is not None:
+            parts.append({"s": np.asarray(s), **part})
+    return parts
+
+
 def _assemble(
     parts: list[dict[str, np.ndarray]], seq: int, space: int, with_ids: bool
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -144,7 +157,7 @@ def sgan_windows(
     min_ped: int = 1,
     skip: int = 1,
     ped_id: np.ndarray | None = None,
-    files: Sequence[str] | None = None,
+    files: Sequence[str] | np.ndarray | None = None,
     decimals: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Social-GAN's windows of one or several files (the rules are in the module docstring).
@@ -155,21 +168,17 @@ def sgan_windows(
         (time, entity, space) for one file, or (sample, time, entity, space).
     mask : array_like
         Presence, (time, entity) or (sample, time, entity).
-    obs_len, pred_len : int
-        Observed and predicted steps (SGAN: 8 and 12).
-    min_ped : int
-        Keep windows with strictly more pedestrians than this (SGAN: 1).
-    skip : int
-        Stride between window starts in annotated frames (SGAN: 1).
+    obs_len, pred_len, min_ped, skip : int
+        Observed and predicted steps (SGAN: 8 and 12); keep windows with strictly more than
+        ``min_ped`` pedestrians, starting one every ``skip``-th annotated frame (SGAN: 1 and 1).
     ped_id : array_like, optional
-        Pedestrian ids, shape of ``mask`` (e.g. ``ds.ped_id``). If given, a slot whose id changes
-        inside a window is not counted, and pedestrians are ordered by id within each window as
-        in SGAN (else by entity slot).
-    files : sequence of str, optional
+        Pedestrian ids, shape of ``mask`` (e.g. ``ds.ped_id``): a slot whose id changes inside a
+        window is not counted, and windows list pedestrians by id as SGAN does (else by slot).
+    files : sequence or array of str, optional
         Name of each sample (e.g. ``ds.file.values``); adds a ``file`` entry per window.
     decimals : int, optional
-        Round positions like SGAN does (``np.around(..., 4)``, done here in float64 on the given
-        values, then stored as float32); default: no rounding.
+        Round positions like SGAN's ``np.around(..., 4)`` (in float64 on the given values, then
+        stored as float32); default: no rounding.
 
     Returns
     -------
@@ -191,12 +200,7 @@ def sgan_windows(
     """
     pos, mask, ped_id = _check_inputs(pos, mask, ped_id, obs_len, pred_len, min_ped, skip, files)
     seq = obs_len + pred_len
-    parts: list[dict[str, np.ndarray]] = []
-    for s in range(pos.shape[0]):
-        ids = ped_id[s] if ped_id is not None else None
-        part = _file_windows(pos[s], mask[s], ids, seq, skip, min_ped)
-        if part is not None:
-            parts.append({"s": s, **part})
+    parts = _every_file(pos, mask, ped_id, seq, skip, min_ped)
     traj_all, out = _assemble(parts, seq, pos.shape[3], ped_id is not None)
     if decimals is not None:
         traj_all = np.around(traj_all.astype(np.float64), decimals).astype(np.float32)

@@ -21,7 +21,7 @@ from decathlon.benchmark.contract import validate
 from decathlon.benchmark.data import DATASETS, FileSpec, materialize, open_part
 from decathlon.datasets import cmu_mocap as cm
 from decathlon.datasets import fetch, pinning
-from decathlon.datasets.io import acclaim
+from decathlon.datasets.io import acclaim, amc, kinematics
 
 SHARED = shared_data()
 REAL = SHARED / "cmu_mocap" / "35" if SHARED else None
@@ -44,8 +44,8 @@ def real():
     if not HAS_REAL:
         pytest.skip("shared/data/cmu_mocap/35 not present")
     sk = acclaim.parse_asf(REAL / "35.asf")
-    motion = acclaim.parse_amc(REAL / "35_01.amc", sk)
-    return sk, motion, acclaim.forward_kinematics(sk, motion)
+    motion = amc.parse_amc(REAL / "35_01.amc", sk)
+    return sk, motion, kinematics.forward_kinematics(sk, motion)
 
 
 def _bone_lengths(sk: acclaim.Skeleton, pos: np.ndarray) -> dict[str, np.ndarray]:
@@ -106,13 +106,13 @@ def _is_tree_rooted_at_root(sk: acclaim.Skeleton) -> bool:
 
 def test_fake_files_are_in_the_upstream_format(fake):
     asf = fake["35.asf"].read_bytes()
-    amc = fake["35_01.amc"].read_bytes()
+    amc_bytes = fake["35_01.amc"].read_bytes()
     assert asf.count(b"\r\n") == asf.count(b"\n") > 50
-    assert amc.count(b"\r\n") == amc.count(b"\n")
-    assert re.search(rb"e-01\d", asf) and re.search(rb"e-015", amc)
+    assert amc_bytes.count(b"\r\n") == amc_bytes.count(b"\n")
+    assert re.search(rb"e-01\d", asf) and re.search(rb"e-015", amc_bytes)
     assert (
-        amc.startswith(b"#!OML:ASF F:\\VICON")
-        and b":FULLY-SPECIFIED\r\n:DEGREES\r\n1\r\nroot " in amc
+        amc_bytes.startswith(b"#!OML:ASF F:\\VICON")
+        and b":FULLY-SPECIFIED\r\n:DEGREES\r\n1\r\nroot " in amc_bytes
     )
     assert b"limits (-160.0 20.0)\r\n           (-70.0 70.0)" in asf
 
@@ -129,16 +129,16 @@ def test_fake_parse(fake):
     np.testing.assert_allclose([np.linalg.norm(b.direction) for b in sk.bones.values()], 1.0)
     assert _is_tree_rooted_at_root(sk)
     for k, n in ((1, 12), (2, 14), (3, 16)):
-        m = acclaim.parse_amc(fake[f"35_{k:02d}.amc"], sk)
+        m = amc.parse_amc(fake[f"35_{k:02d}.amc"], sk)
         assert set(m) == {"root", "lfemur", "ltibia", "lowerback", "upperback"}
         assert m["root"].shape == (n, 6) and m["upperback"].shape == (n, 2)
-    assert acclaim.parse_amc(fake["35_01.amc"], sk)["lfemur"][0, 0] == pytest.approx(-3.22404e-15)
+    assert amc.parse_amc(fake["35_01.amc"], sk)["lfemur"][0, 0] == pytest.approx(-3.22404e-15)
 
 
 def test_fake_fk_matches_a_per_frame_reference_and_keeps_bone_lengths(fake):
     sk = acclaim.parse_asf(fake["35.asf"])
-    m = acclaim.parse_amc(fake["35_02.amc"], sk)
-    pos = acclaim.forward_kinematics(sk, m)
+    m = amc.parse_amc(fake["35_02.amc"], sk)
+    pos = kinematics.forward_kinematics(sk, m)
     assert pos.shape == (14, 6, 3)
     for f in (0, 7, 13):
         np.testing.assert_allclose(pos[f], _fk_reference(sk, m, f), atol=1e-12)
@@ -191,12 +191,12 @@ def test_truncated_frame_names_file_and_line(fake, tmp_path):
     with pytest.raises(
         ValueError, match=rf"35_01\.amc line {i + 1}: frame 5 is truncated.*'upperback'"
     ):
-        acclaim.parse_amc(p, sk)
+        amc.parse_amc(p, sk)
     p.write_bytes("\r\n".join(lines[:-3]).encode())  # file cut inside the last frame
     with pytest.raises(
         ValueError, match=r"35_01\.amc line \d+: frame 12 is truncated.*the file ends"
     ):
-        acclaim.parse_amc(p, sk)
+        amc.parse_amc(p, sk)
 
 
 @pytest.mark.parametrize(
@@ -220,7 +220,7 @@ def test_malformed_amc(fake, tmp_path, old, new, pattern):
     sk = acclaim.parse_asf(fake["35.asf"])
     p = _edit(fake["35_01.amc"], tmp_path / "35_01.amc", lambda t: t.replace(old, new, 1))
     with pytest.raises(ValueError, match=r"35_01\.amc " + pattern):
-        acclaim.parse_amc(p, sk)
+        amc.parse_amc(p, sk)
 
 
 @pytest.mark.parametrize(
@@ -260,12 +260,12 @@ def test_asf_and_amc_tolerate_lf_and_comments(fake, tmp_path):
         tmp_path / "35.asf",
         lambda t: t.replace("\r\n", "\n").replace(":bonedata", "# c\n:bonedata  # c"),
     )
-    amc = _edit(fake["35_01.amc"], tmp_path / "35_01.amc", lambda t: t.replace("\r\n", "\n"))
+    amc_lf = _edit(fake["35_01.amc"], tmp_path / "35_01.amc", lambda t: t.replace("\r\n", "\n"))
     sk = acclaim.parse_asf(asf)
     ref = acclaim.parse_asf(fake["35.asf"])
     assert sk.joints == ref.joints
     np.testing.assert_array_equal(
-        acclaim.parse_amc(amc, sk)["root"], acclaim.parse_amc(fake["35_01.amc"], ref)["root"]
+        amc.parse_amc(amc_lf, sk)["root"], amc.parse_amc(fake["35_01.amc"], ref)["root"]
     )
 
 

@@ -9,6 +9,7 @@ from scipy.integrate import solve_ivp
 from decathlon.benchmark.contract import validate
 from decathlon.benchmark.data import DATASETS, materialize, open_part
 from decathlon.datasets import kuramoto as K
+from decathlon.datasets import kuramoto_ode
 
 
 def direct_rhs(phi, omega, c):
@@ -20,7 +21,9 @@ def test_rhs_equals_reference_form():
     rng = np.random.default_rng(0)
     phi, omega = rng.random((50, 5)) * 100, rng.random((50, 5)) * 10
     c = rng.random((50, 5, 5)) * 3
-    np.testing.assert_allclose(K.kuramoto_rhs(phi, omega, c), direct_rhs(phi, omega, c), atol=1e-12)
+    np.testing.assert_allclose(
+        kuramoto_ode.kuramoto_rhs(phi, omega, c), direct_rhs(phi, omega, c), atol=1e-12
+    )
 
 
 def test_uncoupled_phases_advance_at_omega():
@@ -53,7 +56,7 @@ def test_vectorized_matches_scipy_solve_ivp():
     """Our batch DOPRI5(4) at rtol = atol = 1e-10 vs scipy DOP853 at 1e-13: measured max 2e-10."""
     omega, phi0, k = K._draw(np.random.default_rng(3), K.KURAMOTO, 3)
     t_out = np.arange(0, 500) * 0.01
-    ours, stats = K.integrate(phi0, omega, k, t_out, 1e-10, 1e-10)
+    ours, stats = kuramoto_ode.integrate(phi0, omega, k, t_out, 1e-10, 1e-10)
     assert stats["accepted"] >= t_out.size - 1
     for s in range(3):
         sol = solve_ivp(
@@ -103,7 +106,9 @@ def test_edges_directed_zero_diagonal_and_convention():
 def test_one_edge_drives_only_its_target():
     omega = np.array([[2.0, 3.0]])
     edges = np.array([[[0.0, 1.0], [0.0, 0.0]]])  # 0 -> 1
-    phi, _ = K.integrate(np.zeros((1, 2)), omega, np.swapaxes(edges, 1, 2), np.linspace(0, 2, 21))
+    phi, _ = kuramoto_ode.integrate(
+        np.zeros((1, 2)), omega, np.swapaxes(edges, 1, 2), np.linspace(0, 2, 21)
+    )
     np.testing.assert_allclose(phi[0, :, 0], 2.0 * np.linspace(0, 2, 21), atol=1e-10)
     assert np.abs(phi[0, :, 1] - 3.0 * np.linspace(0, 2, 21)).max() > 0.1
 
@@ -138,7 +143,7 @@ def test_integrate_rejects_bad_input(kwargs, match):
         t_out=np.array([0.0, 1.0]),
     )
     with pytest.raises(ValueError, match=match):
-        K.integrate(**(args | kwargs))
+        kuramoto_ode.integrate(**(args | kwargs))
 
 
 def test_mini_tier_prepares_valid_stores(monkeypatch, tmp_path):

@@ -1,43 +1,35 @@
-"""Acclaim ASF/AMC motion capture: parser and forward kinematics.
+"""Acclaim ASF skeleton files: the skeleton model and its parser.
 
-File formats (Acclaim, as written by VICON BodyLanguage; CRLF line endings, ``e-015`` exponents):
-
-* **ASF** (skeleton): ``:units`` (``mass``, ``length``, ``angle``), ``:root`` (``order`` of the
-  six root channels, ``axis`` order, ``position``, ``orientation``), ``:bonedata`` with one
-  ``begin ... end`` block per bone (``id``, ``name``, unit ``direction``, ``length``,
-  ``axis a b c XYZ``, optional ``dof`` and ``limits``), ``:hierarchy`` (``parent child child ...``
-  lines between ``begin`` and ``end``). ``#`` starts a comment.
-* **AMC** (motion): a header (``#!OML:ASF <path>`` -- the path is ignored --, ``:FULLY-SPECIFIED``,
-  ``:DEGREES``), then one block per frame: the frame number on its own line, then one
-  ``bone v1 ... vk`` line per bone with ``k`` = the bone's dof count (6 for ``root``).
-
-Forward kinematics (the standard Acclaim convention, as in the CMU ASF/AMC viewer and the widely
-used AMCParser): for a bone with ``axis`` angles ``a`` in order ``XYZ``, ``C = Rz(a_z) Ry(a_y)
-Rx(a_x)`` (rotations applied in the listed order about fixed axes); the motion's dof angles give
-``M`` the same way in the order of the bone's ``dof`` line; the bone's global rotation is
-``L = L_parent C M C^-1`` and its end point is ``p = p_parent + length * L direction``. The root
-uses its ``orientation``/``axis`` for ``C``, the ``RX RY RZ`` channels (in the ``order`` line's
-order) for ``M`` and the ``TX TY TZ`` channels as its position.
+Format (Acclaim, as written by VICON BodyLanguage; CRLF line endings, ``e-015`` exponents):
+``:units`` (``mass``, ``length``, ``angle``), ``:root`` (``order`` of the six root channels,
+``axis`` order, ``position``, ``orientation``), ``:bonedata`` with one ``begin ... end`` block per
+bone (``id``, ``name``, unit ``direction``, ``length``, ``axis a b c XYZ``, optional ``dof`` and
+``limits``), ``:hierarchy`` (``parent child child ...`` lines between ``begin`` and ``end``).
+``#`` starts a comment.
 
 Units: an ASF ``length`` unit of ``u`` (0.45 for CMU) means lengths and root translations are in
 inches times ``u``; metres are ``value / u * 0.0254``, i.e. ``value * 0.05644`` for CMU (the CMU
-FAQ's "(1/0.45) * 2.54 / 100"). Joint positions come out in metres, in the capture frame (y up
-for CMU).
+FAQ's "(1/0.45) * 2.54 / 100").
 
-The CMU subject-35 dataset built on these readers is :mod:`decathlon.datasets.cmu_mocap`.
+The motion files (AMC) are read by :mod:`decathlon.datasets.io.amc`; joint positions come from
+:mod:`decathlon.datasets.io.kinematics`. The CMU subject-35 dataset built on these readers is
+:mod:`decathlon.datasets.cmu_mocap`.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Bone", "Skeleton", "parse_asf", "parse_amc", "forward_kinematics", "INCH"]
+from decathlon.datasets.io._acclaim_lines import _err, _float, _lines
+
+__all__ = ["Bone", "Skeleton", "parse_asf", "INCH"]
 
 log = logging.getLogger("decathlon")
 
@@ -45,7 +37,6 @@ log = logging.getLogger("decathlon")
 INCH = 0.0254
 
 _ROOT_CHANNELS = ("TX", "TY", "TZ", "RX", "RY", "RZ")
-_ROT_DOFS = ("rx", "ry", "rz")
 _ALL_DOFS = ("rx", "ry", "rz", "tx", "ty", "tz", "l")
 
 
@@ -153,39 +144,6 @@ class Skeleton:
         return a
 
 
-# ------------------------------------------------------------------------------------------
-# Parsing helpers
-# ------------------------------------------------------------------------------------------
-
-
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text without comment and surrounding space), skipping empty lines.
-
-    Tolerates CRLF and LF endings; ``#`` starts a comment (``#!OML:ASF ...`` included).
-    """
-    with open(path, encoding="utf-8", errors="replace", newline=None) as f:
-        for n, raw in enumerate(f, start=1):
-            text = raw.split("#", 1)[0].strip()
-            if text:
-                yield n, text
-
-
-def _err(path: Path | str, line: int, msg: str) -> ValueError:
-    return ValueError(f"{Path(path).name} line {line}: {msg}")
-
-
-def _float(tok: str, path: Path, line: int, what: str) -> float:
-    try:
-        return float(tok)
-    except ValueError:
-        raise _err(
-            path,
-            line,
-            f"cannot read {tok!r} as a number ({what}); expected a decimal like "
-            "-3.22404e-015. The file is corrupted or not an Acclaim file: download it again.",
-        ) from None
-
-
 def _floats(toks: list[str], n: int, path: Path, line: int, what: str) -> np.ndarray:
     if len(toks) != n:
         raise _err(path, line, f"{what} has {len(toks)} values {toks}, expected {n}")
@@ -258,11 +216,6 @@ def _check_tree(
             node = parent[node]
 
 
-# ------------------------------------------------------------------------------------------
-# ASF
-# ------------------------------------------------------------------------------------------
-
-
 class _AsfReader:
     """One pass over an ASF file: a line-oriented state machine.
 
@@ -283,7 +236,7 @@ class _AsfReader:
         self.parent: dict[str, str] = {}
         self.where: dict[str, int] = {}  # line of each bone's block and of each hierarchy entry
         self.section: str | None = None
-        self.block: dict | None = None
+        self.block: dict[str, Any] | None = None
         self.block_line = 0
         self.in_hier = False
         self.last_key: str | None = None
@@ -368,16 +321,18 @@ class _AsfReader:
         elif key == "end":
             if self.block is None:
                 raise _err(self.path, n, "'end' without a matching 'begin' in :bonedata")
-            self._close_block(n)
+            self._close_block(self.block, n)
             self.block = None
         elif self.block is None:
             raise _err(self.path, n, f"{text!r} outside a 'begin ... end' bone block")
         else:
-            self._bone_field(n, key, toks, text)
+            self._bone_field(self.block, n, key, toks, text)
 
-    def _bone_field(self, n: int, key: str, toks: list[str], text: str) -> None:
-        """One ``key values`` line inside a bone block; ``(lo hi)`` lines continue ``limits``."""
-        path, block = self.path, self.block
+    def _bone_field(
+        self, block: dict[str, Any], n: int, key: str, toks: list[str], text: str
+    ) -> None:
+        """One ``key values`` line of the open ``block``; ``(lo hi)`` lines continue ``limits``."""
+        path = self.path
         if key == "id":
             if len(toks) != 2 or not re.fullmatch(r"[+-]?\d+", toks[1]):
                 raise _err(path, n, f"bone id must be one integer, got {text!r}")
@@ -409,9 +364,9 @@ class _AsfReader:
             log.debug("%s line %d: ignoring bone field %r", path.name, n, key)
         self.last_key = key
 
-    def _close_block(self, line: int) -> None:
-        """Check the open bone block (ending at ``line``) and store it as a :class:`Bone`."""
-        path, block, at = self.path, self.block, self.block_line
+    def _close_block(self, block: dict[str, Any], line: int) -> None:
+        """Check the open bone ``block`` (ending at ``line``) and store it as a :class:`Bone`."""
+        path, at = self.path, self.block_line
         for key in ("id", "name", "direction", "length", "axis"):
             if key not in block:
                 raise _err(
@@ -533,291 +488,3 @@ def parse_asf(path: str | Path) -> Skeleton:
     for n, text in _lines(reader.path):
         reader.feed(n, text)
     return reader.skeleton()
-
-
-# ------------------------------------------------------------------------------------------
-# AMC
-# ------------------------------------------------------------------------------------------
-
-
-class _AmcReader:
-    """One pass over an AMC file: header keywords, frame numbers and ``bone v1 ... vk`` lines.
-
-    Each frame must list every bone with dofs exactly once; frames must be numbered
-    consecutively. :meth:`motion` closes the last frame and returns the arrays.
-    """
-
-    def __init__(self, path: Path, skeleton: Skeleton) -> None:
-        self.path = path
-        self.skeleton = skeleton
-        self.counts = {b.name: len(b.dof) for b in skeleton.bones.values()}
-        self.counts["root"] = len(skeleton.root_order)
-        self.required = [b for b, k in self.counts.items() if k > 0]
-        self.radians = False
-        self.rows: dict[str, list[list[float]]] = {b: [] for b in self.required}
-        self.frame_no: int | None = None
-        self.frame_line = 0
-        self.seen: dict[str, int] = {}
-        self.n_frames = 0
-
-    def feed(self, n: int, text: str) -> None:
-        """Read line ``n`` (``text`` without comment, not empty)."""
-        if text.startswith(":"):
-            key = text[1:].split()[0].upper() if len(text) > 1 else ""
-            if key == "RADIANS":
-                self.radians = True
-            elif key == "DEGREES":
-                self.radians = False
-            return
-        toks = text.split()
-        if len(toks) == 1 and re.fullmatch(r"\d+", toks[0]):
-            self._start_frame(n, int(toks[0]))
-        else:
-            self._bone_line(n, toks, text)
-
-    def _start_frame(self, n: int, num: int) -> None:
-        if self.frame_no is not None:
-            self._close_frame(n)
-            if num != self.frame_no + 1:
-                raise _err(
-                    self.path,
-                    n,
-                    f"frame number {num} follows frame {self.frame_no}; expected "
-                    f"{self.frame_no + 1} (frames must be consecutive)",
-                )
-        self.frame_no, self.frame_line, self.seen = num, n, {}
-        self.n_frames += 1
-
-    def _bone_line(self, n: int, toks: list[str], text: str) -> None:
-        path, counts, source = self.path, self.counts, self.skeleton.source
-        bone = toks[0]
-        if self.frame_no is None:
-            raise _err(path, n, f"{text[:40]!r} comes before the first frame number")
-        if bone not in counts:
-            raise _err(
-                path,
-                n,
-                f"unknown bone {bone!r}; the skeleton {source} has {sorted(counts)}. "
-                "Is this AMC file for another subject's ASF?",
-            )
-        if bone in self.seen:
-            raise _err(
-                path,
-                n,
-                f"bone {bone!r} appears twice in frame {self.frame_no} "
-                f"(first at line {self.seen[bone]})",
-            )
-        k = counts[bone]
-        vals = toks[1:]
-        if len(vals) != k:
-            raise _err(
-                path, n, f"bone {bone!r} has {len(vals)} values, expected {k} (its dof in {source})"
-            )
-        self.seen[bone] = n
-        if k:
-            self.rows[bone].append([_float(t, path, n, f"bone {bone!r}") for t in vals])
-
-    def _close_frame(self, line: int) -> None:
-        """Check that the open frame listed every bone; ``line < 0``: at the end of the file."""
-        missing = [b for b in self.required if b not in self.seen]
-        if missing:
-            where = "the file ends" if line < 0 else f"line {line} starts the next frame"
-            raise _err(
-                self.path,
-                self.frame_line,
-                f"frame {self.frame_no} is truncated: bones {missing} are missing before "
-                f"{where}. The file is incomplete; download it again.",
-            )
-
-    def motion(self) -> dict[str, np.ndarray]:
-        """Close the last frame; bone -> (frames, dof) float64, rotations in degrees."""
-        if self.frame_no is None:
-            raise ValueError(f"{self.path.name}: no frames found; is this an Acclaim AMC file?")
-        self._close_frame(-1)
-        out = {
-            b: np.asarray(r, dtype=np.float64).reshape(self.n_frames, self.counts[b])
-            for b, r in self.rows.items()
-        }
-        if self.radians:
-            for b, arr in out.items():
-                chans = self.skeleton.root_order if b == "root" else self.skeleton.bones[b].dof
-                rot = [i for i, c in enumerate(chans) if c.lower() in _ROT_DOFS]
-                arr[:, rot] = np.degrees(arr[:, rot])
-        return out
-
-
-def parse_amc(path: str | Path, skeleton: Skeleton) -> dict[str, np.ndarray]:
-    """Read an Acclaim motion (AMC) file against its skeleton.
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        The ``.amc`` file. The ``#!OML:ASF`` header path is ignored (CMU's names another file).
-    skeleton : Skeleton
-        From :func:`parse_asf`; says which bones exist and how many values each has.
-
-    Returns
-    -------
-    dict
-        Bone name -> float64 array (frames, dof), values in the order of the bone's ``dof`` line
-        (``root``: the six channels of ``skeleton.root_order``). Rotation values are in degrees
-        (converted if the file says ``:RADIANS``); translations in ASF length units. Only bones
-        with dofs appear.
-
-    Raises
-    ------
-    ValueError
-        Naming file and line: an unknown bone, a wrong value count, a bad number, a frame number
-        out of sequence, or a frame that lacks bones (a truncated frame or file).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from decathlon.datasets.cmu_mocap import make_fake_cmu_mocap
-    >>> files = make_fake_cmu_mocap(tempfile.mkdtemp(), seed=0)
-    >>> m = parse_amc(files["35_01.amc"], parse_asf(files["35.asf"]))
-    >>> m["root"].shape
-    (12, 6)
-    """
-    reader = _AmcReader(Path(path), skeleton)
-    for n, text in _lines(reader.path):
-        reader.feed(n, text)
-    return reader.motion()
-
-
-# ------------------------------------------------------------------------------------------
-# Forward kinematics
-# ------------------------------------------------------------------------------------------
-
-
-def _rot(axis: str, ang: np.ndarray) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) about ``axis`` ('x', 'y' or 'z') by ``ang`` radians."""
-    c, s = np.cos(ang), np.sin(ang)
-    one, zero = np.ones_like(ang), np.zeros_like(ang)
-    a = axis.lower()
-    if a == "x":
-        rows = [[one, zero, zero], [zero, c, -s], [zero, s, c]]
-    elif a == "y":
-        rows = [[c, zero, s], [zero, one, zero], [-s, zero, c]]
-    else:
-        rows = [[c, -s, zero], [s, c, zero], [zero, zero, one]]
-    return np.stack([np.stack(r, axis=-1) for r in rows], axis=-2)
-
-
-def _euler(axes: str | tuple[str, ...], angles: np.ndarray) -> np.ndarray:
-    """``R = R_k ... R_2 R_1`` for rotations listed first-applied first (fixed axes).
-
-    ``angles`` is (..., len(axes)) in radians; returns (..., 3, 3).
-    """
-    angles = np.asarray(angles, dtype=np.float64)
-    r = np.broadcast_to(np.eye(3), angles.shape[:-1] + (3, 3)).copy()
-    for i, ax in enumerate(axes):
-        r = _rot(ax, angles[..., i]) @ r
-    return r
-
-
-def _to_rad(a: np.ndarray, deg: bool) -> np.ndarray:
-    """ASF angles (``axis``, ``orientation``) in radians; ``deg``: the skeleton's unit is deg."""
-    return np.radians(a) if deg else np.asarray(a, dtype=np.float64)
-
-
-def _root_pose(
-    skeleton: Skeleton, root_motion: np.ndarray, n_frames: int, deg: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """The root's global rotation ``C M C^-1`` (frames, 3, 3) and translation (frames, 3)."""
-    root = np.asarray(root_motion, dtype=np.float64)
-    if root.shape != (n_frames, len(skeleton.root_order)):
-        raise ValueError(
-            f"root motion has shape {root.shape}, expected ({n_frames}, {len(skeleton.root_order)})"
-        )
-    chans = list(skeleton.root_order)
-    trans = np.zeros((n_frames, 3))
-    for i, ax in enumerate("XYZ"):
-        if f"T{ax}" in chans:
-            trans[:, i] = root[:, chans.index(f"T{ax}")]
-    r_idx = [i for i, c in enumerate(chans) if c.startswith("R")]
-    # AMC angles: degrees
-    m_root = _euler([chans[i][1] for i in r_idx], np.radians(root[:, r_idx]))
-    c_root = _euler(skeleton.root_axis, _to_rad(skeleton.root_orientation, deg))
-    return c_root @ m_root @ c_root.T, trans
-
-
-def _local_rotation(
-    name: str, bone: Bone, motion: Mapping[str, np.ndarray], n_frames: int, deg: bool
-) -> np.ndarray:
-    """``C M C^-1`` of one bone, (frames, 3, 3) (``C C^T`` for a bone without dofs)."""
-    c = _euler(bone.axis_order, _to_rad(bone.axis, deg))
-    if not bone.dof:
-        return c @ c.T  # = identity up to rounding; kept for clarity
-    bad = [d for d in bone.dof if d not in _ROT_DOFS]
-    if bad:
-        raise ValueError(
-            f"bone {name!r} has dof {bad}; forward_kinematics supports rotations "
-            "(rx, ry, rz) only, which is all CMU skeletons use"
-        )
-    if name not in motion:
-        raise ValueError(f"the motion has no channels for bone {name!r} (dof {list(bone.dof)})")
-    vals = np.asarray(motion[name], dtype=np.float64)
-    if vals.shape != (n_frames, len(bone.dof)):
-        raise ValueError(
-            f"motion of bone {name!r} has shape {vals.shape}, expected "
-            f"({n_frames}, {len(bone.dof)})"
-        )
-    m = _euler([d[1] for d in bone.dof], np.radians(vals))
-    return c @ m @ c.T
-
-
-def forward_kinematics(skeleton: Skeleton, motion: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Joint positions in metres from a skeleton and a motion, vectorized over frames.
-
-    For each bone (parents first): ``C`` from the bone's ``axis`` angles in ``axis_order``,
-    ``M`` from its dof angles in dof order (both as ``R_last ... R_first``, fixed axes),
-    ``L = L_parent C M C^T`` and ``p = p_parent + length * L direction``; the root has
-    ``C`` from its ``orientation``, ``M`` from its ``R*`` channels and ``p`` = its ``T*`` channels.
-    Lengths are converted with :attr:`Skeleton.metres_per_unit` (``0.0254 / 0.45`` for CMU).
-
-    Parameters
-    ----------
-    skeleton : Skeleton
-        From :func:`parse_asf`.
-    motion : mapping
-        From :func:`parse_amc`: bone -> (frames, dof) values, rotations in degrees.
-
-    Returns
-    -------
-    numpy.ndarray
-        float64 (frames, len(skeleton.joints), 3); joint 0 is ``root``, joint ``i > 0`` is the end
-        point of bone ``skeleton.joints[i]``.
-
-    Raises
-    ------
-    ValueError
-        The motion lacks a bone with dofs, frame counts differ, or a bone has a translation or
-        length dof (not used by CMU skeletons and not supported here).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from decathlon.datasets.cmu_mocap import make_fake_cmu_mocap
-    >>> files = make_fake_cmu_mocap(tempfile.mkdtemp(), seed=0)
-    >>> sk = parse_asf(files["35.asf"])
-    >>> forward_kinematics(sk, parse_amc(files["35_01.amc"], sk)).shape
-    (12, 6, 3)
-    """
-    if "root" not in motion:
-        raise ValueError(f"the motion has no 'root' channels; bones present: {sorted(motion)}")
-    n_frames = int(np.asarray(motion["root"]).shape[0])
-    deg = skeleton.units.get("angle", "deg") == "deg"
-    scale = skeleton.metres_per_unit
-    index = {j: i for i, j in enumerate(skeleton.joints)}
-    pos = np.empty((n_frames, len(index), 3))
-    rot_root, trans = _root_pose(skeleton, motion["root"], n_frames, deg)
-    rot = {"root": rot_root}
-    pos[:, 0] = trans * scale
-    for name in skeleton.topological_order():
-        bone = skeleton.bones[name]
-        par = skeleton.parent[name]
-        rot[name] = rot[par] @ _local_rotation(name, bone, motion, n_frames, deg)
-        offset = bone.length * scale * (rot[name] @ bone.direction)
-        pos[:, index[name]] = pos[:, index[par]] + offset
-    return pos
