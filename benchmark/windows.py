@@ -53,7 +53,7 @@ class Windows:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def subset(self, idx: np.ndarray) -> Windows:
+    def subset(self, idx: np.ndarray | slice) -> Windows:
         """The windows at positions ``idx`` (ids kept)."""
 
         def take(a: np.ndarray | None) -> np.ndarray | None:

@@ -130,9 +130,9 @@ NBODY_FORECAST = register_task(
 )
 
 #: Kuramoto (NRI; generator of loeweX/AmortizedCausalDiscovery, docs/protocols.md §1.1): the
-#: encoder sees frames 0-48 of the test simulations (features dphi/dt, sin phi, phi, omega, each scaled to
-#: [-1, 1] by train-split min and max, *not* per oscillator as the reference, which leaks
-#: which oscillators have no parents) and scores every directed pair ``i -> j``.
+#: encoder sees frames 0-48 of the test simulations (features dphi/dt, sin phi, phi, omega,
+#: each scaled to [-1, 1] by train-split min and max, *not* per oscillator as the reference,
+#: which leaks which oscillators have no parents) and scores every directed pair ``i -> j``.
 KURAMOTO_GRAPH = register_task(
     TaskSpec(
         name="particles/kuramoto-graph",

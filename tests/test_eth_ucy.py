@@ -28,7 +28,8 @@ REAL_FILES = {f.name: REAL / f.name for f in eu.ETH_UCY.files} if REAL else {}
 HAS_REAL = bool(REAL_FILES) and all(p.is_file() for p in REAL_FILES.values())
 real_only = pytest.mark.skipif(not HAS_REAL, reason="shared/data/eth_ucy not present")
 
-#: The upstream files (data card datasets/cards/eth-ucy.md): rows, frames, pedestrians, first and last frame of each file.
+#: The upstream files (data card datasets/cards/eth-ucy.md): rows, frames, pedestrians, first
+#: and last frame of each file.
 MANIFEST = {
     "biwi_eth": (5492, 876, 360, 780, 12380),
     "biwi_hotel": (6543, 1168, 389, 0, 18060),
