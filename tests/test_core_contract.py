@@ -1,18 +1,9 @@
 import numpy as np
 import pytest
 import xarray as xr
+from toy_attrs import ATTRS
 
 from decathlon.benchmark.contract import validate
-
-ATTRS = dict(
-    family="trajectories",
-    units="m",
-    dt=0.1,
-    source="t",
-    license="CC0",
-    citation="c",
-    dataset_version="1",
-)
 
 
 def traj(**over):

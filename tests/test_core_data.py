@@ -9,19 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from toy_attrs import ATTRS
 
 from decathlon.benchmark import data
 from decathlon.datasets import fetch
-
-ATTRS = dict(
-    family="trajectories",
-    units="m",
-    dt=0.1,
-    source="t",
-    license="CC0",
-    citation="c",
-    dataset_version="1",
-)
 
 
 def piece(seed, n=3):
