@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
 from decathlon.benchmark.baselines import BaselineSpec, register_baseline
 
@@ -27,6 +26,8 @@ class Proximity(Baseline):
     version = "1"
 
     def predict(self, batch: dict[str, Any]) -> np.ndarray:
+        from scipy.stats import rankdata  # imported on use: scipy.stats is slow to import
+
         feats = batch["features"]
         cols = [i for i, f in enumerate(feats) if f.startswith("pos_")] or list(range(len(feats)))
         p = batch["x"][..., cols].astype(np.float64)  # (B, T, N, D)

@@ -72,6 +72,24 @@ class PairedBootstrap:
             self._cache[name, variant] = (val, reps)
         return self._cache[name, variant]
 
+    def prefetch(self, pairs: list[tuple[str, str]], rows: int = 100) -> None:
+        """Compute the replicates of every ``(metric, variant)`` pair in one pass over the
+        resamples: each block of ``rows`` weightings is converted to float64 once for all pairs.
+        The values are the ones :meth:`__call__` would compute one pair at a time."""
+        todo = [(m, v) for m, v in dict.fromkeys(pairs) if (m, v) not in self._cache and v in self]
+        w = self.weights
+        if w is None or not todo:
+            return
+        stats = {v: finalize_stats(self.stats[v]) for _, v in todo}
+        blocks: dict[tuple[str, str], list[np.ndarray]] = {p: [] for p in todo}
+        for i in range(0, len(w), rows):
+            wi = w[i : i + rows].astype(np.float64)
+            for m, v in todo:
+                blocks[m, v].append(metric_value(m, stats[v], wi))
+        for m, v in todo:
+            val = float(metric_value(m, stats[v])[0])
+            self._cache[m, v] = (val, np.concatenate(blocks[m, v]))
+
     def mean(self, per_window: np.ndarray) -> np.ndarray:
         """Replicates of the mean of a per-window quantity (the point value when ``n_boot=0``)."""
         w = self.weights

@@ -143,14 +143,16 @@ def check_prediction(
         raise ValueError(f"{where} has dtype {pred.dtype}; expected a float array")
     _check_ids(where, ids, want_ids, len(w))
     _check_shape(where, task, pred, (len(ids),) + expected_shape(task, w)[1:])
-    pred = pred.astype(np.float64)
-    bad = ~np.isfinite(pred)
-    if bad.any():
+    pred = np.asarray(pred, dtype=np.float64)
+    if not np.isfinite(pred).all():
+        bad = ~np.isfinite(pred)
         first = ids[np.flatnonzero(bad.reshape(len(ids), -1).any(1))[:5]].tolist()
         raise ValueError(
             f"{where} has {int(bad.sum())} NaN/inf values (windows {first} ...); "
             "predictions must be finite"
         )
+    if np.array_equal(ids, want_ids):  # already in window order (the usual case)
+        return pred
     order = np.argsort(ids)
     return pred[order][np.searchsorted(ids[order], want_ids)]
 
@@ -211,6 +213,7 @@ def score_predictions(
     boot = PairedBootstrap(stats, len(w), n_boot, seed)
     if trivial_pred is not None:
         stats["trivial"] = window_stats(task, w, trivial_pred)
+    boot.prefetch([(m, "plain") for m in task.metrics] + [(task.primary, v) for v in stats])
     out: dict[str, Any] = {"metrics": {}, "n_windows": len(w)}
     out["metric_variant"] = _metric_variant(task, w, col.plain)
     for name in task.metrics:

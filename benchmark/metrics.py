@@ -411,7 +411,7 @@ def metric_value(name: str, stats: Stats, weights: np.ndarray | None = None) -> 
     """
     row, step = get_metric(name)
     n_win = len(next(iter(stats.values())))
-    w = np.ones((1, n_win)) if weights is None else np.atleast_2d(weights).astype(np.float64)
+    w = np.ones((1, n_win)) if weights is None else np.atleast_2d(np.asarray(weights, np.float64))
     return row.fn(stats, w, step)
 
 

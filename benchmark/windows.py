@@ -95,13 +95,35 @@ def constant_names(ds: xr.Dataset, var: str) -> list[str]:
     return [f"{var}_{lab}" for lab in labels]
 
 
-def _stack(ds: xr.Dataset, variables: tuple[str, ...]) -> np.ndarray:
-    """Variables of dims (sample, time, entity[, k]) stacked to (sample, time, entity, feature)."""
-    arrs = []
-    for v in variables:
-        a = np.asarray(ds[v].values, dtype=np.float32)
-        arrs.append(a[..., None] if a.ndim == 3 else a)
-    return np.concatenate(arrs, axis=-1)
+def _stack(
+    ds: xr.Dataset,
+    variables: tuple[str, ...],
+    frames: slice,
+    ranges: Ranges | None,
+    chunk: int = 1024,
+) -> np.ndarray:
+    """Variables of dims (sample, time, entity[, k]) stacked to (sample, time, entity, feature)
+    float32 over ``frames``, scaled by ``ranges`` (per column, :func:`to_unit`) when given.
+
+    Filled ``chunk`` samples at a time into one preallocated array: no full-size float64
+    temporaries, and each element gets exactly the arithmetic of scaling the stacked array.
+    """
+    arrs = [ds[v].data if isinstance(ds[v].data, np.ndarray) else ds[v].values for v in variables]
+    widths = [a.shape[3] if a.ndim == 4 else 1 for a in arrs]
+    n_s, n_e = arrs[0].shape[0], arrs[0].shape[2]
+    n_t = len(range(*frames.indices(arrs[0].shape[1])))
+    out = np.empty((n_s, n_t, n_e, sum(widths)), dtype=np.float32)
+    col = 0
+    for a, wdt in zip(arrs, widths, strict=True):
+        cols = slice(col, col + wdt)
+        for s in range(0, n_s, chunk):
+            piece = np.asarray(a[s : s + chunk, frames], dtype=np.float32)
+            piece = piece[..., None] if piece.ndim == 3 else piece
+            if ranges is not None:
+                piece = to_unit(piece, ranges[0][cols], ranges[1][cols]).astype(np.float32)
+            out[s : s + chunk, :, :, cols] = piece
+        col += wdt
+    return out
 
 
 def _ranges(task: TaskSpec, ds: xr.Dataset, stats: Stats) -> Ranges | None:
@@ -189,15 +211,17 @@ def _cut(
     recording (for masked datasets: some entity present in each frame)."""
     feats = [f for v in task.inputs for f in feature_names(ds, v)]
     ranges = _ranges(task, ds, stats)
-    data = _stack(ds, task.inputs)
-    if ranges is not None and data.size:
-        data = to_unit(data, *ranges).astype(data.dtype)
-    n_s, n_t = data.shape[:2]
+    n_s, n_t = ds.sizes["sample"], ds.sizes["time"]
     starts = _starts(task, split, n_t, length, offset, stride)
+    first, end = starts[0], starts[-1] + length  # only the frames some window covers
+    data = _stack(ds, task.inputs, slice(first, end), ranges)
     samp = np.repeat(np.arange(n_s), len(starts))
     st = np.tile(np.asarray(starts), n_s)
+    if len(starts) == 1 and end - first == length:  # one window per sample: the data itself
+        seq = data
+    else:
+        seq = data[samp[:, None], st[:, None] - first + np.arange(length)[None, :]]
     tidx = st[:, None] + np.arange(length)[None, :]
-    seq = data[samp[:, None], tidx]
     mseq = None
     if "mask" in ds.data_vars:
         mseq = np.asarray(ds["mask"].values)[samp[:, None], tidx]

@@ -160,3 +160,32 @@ def test_decathlon_score_counts_missing_tasks_as_zero():
         rs[:1], events={"a/x": ["a/x-forecast", "a/x-graph"], "b/y": ["b/y-forecast"]}
     )
     assert s["events"] == {"a/x": 300.0, "b/y": 0.0} and s["total"] == 300.0 and s["max"] == 2000
+
+
+@pytest.mark.parametrize("distinct", [7, None])
+def test_bootstrap_replicates_equal_the_item_by_item_computation(distinct):
+    """The evaluator's replicates (int32 weights, per-window tie-group counts, row blocks) are
+    bit-identical to the direct definition: float64 weights repeated per item, items re-sorted
+    for every replicate (the previous implementation)."""
+    from decathlon.benchmark.bootstrap import PairedBootstrap
+
+    rng = np.random.default_rng(5)
+    n, pairs = 300, 20
+    truth = (rng.random((n, 5, 5)) < 0.4).astype(float)
+    raw = rng.random((n, 5, 5))
+    scores = raw if distinct is None else np.round(raw * distinct) / distinct
+    st = metrics.graph_stats(scores, truth)
+    pred = rng.normal(size=(n, 4, 3, 2))
+    fst = metrics.forecast_stats(pred, rng.normal(size=(n, 4, 3, 2)))
+    boot = PairedBootstrap({"g": st, "f": fst}, n, 250, seed=11)
+    w = np.random.default_rng(11).multinomial(n, np.full(n, 1.0 / n), size=250).astype(np.float64)
+    direct = metrics.weighted_auroc(
+        st["scores"].ravel(), st["labels"].ravel(), np.repeat(w, pairs, axis=1)
+    )
+    np.testing.assert_array_equal(boot("auroc", "g")[1], direct)
+    mse = (w @ fst["sum"].sum(1)) / np.maximum(w @ fst["count"].sum(1), 1e-300)
+    np.testing.assert_array_equal(boot("mse", "f")[1], mse)
+    boot2 = PairedBootstrap({"g": st, "f": fst}, n, 250, seed=11)
+    boot2.prefetch([("auroc", "g"), ("mse", "f"), ("shd", "g")])
+    np.testing.assert_array_equal(boot2("auroc", "g")[1], direct)
+    np.testing.assert_array_equal(boot2("mse", "f")[1], mse)
