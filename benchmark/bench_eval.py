@@ -114,7 +114,7 @@ def _case(kind: str, tier: str, repeats: int) -> dict[str, Any]:
     task, model = CASES[kind]
     spec = DATASETS.get(get_task(task).dataset)
     materialize(spec.name, tier)  # type: ignore[arg-type]
-    root = store_dir(spec, tier)  # type: ignore[arg-type]
+    root = store_dir(spec, tier)
     plain = _START + PLAIN_SCRIPTS[kind].replace("ROOT", repr(str(root))) + _MEASURE
     head = _START + f"TASK, MODEL, TIER = {task!r}, {model!r}, {tier!r}\n"
     full = head + "PROBES = True\n" + _EVALUATE + _MEASURE
