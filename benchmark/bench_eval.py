@@ -90,6 +90,21 @@ def main():
     return r["metrics"][prepared.task.primary]["value"]
 """
 
+_STREAM = """
+def main():
+    from decathlon import EvalConfig, evaluate, prepare
+    from decathlon.benchmark.baselines import make_baseline
+    from decathlon.benchmark.stream import evaluate_stream
+    from decathlon.benchmark.tasks import get_task
+    task = get_task(TASK)
+    model = make_baseline(MODEL, task)
+    if CHUNK:
+        r = evaluate_stream(model, task, SPLIT, TIER, EvalConfig(), chunk=CHUNK)
+    else:
+        r = evaluate(model, prepare(task, SPLIT, TIER, build=False), EvalConfig())
+    return r["n_windows"]
+"""
+
 CASES = {
     "forecast": ("particles/springs-forecast", "static"),
     "graph": ("particles/springs-graph", "proximity"),
@@ -137,6 +152,28 @@ def _case(kind: str, tier: str, repeats: int) -> dict[str, Any]:
     return row
 
 
+def _streaming(tier: str, repeats: int, chunk: int = 2000) -> list[dict[str, Any]]:
+    """Peak memory of streaming vs in-memory evaluation at two split sizes (the graph task's
+    valid split, 10 000 windows at the full tier, and its train split, 50 000)."""
+    rows = []
+    for split in ("valid", "train"):
+        for mode, c in (("in-memory", 0), ("streaming", chunk)):
+            head = _START + f"TASK, MODEL, TIER, SPLIT, CHUNK = {CASES['graph'][0]!r}, "
+            head += f"{CASES['graph'][1]!r}, {tier!r}, {split!r}, {c}\n"
+            rs = [_run(head + _STREAM + _MEASURE) for _ in range(repeats)]
+            rows.append(
+                {
+                    "split": split,
+                    "mode": mode,
+                    "chunk": c or None,
+                    "n_windows": rs[0]["value"],
+                    "wall_s": _median(rs, "wall_s"),
+                    "peak_mib": _median(rs, "peak_mib"),
+                }
+            )
+    return rows
+
+
 def run_evaluator_benchmarks(
     tier: str = "full", repeats: int = 3, out: str | None = "results/bench_evaluator.json"
 ) -> list[dict[str, Any]]:
@@ -146,6 +183,7 @@ def run_evaluator_benchmarks(
     minute to simulate).
     """
     rows = [_case(kind, tier, repeats) for kind in CASES]
+    stream_rows = _streaming(tier, repeats)
     if out:
         p = Path(out)
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -156,5 +194,6 @@ def run_evaluator_benchmarks(
             "repeats": repeats,
             "statistic": "median of the repeats; sides take turns; one fresh process per run",
         }
-        p.write_text(json.dumps({"meta": meta, "results": rows}, indent=1))
-    return rows
+        doc = {"meta": meta, "results": rows, "streaming": stream_rows}
+        p.write_text(json.dumps(doc, indent=1))
+    return rows + stream_rows

@@ -27,7 +27,7 @@ from .normalization import task_stats
 from .tasks import TaskSpec, get_task
 from .windows import Windows, make_windows
 
-__all__ = ["EvalConfig", "PreparedTask", "prepare", "split_hash"]
+__all__ = ["EvalConfig", "PreparedTask", "prepare", "provenance", "split_hash"]
 
 
 @dataclass(frozen=True)
@@ -76,23 +76,29 @@ class PreparedTask:
 
     def provenance(self) -> dict[str, Any]:
         """The ``task`` block of a result record: what was evaluated, on which exact data."""
-        t = self.task
-        norm = {"method": t.normalize, "train_stats": self.stats} if t.normalize else None
-        return {
-            "name": t.name,
-            "version": t.version,
-            "event": t.event,
-            "kind": t.kind,
-            "dataset": t.dataset,
-            "tier": self.meta["tier"],
-            "split": self.split,
-            "data_sha256": self.meta["data_sha256"],
-            "split_sha256": split_hash(t, self.tier, self.meta),
-            "primary": t.primary,
-            "higher_is_better": t.higher_is_better,
-            "reversible": t.reversible,
-            "normalization": norm,
-        }
+        return provenance(self.task, self.split, self.tier, self.meta, self.stats)
+
+
+def provenance(
+    t: TaskSpec, split: str, tier: Tier, meta: Mapping[str, Any], stats: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The ``task`` block of a result record for ``t`` on ``split`` of the store ``meta``."""
+    norm = {"method": t.normalize, "train_stats": stats} if t.normalize else None
+    return {
+        "name": t.name,
+        "version": t.version,
+        "event": t.event,
+        "kind": t.kind,
+        "dataset": t.dataset,
+        "tier": meta["tier"],
+        "split": split,
+        "data_sha256": meta["data_sha256"],
+        "split_sha256": split_hash(t, tier, meta),
+        "primary": t.primary,
+        "higher_is_better": t.higher_is_better,
+        "reversible": t.reversible,
+        "normalization": norm,
+    }
 
 
 def split_hash(task: TaskSpec, tier: Tier, meta: Mapping[str, Any]) -> str:

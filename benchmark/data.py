@@ -48,6 +48,7 @@ __all__ = [
     "Tier",
     "TIERS",
     "store_meta",
+    "verify_digest",
 ]
 
 #: Data-size tier: ``mini`` (CPU-sized) or ``full`` (the paper's sizes). The one definition.
@@ -429,12 +430,21 @@ def open_part(
         key = (str(d / f"{part}.zarr"), want)
         if key in _VERIFIED:  # hashed once in this process already
             return ds
-        got = hash_dataset(ds)
-        if got == want:
-            _VERIFIED.add(key)
-        else:
-            raise StoreError(
-                f"store {d / (part + '.zarr')} is corrupted: sha256 of its arrays is {got}, "
-                f"expected {want} (recorded when it was written); {fix}"
-            )
+        verify_digest(name, tier, part, hash_dataset(ds), meta)
+        _VERIFIED.add(key)
     return ds
+
+
+def verify_digest(
+    name: str, tier: Tier, part: str, got: str, meta: Mapping[str, Any] | None = None
+) -> None:
+    """:class:`StoreError` unless ``got`` is the sha256 recorded for ``part`` when it was built."""
+    meta = store_meta(name, tier) if meta is None else meta
+    want = meta["parts"][part]["sha256"]
+    if got != want:
+        d = store_dir(DATASETS.get(name), tier)
+        raise StoreError(
+            f"store {d / (part + '.zarr')} is corrupted: sha256 of its arrays is {got}, "
+            f"expected {want} (recorded when it was written); delete {d} and run "
+            f"`decathlon prepare {name} --tier {tier}` again"
+        )

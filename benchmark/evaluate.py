@@ -37,7 +37,7 @@ from .bootstrap import PairedBootstrap, ci, finite
 from .collect import Collected, PredictFn, collect, window_stats
 from .context import EvalConfig, PreparedTask, prepare
 from .points import task_points
-from .probes import probe_variants, score_probes, transform
+from .probes import collected_sensitivity, probe_variants, score_probes, transform
 from .symmetries import score_equivariance
 from .tasks import TaskSpec
 from .windows import Windows
@@ -225,8 +225,11 @@ def score_predictions(
             "steps": list(task.steps),
             "per_step": metrics.metric_curve(stats["plain"]),
         }
-    out["probes"] = score_probes(task, boot, col, seed)
-    equiv = score_equivariance(task, col.plain, col.equivariance, boot)
+    out["probes"] = score_probes(task, boot, collected_sensitivity(col, seed))
+    n = len(col.plain)
+    scale = float((col.plain.reshape(n, -1) ** 2).mean())
+    errors = {v: (float(e.mean()), boot.mean(e)) for v, e in col.equivariance.items()}
+    equiv = score_equivariance(task, errors, scale)
     if equiv:
         out["equivariance"] = equiv
     if trivial_pred is not None:  # points against the trivial baseline on the same resamples

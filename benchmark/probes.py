@@ -30,18 +30,29 @@ of the output under the probe over its RMS spread between windows. Symmetry prob
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 
-from .bootstrap import PairedBootstrap, ci, finite
+from .bootstrap import ci, finite
 from .collect import Collected, rms_distance
 from .normalization import from_unit, to_unit
 from .symmetries import SYMMETRIES, symmetric_inputs
 from .tasks import TaskSpec
 from .windows import Windows
 
-__all__ = ["PROBES", "probe_variants", "transform", "velocity_columns", "score_probes"]
+__all__ = ["PROBES", "probe_variants", "transform", "velocity_columns", "score_probes", "Scores"]
+
+
+class Scores(Protocol):
+    """Point value and paired replicates of a metric per variant (:class:`PairedBootstrap`,
+    or the streaming accumulators of :mod:`decathlon.benchmark.stream`)."""
+
+    def __call__(self, name: str, variant: str) -> tuple[float, np.ndarray]: ...
+
+    def __contains__(self, variant: str) -> bool: ...
+
 
 PROBES = ("reversal", "shuffle", "freeze")
 
@@ -134,7 +145,7 @@ def sensitivity_from_distances(
     return finite(num / den) if den > 0 else None
 
 
-def _variants_of(task: TaskSpec, probe: str, boot: PairedBootstrap) -> list[str]:
+def _variants_of(task: TaskSpec, probe: str, boot: Scores) -> list[str]:
     if probe == "shuffle":
         return [v for v in probe_variants(task) if v in boot and v.startswith("shuffle")]
     return [v for v in probe_variants(task) if v in boot and v == probe]
@@ -157,8 +168,17 @@ def _ratio_entry(
         return {key: finite(gap / den), f"{key}_ci95": ci(gap_reps / (rreps - breps))}
 
 
+#: ``sensitivity(variants)``: the label-free sensitivity of the predictions to those variants.
+SensitivityFn = Callable[[list[str]], "float | None"]
+
+
+def collected_sensitivity(col: Collected, seed: int) -> SensitivityFn:
+    """The sensitivity of :func:`sensitivity_from_distances` over collected predictions."""
+    return lambda vs: sensitivity_from_distances(col.plain, [col.distance[v] for v in vs], seed)
+
+
 def _probe_entry(
-    task: TaskSpec, probe: str, vs: list[str], boot: PairedBootstrap, col: Collected, seed: int
+    task: TaskSpec, probe: str, vs: list[str], boot: Scores, sens_of: SensitivityFn
 ) -> dict[str, Any]:
     prim = task.primary
     base_val, base_reps = boot(prim, "plain")
@@ -178,7 +198,7 @@ def _probe_entry(
     }
     if probe == "shuffle":
         entry["per_draw"] = [finite(boot(prim, v)[0]) for v in vs]
-    sens = sensitivity_from_distances(col.plain, [col.distance[v] for v in vs], seed)
+    sens = sens_of(vs)
     if sens is not None:
         entry["sensitivity"] = sens
     if "freeze" in boot and probe != "freeze":
@@ -193,14 +213,12 @@ def _probe_entry(
     return entry
 
 
-def score_probes(
-    task: TaskSpec, boot: PairedBootstrap, col: Collected, seed: int
-) -> dict[str, Any]:
+def score_probes(task: TaskSpec, boot: Scores, sens_of: SensitivityFn) -> dict[str, Any]:
     """Every temporal probe of ``task``: value, gap, TS, ``ts_trivial``, sensitivity, intervals.
 
-    ``boot`` holds the per-window statistics of every variant (``plain``, the probe variants
-    that were predicted and, when available, ``trivial``); ``col`` the plain predictions and the
-    per-window distances of each variant from them. A probe without predictions is reported
+    ``boot`` gives the value and paired replicates of a metric on every variant (``plain``, the
+    probe variants that were predicted and, when available, ``trivial``); ``sens_of`` the
+    label-free sensitivity to a list of variants. A probe without predictions is reported
     ``missing``.
     """
     out: dict[str, Any] = {}
@@ -209,5 +227,5 @@ def score_probes(
         if not vs or (p == "shuffle" and len(vs) != len(task.shuffle_seeds)):
             out[p] = {"status": "missing", "note": "no predictions for this probe's inputs"}
             continue
-        out[p] = _probe_entry(task, p, vs, boot, col, seed)
+        out[p] = _probe_entry(task, p, vs, boot, sens_of)
     return out

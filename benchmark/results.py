@@ -64,6 +64,7 @@ def make_result(
     wall_clock_s: float | None,
     predictions_sha256: str,
     verification: Verification,
+    evaluation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble and validate a result record."""
     from decathlon import __version__
@@ -94,6 +95,8 @@ def make_result(
         rec["metric_variant"] = scored["metric_variant"]
     if "equivariance" in scored:
         rec["equivariance"] = scored["equivariance"]
+    if evaluation is not None:
+        rec["evaluation"] = evaluation
     return validate_result(rec)
 
 

@@ -16,11 +16,12 @@ from typing import Any
 
 from .baselines import BASELINES, make_baseline
 from .context import EvalConfig, PreparedTask, prepare
-from .data import DATASETS, Tier, is_prepared
+from .data import DATASETS, Tier, is_prepared, materialize
 from .evaluate import evaluate
 from .points import decathlon_score
 from .results import save_result
-from .tasks import get_task, list_tasks
+from .stream import evaluate_stream
+from .tasks import TaskSpec, get_task, list_tasks
 
 __all__ = ["run_baseline", "run_suite", "DEFAULT_BASELINES", "CannotTrain"]
 
@@ -41,24 +42,39 @@ def run_baseline(
     *,
     epochs: int = 20,
     config: EvalConfig | None = None,
+    stream: int | None = None,
 ) -> dict[str, Any]:
     """Prepare ``task``, make baseline ``baseline``, ``fit`` it if it learns, evaluate it.
+
+    With ``stream`` (samples per chunk) the windows are never all in memory
+    (:func:`~decathlon.benchmark.stream.evaluate_stream`).
 
     ``task`` is a task name or an evaluation context from :func:`~.context.prepare` (then
     ``split`` and ``tier`` are its own). Returns the result record. ``epochs`` is handed to
     learned baselines (training epochs); :class:`CannotTrain` if ``fit`` refuses the task.
     """
     cfg = config or EvalConfig()
+    if stream is not None and not isinstance(task, PreparedTask):
+        spec_t = get_task(task)
+        materialize(spec_t.dataset, tier, progress=cfg.progress)
+        model = _trained(baseline, spec_t, tier, epochs, cfg.progress)
+        return evaluate_stream(model, spec_t, split, tier, cfg, chunk=stream)
     prepared = prepare(task, split, tier, progress=cfg.progress)
+    model = _trained(baseline, prepared.task, prepared.tier, epochs, cfg.progress)
+    return evaluate(model, prepared, cfg)
+
+
+def _trained(baseline: str, task: TaskSpec, tier: Tier, epochs: int, progress: bool) -> Any:
+    """Baseline ``baseline`` made for ``task``, trained on ``tier`` if it learns."""
     spec = BASELINES.get(baseline)
-    extra = {"epochs": epochs, "progress": cfg.progress} if spec.learned else {}
-    model = make_baseline(baseline, prepared.task, **extra)
+    extra = {"epochs": epochs, "progress": progress} if spec.learned else {}
+    model = make_baseline(baseline, task, **extra)
     if spec.learned:
         try:
-            model.fit(prepared.tier)
+            model.fit(tier)
         except ValueError as e:
             raise CannotTrain(str(e)) from e
-    return evaluate(model, prepared, cfg)
+    return model
 
 
 def _skip_reason(name: str, tier: Tier) -> str | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .bootstrap import PairedBootstrap, ci, finite
+from .bootstrap import ci, finite
 from .normalization import Ranges, from_unit, to_unit
 from .tasks import TaskSpec
 from .windows import Windows
@@ -129,26 +129,25 @@ def equivariance_target(task: TaskSpec, w: Windows, pred: np.ndarray, variant: s
 
 
 def score_equivariance(
-    task: TaskSpec, plain: np.ndarray, errors: dict[str, np.ndarray], boot: PairedBootstrap
+    task: TaskSpec, errors: dict[str, tuple[float, np.ndarray]], scale: float
 ) -> dict[str, Any]:
     """Per symmetry: the error ``mean_w ||f(g x) - g f(x)||^2`` with its interval and its size
-    relative to the mean square of the plain prediction; ``missing`` without predictions.
+    relative to ``scale``, the mean square of the plain prediction; ``missing`` without
+    predictions.
 
-    ``errors[f"equiv_{g}"]`` holds the per-window mean squared difference (collected as the
-    predictions arrive, :mod:`decathlon.benchmark.collect`).
+    ``errors[f"equiv_{g}"]`` holds the mean over windows of the per-window mean squared
+    difference and its bootstrap replicates (collected as the predictions arrive).
     """
-    n = len(plain)
     out: dict[str, Any] = {}
     for g in task.equivariance:
         v = f"equiv_{g}"
         if v not in errors:
             out[g] = {"status": "missing", "note": "no predictions for this symmetry's inputs"}
             continue
-        per_w = errors[v]
-        scale = float((plain.reshape(n, -1) ** 2).mean())
+        mean, reps = errors[v]
         out[g] = {
-            "error": finite(per_w.mean()),
-            "ci95": ci(boot.mean(per_w)),
-            "relative": finite(per_w.mean() / scale) if scale > 0 else None,
+            "error": finite(mean),
+            "ci95": ci(reps),
+            "relative": finite(mean / scale) if scale > 0 else None,
         }
     return out

@@ -9,18 +9,25 @@ forecast targets) are normalized with the train-split statistics when the task s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from .data import Tier
+from .data import Tier, _ArrayHasher, open_part, store_meta, verify_digest
 from .normalization import Ranges, Stats, column_ranges, task_stats, to_unit
 from .tasks import TaskSpec, get_task, load_split
 
-__all__ = ["Windows", "make_windows", "train_sequences", "feature_names", "constant_names"]
+__all__ = [
+    "Windows",
+    "make_windows",
+    "iter_windows",
+    "train_sequences",
+    "feature_names",
+    "constant_names",
+]
 
 
 @dataclass
@@ -158,14 +165,62 @@ def make_windows(
     task = get_task(task)
     stats = task_stats(task, tier, meta) if stats is None else stats
     ds = load_split(task, split, tier, meta)
-    if task.window_fn is not None:
-        w = replace(task.window_fn(task, ds), dt=_frame_seconds(ds))
-    else:
-        w = _default_windows(task, split, ds, stats)
+    w = _windows_of(task, split, ds, stats)
     if tier == "mini" and task.mini_windows is not None and len(w) > task.mini_windows:
         w = w.subset(np.arange(task.mini_windows))
         w.ids = np.arange(len(w), dtype=np.int64)
     return w
+
+
+def iter_windows(
+    task: TaskSpec | str,
+    split: str = "test",
+    tier: Tier = "mini",
+    chunk: int = 1000,
+    *,
+    stats: Stats | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> Iterator[Windows]:
+    """The windows of ``split`` built ``chunk`` samples at a time, for splits larger than memory.
+
+    Window ids run on across chunks; concatenated, the chunks are :func:`make_windows`' windows.
+    When the split is a whole stored part its arrays are hashed as they stream by and checked
+    against the hash recorded at build time after the last chunk (a ``StoreError`` then, naming
+    the folder to delete); a split that selects samples is loaded and verified first.
+    """
+    task = get_task(task)
+    meta = store_meta(task.dataset, tier) if meta is None else meta
+    stats = task_stats(task, tier, meta) if stats is None else stats
+    s = task.splits[split]
+    whole = s.samples is None and s.coord is None
+    ds = (
+        open_part(task.dataset, tier, s.part, meta=meta)
+        if whole
+        else load_split(task, split, tier, meta)
+    )
+    hasher = _ArrayHasher() if whole else None
+    cap = task.mini_windows if tier == "mini" else None
+    done = 0
+    for a in range(0, ds.sizes["sample"], chunk):
+        piece = ds.isel(sample=slice(a, a + chunk)).load()
+        if hasher is not None:
+            hasher.update(piece)
+        w = _windows_of(task, split, piece, stats)
+        if cap is not None and done + len(w) > cap:
+            w = w.subset(np.arange(max(cap - done, 0)))
+        w.ids = np.arange(done, done + len(w), dtype=np.int64)
+        w.sample = w.sample + a  # sample index within the split
+        done += len(w)
+        if len(w):
+            yield w
+    if hasher is not None:
+        verify_digest(task.dataset, tier, s.part, hasher.digest()[0], meta)
+
+
+def _windows_of(task: TaskSpec, split: str, ds: xr.Dataset, stats: Stats) -> Windows:
+    if task.window_fn is not None:
+        return replace(task.window_fn(task, ds), dt=_frame_seconds(ds))
+    return _default_windows(task, split, ds, stats)
 
 
 @dataclass

@@ -74,7 +74,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from decathlon.benchmark.suite import run_baseline
 
     cfg = EvalConfig(n_boot=args.n_boot, progress=True)
-    r = run_baseline(args.model, args.task, args.split, args.tier, epochs=args.epochs, config=cfg)
+    r = run_baseline(
+        args.model,
+        args.task,
+        args.split,
+        args.tier,
+        epochs=args.epochs,
+        config=cfg,
+        stream=args.stream,
+    )
     print(format_table([r]))
     print(f"result: {save_result(r, args.out)}")
     return 0
@@ -193,6 +201,13 @@ def _add_evaluation_commands(sub: Any) -> None:
     s.add_argument("--out", default="results")
     s.add_argument("--epochs", type=int, default=20, help="training epochs (learned baselines)")
     s.add_argument("--n-boot", type=int, default=1000)
+    s.add_argument(
+        "--stream",
+        type=int,
+        default=None,
+        metavar="SAMPLES",
+        help="evaluate SAMPLES samples at a time (splits larger than memory; Poisson bootstrap)",
+    )
     s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser(
