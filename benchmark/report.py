@@ -226,3 +226,31 @@ def format_bench(rows: list[dict[str, Any]]) -> str:
             f"{r['speedup']:7.0f}x {r['fast_peak_mb']:8.1f}"
         )
     return "\n".join(lines)
+
+
+def format_bench_evaluator(rows: list[dict[str, Any]]) -> str:
+    """``decathlon bench`` evaluator rows: the evaluator against the plain scripts, then the
+    streaming memory rows."""
+    lines = [
+        f"{'evaluator':10s} {'side':20s} {'wall s':>8s} {'peak MiB':>9s} {'x wall':>7s} "
+        f"{'x mem':>6s}  value"
+    ]
+    for r in rows:
+        if "kind" not in r:
+            continue
+        for side in ("plain", "evaluate_no_probes", "evaluate"):
+            d = r[side]
+            ratios = f"{d.get('wall_ratio', 1.0):7.2f} {d.get('memory_ratio', 1.0):6.2f}"
+            lines.append(
+                f"{r['kind']:10s} {side:20s} {d['wall_s']:8.2f} {d['peak_mib']:9.0f} {ratios}  "
+                f"{d['value']:.10g}"
+            )
+    stream = [r for r in rows if "mode" in r]
+    if stream:
+        lines.append(f"{'split':10s} {'mode':20s} {'windows':>8s} {'wall s':>8s} {'peak MiB':>9s}")
+        for r in stream:
+            lines.append(
+                f"{r['split']:10s} {r['mode']:20s} {r['n_windows']:8d} {r['wall_s']:8.2f} "
+                f"{r['peak_mib']:9.0f}"
+            )
+    return "\n".join(lines)
