@@ -102,3 +102,20 @@ def test_run_demo_subset(capsys, springs_mini, tmp_path):
     assert "decathlon score gru" in out
     assert (tmp_path / "decathlon.png").stat().st_size > 10_000
     assert len(list(tmp_path.glob("*.json"))) == 3
+
+
+@pytest.mark.slow
+def test_bench_writes_side_by_side_results(capsys, springs_mini, tmp_path):
+    """`decathlon bench` on the mini tier: the evaluator and the plain scripts agree on the value
+    (both sides did the same job) and the results file records both; nothing is timed here."""
+    import json
+
+    argv = ["bench", "--part", "evaluator", "--tier", "mini", "--repeats", "1"]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    doc = json.loads((tmp_path / "bench_evaluator.json").read_text())
+    for row in doc["results"]:
+        plain, full = row["plain"]["value"], row["evaluate"]["value"]
+        assert full == pytest.approx(plain, rel=1e-9), row["kind"]
+        assert row["evaluate"]["peak_mib"] > 0 and row["plain"]["wall_s"] > 0
+    assert {r["mode"] for r in doc["streaming"]} == {"in-memory", "streaming"}
+    assert "evaluator" in capsys.readouterr().out

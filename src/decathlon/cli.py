@@ -149,12 +149,24 @@ def cmd_pin_hashes(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from decathlon.benchmark.report import format_bench
+    from decathlon.benchmark.bench_eval import run_evaluator_benchmarks
+    from decathlon.benchmark.report import format_bench, format_bench_evaluator
     from decathlon.datasets.speed import run_benchmarks
 
-    rows = run_benchmarks(args.names or None, args.repeats, args.scale, args.out)
-    print(format_bench(rows))
-    print(f"results: {args.out} and {Path(args.out).with_suffix('.png')}")
+    parts = args.part or ["simulators", "evaluator"]
+    out = Path(args.out)
+    if "simulators" in parts:
+        sim_out = out / "bench_simulators.json"
+        print(
+            format_bench(run_benchmarks(args.names or None, args.repeats, args.scale, str(sim_out)))
+        )
+        print(f"results: {sim_out} and {sim_out.with_suffix('.png')}")
+    if "evaluator" in parts:
+        ev_out = out / "bench_evaluator.json"
+        print(
+            format_bench_evaluator(run_evaluator_benchmarks(args.tier, args.repeats, str(ev_out)))
+        )
+        print(f"results: {ev_out}")
     return 0
 
 
@@ -254,12 +266,20 @@ def _add_maintainer_commands(sub: Any) -> None:
     s.set_defaults(func=cmd_pin_hashes)
 
     s = sub.add_parser(
-        "bench", help="simulator throughput: vectorized vs reference loop (writes JSON + PNG)"
+        "bench",
+        help="speed and memory, side by side with reference implementations (writes JSON + PNG)",
     )
     s.add_argument("names", nargs="*", help="simulators (default: all)")
+    s.add_argument(
+        "--part",
+        action="append",
+        choices=["simulators", "evaluator"],
+        help="what to measure (repeatable; default: everything)",
+    )
     s.add_argument("--scale", type=float, default=1.0, help="multiply simulation counts")
     s.add_argument("--repeats", type=int, default=3)
-    s.add_argument("--out", default="results/bench_simulators.json")
+    s.add_argument("--tier", default="full", choices=TIER_CHOICES, help="evaluator benchmark tier")
+    s.add_argument("--out", default="results", help="folder for the results files")
     s.set_defaults(func=cmd_bench)
 
 
