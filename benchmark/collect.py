@@ -48,11 +48,29 @@ class Collected:
     equivariance: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def window_stats(task: TaskSpec, w: Windows, pred: np.ndarray) -> metrics.Stats:
-    """Per-window metric statistics of ``pred`` against the targets of windows ``w``."""
-    if task.kind == "forecast":
-        return metrics.forecast_stats(pred, w.y, w.mask_y, task.error)
-    return metrics.graph_stats(pred, w.y)
+def window_stats(
+    task: TaskSpec, w: Windows, pred: np.ndarray, variant: str = "plain"
+) -> metrics.Stats:
+    """Per-window metric statistics of ``pred`` against the targets of windows ``w``.
+
+    Raises
+    ------
+    ValueError
+        A forecast error overflows float64 (finite but absurd predictions, e.g. 1e308): the
+        metric would not be finite, so the prediction is refused instead of scored.
+    """
+    if task.kind != "forecast":
+        return metrics.graph_stats(pred, w.y)
+    with np.errstate(over="ignore", invalid="ignore"):
+        st = metrics.forecast_stats(pred, w.y, w.mask_y, task.error)
+    if not np.isfinite(st["sum"]).all():
+        bad = w.ids[np.flatnonzero(~np.isfinite(st["sum"]).all(1))[:5]].tolist()
+        raise ValueError(
+            f"prediction ({variant} input) for task {task.name!r}: its errors overflow float64 "
+            f"(windows {bad} ...); predictions must be of the size of the targets, in the "
+            "input's units (see `decathlon describe`)"
+        )
+    return st
 
 
 def rms_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -95,12 +113,18 @@ def collect(
         for v in names:
             h.update(v.encode())
             if v == "plain":
-                h.update(np.ascontiguousarray(plain, dtype=np.float32).tobytes())
-                out.stats[v] = window_stats(task, w, plain)
+                out.stats[v] = window_stats(task, w, plain, v)
+                h.update(_f32_bytes(plain))
                 continue
             _reduce_variant(task, w, v, slices, predict, h, out, bar)
     out.sha256 = h.hexdigest()
     return out
+
+
+def _f32_bytes(a: np.ndarray) -> bytes:
+    """The float32 bytes that define the predictions hash (values beyond float32 become inf)."""
+    with np.errstate(over="ignore"):
+        return np.ascontiguousarray(a, dtype=np.float32).tobytes()
 
 
 def _step(bar: Any, x: np.ndarray) -> np.ndarray:
@@ -122,9 +146,9 @@ def _reduce_variant(
     stats, dist, equiv = [], [], []
     for sl in slices:
         p = _step(bar, predict(v, sl))
-        h.update(np.ascontiguousarray(p, dtype=np.float32).tobytes())
         sub = w.subset(sl)
-        stats.append(window_stats(task, sub, p))
+        stats.append(window_stats(task, sub, p, v))
+        h.update(_f32_bytes(p))
         dist.append(rms_distance(out.plain[sl], p))
         if v.startswith("equiv_"):
             diff = p - equivariance_target(task, sub, out.plain[sl], v)

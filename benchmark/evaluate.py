@@ -139,8 +139,11 @@ def check_prediction(
     ids = np.asarray(ids)
     want_ids = w.ids if expected_ids is None else expected_ids
     where = f"prediction ({variant} input) for task {task.name!r}"
-    if pred.dtype.kind not in "fiub":
-        raise ValueError(f"{where} has dtype {pred.dtype}; expected a float array")
+    if pred.dtype.kind != "f":
+        raise ValueError(
+            f"{where} has dtype {pred.dtype}; expected a float array (float32 or float64): "
+            "convert with .astype('float32')"
+        )
     _check_ids(where, ids, want_ids, len(w))
     _check_shape(where, task, pred, (len(ids),) + expected_shape(task, w)[1:])
     pred = np.asarray(pred, dtype=np.float64)

@@ -28,6 +28,7 @@ from .evaluate import (
     trivial_prediction,
 )
 from .probes import probe_variants, transform
+from .safe_npz import Member, read_npz
 from .tasks import TaskSpec
 
 __all__ = ["export_inputs", "load_predictions", "score", "MAX_PREDICTION_BYTES"]
@@ -77,13 +78,20 @@ def export_inputs(
     return path
 
 
-def load_predictions(path: str | Path) -> dict[str, np.ndarray]:
-    """Read a predictions file (``.npz``) without unpickling anything.
+def load_predictions(path: str | Path, prepared: PreparedTask) -> dict[str, np.ndarray]:
+    """Read a predictions file (``.npz``) for ``prepared`` without unpickling anything.
+
+    The zip directory and every member's ``.npy`` header are checked before any array is
+    decompressed (:mod:`decathlon.benchmark.safe_npz`): only the keys ``ids``, ``pred`` and
+    ``pred__<variant>`` of the task's probe variants, with the expected shapes (best-of-K tasks:
+    up to K samples per window), float predictions and integer ids, and no more uncompressed
+    bytes than those shapes need. So a hostile file costs no more memory than an honest one.
 
     Raises
     ------
     ValueError
-        Not an npz file, too large, object arrays, or no ``ids``/``pred`` keys.
+        Not an npz file, too large, an unknown key, a wrong dtype, shape or declared size, object
+        arrays, or no ``ids``/``pred`` keys.
     """
     path = Path(path)
     if not path.is_file():
@@ -101,24 +109,19 @@ def load_predictions(path: str | Path) -> dict[str, np.ndarray]:
             f"{path} is not a readable .npz predictions file (not a zip archive); "
             "write it with np.savez"
         )
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except ValueError as e:
-        raise ValueError(
-            f"{path}: cannot read without unpickling ({e}); save plain numeric arrays with np.savez"
-        ) from None
-    except Exception as e:
-        raise ValueError(
-            f"{path} is not a readable .npz predictions file ({type(e).__name__}: {e})"
-        ) from None
-    for k in ("ids", "pred"):
-        if k not in data:
-            raise ValueError(
-                f"{path}: missing key {k!r}; a predictions file has 'ids', 'pred' and optional "
-                "'pred__<probe>' arrays"
-            )
-    return data
+    return read_npz(path, _expected_members(prepared))
+
+
+def _expected_members(prepared: PreparedTask) -> dict[str, Member | tuple[Member, ...]]:
+    task, w = prepared.task, prepared.windows
+    shape = expected_shape(task, w)
+    pred: tuple[Member, ...] = (Member(shape, "f"),)
+    if task.best_of > 1:  # or up to K stochastic samples per window
+        pred += (Member((shape[0], None, *shape[1:]), "f", max_extent=task.best_of),)
+    out: dict[str, Member | tuple[Member, ...]] = {"ids": Member((len(w),), "iu"), "pred": pred}
+    for v in probe_variants(task):
+        out[f"pred__{v}"] = tuple(Member(m.shape, "f", False, m.max_extent) for m in pred)
+    return out
 
 
 def score(
@@ -134,7 +137,7 @@ def score(
     cfg = config or EvalConfig()
     prepared = prepare(prepared)
     task, w = prepared.task, prepared.windows
-    data = predictions if isinstance(predictions, dict) else load_predictions(predictions)
+    data = predictions if isinstance(predictions, dict) else load_predictions(predictions, prepared)
     preds = {"plain": check_prediction(task, w, data["ids"], data["pred"], "plain")}
     known = set(probe_variants(task))
     for k in data:

@@ -28,7 +28,19 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "shorten"]
+
+
+def shorten(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for echoing untrusted input in a message.
+
+    Examples
+    --------
+    >>> print(shorten("x" * 1000, 12))
+    'xxxxxxxx...
+    """
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class Registry(Generic[T]):
@@ -93,7 +105,7 @@ class Registry(Generic[T]):
             return self._entries[name]
         except (KeyError, TypeError):
             valid = ", ".join(sorted(self._entries)) or "(none registered)"
-            raise KeyError(f"unknown {self.kind} {name!r}; valid names: {valid}") from None
+            raise KeyError(f"unknown {self.kind} {shorten(name)}; valid names: {valid}") from None
 
     def names(self) -> list[str]:
         """Sorted names of every registered entry."""

@@ -218,7 +218,7 @@ def test_offline_missing_probes_reported(springs_mini, tmp_path):
 def test_pickled_predictions_refused(springs_mini, tmp_path):
     p = tmp_path / "evil.npz"
     np.savez(p, ids=np.arange(500), pred=np.array([{"a": 1}], dtype=object))
-    with pytest.raises(ValueError, match="cannot read without unpickling"):
+    with pytest.raises(ValueError, match="holds Python objects \\(a pickle\\)"):
         score(FORECAST, p)
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="not a readable .npz"):

@@ -20,6 +20,38 @@ log = logging.getLogger("decathlon")
 TIER_CHOICES = ["mini", "full"]
 
 
+def _at_least(minimum: int) -> Any:
+    """An argparse type: an integer >= ``minimum``, with a message naming the value."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below the minimum of {minimum}")
+        return value
+
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value} must be > 0")
+    return value
+
+
+def _out_dir(text: str) -> str:
+    """An argparse type: a folder to write into (created if missing), not an existing file."""
+    if Path(text).exists() and not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text[:200]} is a file; give a folder for the results")
+    return text
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from decathlon.benchmark.baselines import BASELINES
     from decathlon.benchmark.data import DATASETS
@@ -46,6 +78,7 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
 def _dataset_of(name: str) -> str:
     from decathlon.benchmark.data import DATASETS
+    from decathlon.benchmark.registry import shorten
     from decathlon.benchmark.tasks import TASKS
 
     if name in TASKS:
@@ -53,7 +86,7 @@ def _dataset_of(name: str) -> str:
     if name in DATASETS:
         return name
     raise KeyError(
-        f"unknown task or dataset {name!r}; tasks: {', '.join(TASKS.names())}; "
+        f"unknown task or dataset {shorten(name)}; tasks: {', '.join(TASKS.names())}; "
         f"datasets: {', '.join(DATASETS.names())}"
     )
 
@@ -170,8 +203,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (``decathlon evaluate: error: ...``), exit status 2."""
+
+    def error(self, message: str) -> Any:
+        self.exit(2, f"{self.prog}: error: {message[:500]} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="decathlon", description="Spacetime Decathlon: does a spatiotemporal model use time?"
     )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -210,12 +250,14 @@ def _add_evaluation_commands(sub: Any) -> None:
     s.add_argument("--task", required=True)
     s.add_argument("--tier", default="mini", choices=TIER_CHOICES)
     s.add_argument("--split", default="test")
-    s.add_argument("--out", default="results")
-    s.add_argument("--epochs", type=int, default=20, help="training epochs (learned baselines)")
-    s.add_argument("--n-boot", type=int, default=1000)
+    s.add_argument("--out", default="results", type=_out_dir)
+    s.add_argument(
+        "--epochs", type=_at_least(1), default=20, help="training epochs (learned baselines)"
+    )
+    s.add_argument("--n-boot", type=_at_least(0), default=1000)
     s.add_argument(
         "--stream",
-        type=int,
+        type=_at_least(1),
         default=None,
         metavar="SAMPLES",
         help="evaluate SAMPLES samples at a time (splits larger than memory; Poisson bootstrap)",
@@ -238,7 +280,7 @@ def _add_evaluation_commands(sub: Any) -> None:
     s.add_argument("--tier", default="mini", choices=TIER_CHOICES)
     s.add_argument("--split", default="test")
     s.add_argument("--name", default="offline", help="model name for the result")
-    s.add_argument("--out", default="results")
+    s.add_argument("--out", default="results", type=_out_dir)
     s.set_defaults(func=cmd_score)
 
     s = sub.add_parser(
@@ -247,9 +289,9 @@ def _add_evaluation_commands(sub: Any) -> None:
     s.add_argument("--tier", default="mini", choices=TIER_CHOICES)
     s.add_argument("--tasks", nargs="*", help="subset of tasks (default: all)")
     s.add_argument("--baselines", default=None, help="comma-separated baselines (default: all)")
-    s.add_argument("--out", default="results")
-    s.add_argument("--epochs", type=int, default=20, help="epochs of learned baselines")
-    s.add_argument("--n-boot", type=int, default=1000)
+    s.add_argument("--out", default="results", type=_out_dir)
+    s.add_argument("--epochs", type=_at_least(1), default=20, help="epochs of learned baselines")
+    s.add_argument("--n-boot", type=_at_least(0), default=1000)
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(func=cmd_run)
 
@@ -276,10 +318,10 @@ def _add_maintainer_commands(sub: Any) -> None:
         choices=["simulators", "evaluator"],
         help="what to measure (repeatable; default: everything)",
     )
-    s.add_argument("--scale", type=float, default=1.0, help="multiply simulation counts")
-    s.add_argument("--repeats", type=int, default=3)
+    s.add_argument("--scale", type=_positive_float, default=1.0, help="multiply simulation counts")
+    s.add_argument("--repeats", type=_at_least(1), default=3)
     s.add_argument("--tier", default="full", choices=TIER_CHOICES, help="evaluator benchmark tier")
-    s.add_argument("--out", default="results", help="folder for the results files")
+    s.add_argument("--out", default="results", type=_out_dir, help="folder for the results files")
     s.set_defaults(func=cmd_bench)
 
 
