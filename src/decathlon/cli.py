@@ -239,7 +239,8 @@ def _add_maintainer_commands(sub: Any) -> None:
     s.set_defaults(func=cmd_pin_hashes)
 
     s = sub.add_parser(
-        "bench", help="simulator throughput: vectorized vs reference loop (writes JSON + PNG)"
+        "bench",
+        help="simulator throughput: vectorized vs reference loop vs compiled C (JSON + PNG)",
     )
     s.add_argument("names", nargs="*", help="simulators (default: all)")
     s.add_argument("--scale", type=float, default=1.0, help="multiply simulation counts")
