@@ -215,17 +215,31 @@ def format_registries(tasks: list[Any], datasets: list[Any], baselines: list[Any
 
 
 def format_bench(rows: list[dict[str, Any]]) -> str:
-    """``decathlon bench``: simulator throughput against the reference loops."""
+    """``decathlon bench``: simulator throughput against the reference loops and compiled C.
+
+    Columns: batch (simulations per vectorized call), the reference Python loop, the vectorized
+    simulator and the compiled C loop in ms per simulation, vectorized / compiled, and the speedup
+    over the reference. A skipped compiled column shows ``-`` and its reason below the table.
+    """
     lines = [
-        f"{'simulator':22s} {'ref ms/sim':>11s} {'fast ms/sim':>12s} "
-        f"{'speedup':>8s} {'peak MB':>8s}"
+        f"{'simulator':22s} {'batch':>6s} {'ref ms/sim':>11s} {'fast ms/sim':>12s} "
+        f"{'C ms/sim':>9s} {'fast/C':>7s} {'speedup':>8s} {'peak MB':>8s}"
     ]
+    notes = []
     for r in rows:
+        c, ratio = r.get("compiled_per_sim_ms"), r.get("fast_vs_compiled")
         lines.append(
-            f"{r['name']:22s} {r['reference_per_sim_ms']:11.2f} {r['fast_per_sim_ms']:12.3f} "
+            f"{r['name']:22s} {r.get('batch', r['n_fast']):6d} "
+            f"{r['reference_per_sim_ms']:11.2f} {r['fast_per_sim_ms']:12.3f} "
+            f"{'-' if c is None else f'{c:.3f}':>9s} "
+            f"{'-' if ratio is None else f'{ratio:.2f}x':>7s} "
             f"{r['speedup']:7.0f}x {r['fast_peak_mb']:8.1f}"
         )
-    return "\n".join(lines)
+        if str(r.get("compiled_by", "")).startswith("skipped"):
+            notes.append(f"{r['name']}: compiled column {r['compiled_by']}")
+    compilers = {r["compiled_by"] for r in rows if r.get("compiled_per_sim_ms") is not None}
+    notes += [f"compiled with {c}" for c in sorted(compilers)]
+    return "\n".join(lines + notes)
 
 
 def format_bench_evaluator(rows: list[dict[str, Any]]) -> str:

@@ -33,7 +33,7 @@ import numpy as np
 import xarray as xr
 
 from decathlon.benchmark.data import DatasetSpec, register_dataset
-from decathlon.datasets import nri
+from decathlon.datasets import c_reference, nri
 from decathlon.datasets.speed import SimBench, register_bench
 
 __all__ = ["NBODY", "NBODY_STEPS", "NBODY_TIERS", "NBODY_SPEC", "simulate"]
@@ -143,5 +143,7 @@ register_bench(
         n_fast=2000,
         n_reference=10,
         note="5 charged balls in 3-D without walls, 5000 steps each (one EGNN simulation)",
+        compiled=lambda n: c_reference.simulate_c(n, 5000, nri.SAMPLE_FREQ, NBODY, 0),
+        compiler=c_reference.describe,
     )
 )

@@ -18,9 +18,11 @@ The physics, integrator and constants follow the NRI generator
   probability 1/2, ``loc_std = 1``; the interaction graph is "like charges" (``q_i q_j = +1``).
 
 Unlike the reference, which runs one simulation at a time in a Python loop over steps, every
-simulation of a batch advances together (arrays ``(sims, balls, 2)``); only the loop over time
-steps remains. :func:`simulate_reference` keeps the reference's one-at-a-time structure with the
-same physics, for the speed benchmark and for the equivalence test.
+simulation of a batch advances together (:mod:`decathlon.datasets.nri_kernels`: arrays
+``(dim, balls, sims)``, buffers allocated once); only the loop over time steps remains.
+:func:`simulate_reference` keeps the reference's one-at-a-time structure with the same physics,
+for the speed benchmark and for the equivalence test; :mod:`decathlon.datasets.c_reference` is the
+same loop in C, the compiled yardstick of ``decathlon bench``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ import numpy as np
 import xarray as xr
 
 from decathlon.benchmark.data import DatasetSpec, register_dataset
+from decathlon.datasets import c_reference
+from decathlon.datasets.nri_kernels import integrate, make_forces
 from decathlon.datasets.speed import SimBench, register_bench
 
 __all__ = ["NRIParams", "SPRINGS", "CHARGED", "simulate", "simulate_reference", "energy"]
@@ -71,43 +75,13 @@ def _sample_graph(rng: np.random.Generator, p: NRIParams, n_sims: int):
     raise ValueError(f"unknown NRI system {p.system!r}; expected 'springs' or 'charged'")
 
 
-class _Forces:
-    """Vectorized, clipped forces for a batch; the interaction pattern is prepared once.
-
-    Springs use ``F = -k (deg * x - A x)``; charged particles visit each unordered pair once
-    (``n(n-1)/2`` pairs) and scatter ``+f`` / ``-f`` with a fixed incidence matrix, so a step
-    costs a few small array operations whatever the batch size.
-    """
-
-    def __init__(self, coupling: np.ndarray, p: NRIParams) -> None:
-        self.p = p
-        n = coupling.shape[-1]
-        if p.system == "springs":
-            self.a = -p.interaction_strength * coupling  # (sims, n, n)
-            self.deg = self.a.sum(-1, keepdims=True)  # (sims, n, 1)
-        else:
-            self.i, self.j = np.triu_indices(n, 1)
-            self.w = p.interaction_strength * coupling[:, self.i, self.j]  # (sims, pairs)
-            inc = np.zeros((n, len(self.i)))
-            inc[self.i, np.arange(len(self.i))] = 1.0
-            inc[self.j, np.arange(len(self.i))] = -1.0
-            self.inc = inc
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        p = self.p
-        if p.system == "springs":
-            f = self.deg * x - np.matmul(self.a, x)
-        else:
-            d = x[:, self.i] - x[:, self.j]  # (sims, pairs, dim): x_i - x_j
-            r2 = np.einsum("bpd,bpd->bp", d, d)
-            f = np.einsum("ip,bpd->bid", self.inc, (self.w / (r2 * np.sqrt(r2)))[..., None] * d)
-        np.clip(f, -p.max_force, p.max_force, out=f)
-        return f
-
-
 def _forces(x: np.ndarray, coupling: np.ndarray, p: NRIParams) -> np.ndarray:
-    """Forces on every ball, ``x`` of shape (sims, n, dim), clipped component-wise."""
-    return _Forces(coupling, p)(x)
+    """Forces on every ball, ``x`` of shape (sims, n, dim), clipped component-wise (the
+    integrator's own arithmetic, :mod:`decathlon.datasets.nri_kernels`)."""
+    xs = np.ascontiguousarray(x.transpose(2, 1, 0))
+    f = np.empty_like(xs)
+    make_forces(coupling, p)(xs, f)
+    return f.transpose(2, 1, 0)
 
 
 def _reflect(x: np.ndarray, v: np.ndarray, box: float | None) -> None:
@@ -127,42 +101,6 @@ def _initial_state(rng: np.random.Generator, p: NRIParams, n_sims: int):
     v = rng.standard_normal((n_sims, p.n_balls, p.dim))
     v *= p.vel_norm / np.linalg.norm(v, axis=-1, keepdims=True)
     return x, v
-
-
-def _run(
-    x: np.ndarray,
-    v: np.ndarray,
-    force: _Forces,
-    p: NRIParams,
-    n_steps: int,
-    sample_freq: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The reference's integration loop for a batch, in place on ``x`` and ``v``.
-
-    ``v += dt F(x)`` once, then ``n_steps - 1`` times: ``x += dt v``, wall reflection, store
-    every ``sample_freq``-th state, ``v += dt F(x)``. Returns the stored positions and
-    velocities, (sims, n_steps // sample_freq - 1, balls, dim).
-    """
-    n_save = n_steps // sample_freq - 1
-    pos = np.empty((x.shape[0], n_save, p.n_balls, p.dim))
-    vel = np.empty_like(pos)
-    dt = p.dt
-    box = p.box_size
-    v += dt * force(x)
-    step = np.empty_like(x)
-    k = 0
-    for i in range(1, n_steps):
-        np.multiply(v, dt, out=step)
-        x += step
-        if box is not None and np.abs(x).max() > box:  # reflect only when a ball crossed a wall
-            _reflect(x, v, box)
-        if i % sample_freq == 0 and k < n_save:
-            pos[:, k] = x
-            vel[:, k] = v
-            k += 1
-        np.multiply(force(x), dt, out=step)
-        v += step
-    return pos, vel
 
 
 def simulate(
@@ -207,7 +145,8 @@ def simulate(
     coupling, charges = _sample_graph(rng, params, n_sims)
     x, v = _initial_state(rng, params, n_sims)
     _reflect(x, v, params.box_size)
-    pos, vel = _run(x, v, _Forces(coupling, params), params, n_steps, sample_freq)
+    xs, vs = (np.ascontiguousarray(a.transpose(2, 1, 0)) for a in (x, v))  # (dim, n, sims)
+    pos, vel = integrate(xs, vs, make_forces(coupling, params), params, n_steps, sample_freq)
     edges = coupling if params.system == "springs" else (coupling > 0).astype(np.float64)
     n = params.n_balls
     edges = edges * (1 - np.eye(n))
@@ -383,7 +322,8 @@ def make_builder(
 
 def register_nri(name: str, params: NRIParams, note: str) -> DatasetSpec:
     """Register an NRI-style system as a dataset (splits as NRI's generator, seed 42) together
-    with its speed benchmark (one NRI training simulation: 5000 steps)."""
+    with its speed benchmark (one NRI training simulation: 5000 steps; Python loop, vectorized,
+    compiled C loop)."""
     spec = register_dataset(
         DatasetSpec(
             name=name,
@@ -412,6 +352,8 @@ def register_nri(name: str, params: NRIParams, note: str) -> DatasetSpec:
             n_fast=2000,
             n_reference=10,
             note=note,
+            compiled=lambda n: c_reference.simulate_c(n, 5000, SAMPLE_FREQ, params, 0),
+            compiler=c_reference.describe,
         )
     )
     return spec

@@ -3,9 +3,11 @@
 Every simulator registers a :class:`SimBench` in :data:`SIM_BENCHMARKS`: a function running the
 vectorized simulator on ``n`` simulations and one running the reference implementation (one
 simulation at a time, a Python loop over steps, the way the original generator is written) on
-``n`` simulations, with the same physics. :func:`run_benchmarks` times both (best of ``repeats``),
-measures peak memory, and writes a JSON results file and a PNG bar chart. ``decathlon bench``
-calls it; the test suite never times anything.
+``n`` simulations, with the same physics; optionally a third running the same physics as a plain
+compiled loop (:mod:`decathlon.datasets.c_reference`), the yardstick of "compiled speed".
+:func:`run_benchmarks` times them (vectorized and compiled alternately, best of ``repeats``),
+measures peak memory, and writes a JSON results file (with the batch sizes and the machine) and a
+PNG bar chart. ``decathlon bench`` calls it; the test suite never times anything.
 """
 
 from __future__ import annotations
@@ -15,16 +17,22 @@ from dataclasses import dataclass
 
 from decathlon.benchmark.registry import Registry
 
-__all__ = ["SimBench", "SIM_BENCHMARKS", "register_bench"]
+__all__ = ["SimBench", "SIM_BENCHMARKS", "CompiledUnavailable", "register_bench", "run_benchmarks"]
+
+
+class CompiledUnavailable(RuntimeError):
+    """Raised by a ``SimBench.compiled`` that cannot run here (no compiler): column skipped."""
 
 
 @dataclass(frozen=True)
 class SimBench:
     """One side-by-side simulator benchmark.
 
-    ``fast(n)`` and ``reference(n)`` each simulate ``n`` systems with identical physics and step
-    counts; throughput is compared per simulation. ``n_fast`` and ``n_reference`` are the counts
-    used (the reference is slow, so it runs fewer simulations).
+    ``fast(n)``, ``reference(n)`` and ``compiled(n)`` each simulate ``n`` systems with identical
+    physics and step counts; throughput is compared per simulation. ``n_fast`` (the vectorized
+    batch, also used for the compiled loop) and ``n_reference`` are the counts used (the
+    reference is slow, so it runs fewer simulations). ``compiler()`` describes the compiled
+    implementation (compiler, flags) for the results file.
     """
 
     name: str
@@ -33,6 +41,8 @@ class SimBench:
     n_fast: int = 2000
     n_reference: int = 10
     note: str = ""
+    compiled: Callable[[int], object] | None = None
+    compiler: Callable[[], str] | None = None
 
 
 SIM_BENCHMARKS: Registry[SimBench] = Registry(
@@ -56,6 +66,19 @@ def _time(fn: Callable[[int], object], n: int, repeats: int) -> float:
     return best
 
 
+def _time_pair(
+    a: Callable[[int], object], b: Callable[[int], object] | None, n: int, repeats: int
+) -> tuple[float, float | None]:
+    """Best-of-``repeats`` seconds of ``a(n)`` and ``b(n)``, run alternately (a, b, a, b, ...) so
+    that both see the same machine load."""
+    ta, tb = float("inf"), float("inf")
+    for _ in range(repeats):
+        ta = min(ta, _time(a, n, 1))
+        if b is not None:
+            tb = min(tb, _time(b, n, 1))
+    return ta, (tb if b is not None else None)
+
+
 def _peak_mb(fn: Callable[[int], object], n: int) -> float:
     import tracemalloc
 
@@ -67,53 +90,106 @@ def _peak_mb(fn: Callable[[int], object], n: int) -> float:
         tracemalloc.stop()
 
 
+def _compiled(b: SimBench) -> tuple[Callable[[int], object] | None, str]:
+    """The compiled runner, warmed up (compiled once), and its description or why it is skipped."""
+    if b.compiled is None:
+        return None, "no compiled implementation"
+    try:
+        b.compiled(1)
+        return b.compiled, (b.compiler() if b.compiler else "compiled")
+    except CompiledUnavailable as e:
+        return None, f"skipped: {e}"
+
+
+def _ms(seconds: float | None, n: int) -> float | None:
+    return None if seconds is None else 1e3 * seconds / n
+
+
+def _row(b: SimBench, scale: float, repeats: int) -> dict:
+    """Time one benchmark: vectorized and compiled alternately, then the reference once."""
+    nf, nr = max(1, int(b.n_fast * scale)), max(1, int(b.n_reference * scale))
+    compiled, how = _compiled(b)
+    tf, tc = _time_pair(b.fast, compiled, nf, repeats)
+    tr = _time(b.reference, nr, 1)
+    return {
+        "name": b.name,
+        "note": b.note,
+        "batch": nf,
+        "n_fast": nf,
+        "n_reference": nr,
+        "n_compiled": nf if tc is not None else None,
+        "fast_seconds": tf,
+        "reference_seconds": tr,
+        "compiled_seconds": tc,
+        "fast_per_sim_ms": _ms(tf, nf),
+        "reference_per_sim_ms": _ms(tr, nr),
+        "compiled_per_sim_ms": _ms(tc, nf),
+        "speedup": (tr / nr) / (tf / nf),
+        "fast_vs_compiled": None if tc is None else tf / tc,
+        "compiled_by": how,
+        "fast_peak_mb": _peak_mb(b.fast, nf),
+    }
+
+
+def _cpu_model() -> str | None:
+    """The CPU's model name on Linux (``/proc/cpuinfo``), else None."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def _machine(repeats: int) -> dict:
+    """Where the numbers were measured: platform, CPU, Python, numpy and its BLAS."""
+    import os
+    import platform
+
+    import numpy as np
+
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas_name = f"{blas.get('name')} {blas.get('version')}"
+    except Exception:  # show_config's layout is not a stable API
+        blas_name = "unknown"
+    return {
+        "machine": platform.platform(),
+        "processor": _cpu_model() or platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": blas_name,
+        "repeats": repeats,
+    }
+
+
 def run_benchmarks(
     names: list[str] | None = None,
     repeats: int = 3,
     scale: float = 1.0,
     out: str | None = "results/bench_simulators.json",
 ) -> list[dict]:
-    """Time every (or the named) simulator benchmark, vectorized vs reference, in one run.
+    """Time every (or the named) simulator benchmark, vectorized vs reference vs compiled.
 
-    ``scale`` multiplies the simulation counts (``< 1`` for a quick look). Writes ``out`` (JSON)
+    ``scale`` multiplies the simulation counts (``< 1`` for a quick look). Writes ``out`` (JSON:
+    ``meta`` with the machine, ``results`` with one row per simulator including its batch size)
     and a bar chart next to it (``.png``) unless ``out`` is None. Per-simulation seconds are
-    compared, so the two sides may run different counts.
+    compared, so the sides may run different counts. A compiled column that cannot run here (no C
+    compiler) is left empty, with the reason in ``compiled_by``.
     """
     import json
-    import os
-    import platform
     from pathlib import Path
 
-    rows = []
-    for name in names or SIM_BENCHMARKS.names():
-        b = SIM_BENCHMARKS.get(name)
-        nf, nr = max(1, int(b.n_fast * scale)), max(1, int(b.n_reference * scale))
-        tf = _time(b.fast, nf, repeats)
-        tr = _time(b.reference, nr, 1)
-        rows.append(
-            {
-                "name": name,
-                "note": b.note,
-                "n_fast": nf,
-                "n_reference": nr,
-                "fast_seconds": tf,
-                "reference_seconds": tr,
-                "fast_per_sim_ms": 1e3 * tf / nf,
-                "reference_per_sim_ms": 1e3 * tr / nr,
-                "speedup": (tr / nr) / (tf / nf),
-                "fast_peak_mb": _peak_mb(b.fast, nf),
-            }
-        )
+    rows = [
+        _row(SIM_BENCHMARKS.get(name), scale, repeats) for name in names or SIM_BENCHMARKS.names()
+    ]
     if out:
         p = Path(out)
         p.parent.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "machine": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-            "repeats": repeats,
-        }
-        p.write_text(json.dumps({"meta": meta, "results": rows}, indent=1))
+        p.write_text(json.dumps({"meta": _machine(repeats), "results": rows}, indent=1))
         _plot(rows, p.with_suffix(".png"))
     return rows
 
@@ -125,17 +201,24 @@ def _plot(rows: list[dict], path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, ax = plt.subplots(figsize=(1.8 * len(rows) + 3, 4), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(2.4 * len(rows) + 3, 4.5), constrained_layout=True)
     x = np.arange(len(rows))
-    ax.bar(
-        x - 0.2, [r["reference_per_sim_ms"] for r in rows], 0.4, label="reference (one at a time)"
-    )
-    ax.bar(x + 0.2, [r["fast_per_sim_ms"] for r in rows], 0.4, label="decathlon (vectorized)")
+    bars = [
+        ("reference_per_sim_ms", "reference (Python, one at a time)"),
+        ("fast_per_sim_ms", "decathlon (vectorized numpy)"),
+        ("compiled_per_sim_ms", "compiled C loop (cc -O2)"),
+    ]
+    for k, (key, label) in enumerate(bars):
+        ax.bar(x + 0.27 * (k - 1), [r.get(key) or 0.0 for r in rows], 0.27, label=label)
     for i, r in enumerate(rows):
-        ax.text(i, r["reference_per_sim_ms"], f"{r['speedup']:.0f}x", ha="center", va="bottom")
+        text = f"{r['speedup']:.0f}x faster than reference"
+        if r.get("fast_vs_compiled") is not None:
+            text += f"\n{r['fast_vs_compiled']:.2f}x the C time"
+        ax.text(i, 1.3 * r["reference_per_sim_ms"], text, ha="center", va="bottom", fontsize=8)
     ax.set_yscale("log")
-    ax.set_xticks(x, [r["name"] for r in rows])
+    ax.set_xticks(x, [f"{r['name']}\n(batch {r.get('batch', r['n_fast'])})" for r in rows])
     ax.set_ylabel("ms per simulation")
-    ax.legend()
+    ax.set_ylim(top=30 * max(r["reference_per_sim_ms"] for r in rows))
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3)
     fig.savefig(path, dpi=110)
     plt.close(fig)

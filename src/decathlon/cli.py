@@ -309,7 +309,8 @@ def _add_maintainer_commands(sub: Any) -> None:
 
     s = sub.add_parser(
         "bench",
-        help="speed and memory, side by side with reference implementations (writes JSON + PNG)",
+        help="speed and memory, side by side with reference implementations: simulators vs "
+        "their reference loop and a compiled C loop, the evaluator vs plain scripts (JSON + PNG)",
     )
     s.add_argument("names", nargs="*", help="simulators (default: all)")
     s.add_argument(
