@@ -83,6 +83,23 @@ def _split_files(paths: Mapping[str, str | Path]) -> tuple[Path, dict[str, Path]
     return asf[0], amc
 
 
+def _checked_fk(skel: Skeleton, amc: Path, asf: Path) -> np.ndarray:
+    """Joint positions of one trial, refused if any is beyond float32 (the dataset's dtype).
+
+    The parsers refuse every non-finite value, but finite lengths, units and translations can
+    still combine into positions past float32's 3.4e38 (e.g. a tiny ``length`` unit).
+    """
+    pos = forward_kinematics(skel, parse_amc(amc, skel))
+    peak = float(np.max(np.abs(pos))) if pos.size else 0.0
+    if not peak <= float(np.finfo(np.float32).max):
+        raise ValueError(
+            f"{amc.name} (skeleton {asf.name}): joint positions reach {peak:.3g} m, beyond "
+            "float32 (3.4e+38); the skeleton's length unit or bone lengths, or the motion's "
+            "root translations, are wrong. Download both files again."
+        )
+    return pos
+
+
 def _pad_trials(positions: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Stack (frames, joints, 3) trials on a common time axis: float32 NaN-padded, and mask."""
     n_max = max(p.shape[0] for p in positions)
@@ -159,7 +176,10 @@ def open_cmu_mocap(paths: Mapping[str, str | Path]) -> xr.Dataset:
     Raises
     ------
     ValueError
-        No or several ASF files, no AMC file, or a malformed file (named with its line).
+        No or several ASF files, no AMC file, a malformed file (named with its line; see
+        :func:`~decathlon.datasets.io.acclaim.parse_asf` and
+        :func:`~decathlon.datasets.io.amc.parse_amc` for the bounds on bones and frames), or
+        joint positions beyond float32.
 
     Examples
     --------
@@ -173,7 +193,7 @@ def open_cmu_mocap(paths: Mapping[str, str | Path]) -> xr.Dataset:
     trials = sorted(amc)
     positions = []
     for t in trials:
-        positions.append(forward_kinematics(skel, parse_amc(amc[t], skel)))
+        positions.append(_checked_fk(skel, amc[t], asf))
         log.debug("cmu-mocap: %s has %d frames", t, positions[-1].shape[0])
     return _to_dataset(skel, trials, positions)
 

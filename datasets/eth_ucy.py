@@ -207,7 +207,9 @@ def open_eth_ucy(paths: Mapping[str, str | Path]) -> xr.Dataset:
     ------
     ValueError
         A malformed file (see :func:`decathlon.datasets.io.eth_ucy_text.read_eth_ucy_file`), a
-        frame id not on the file's 10-frame grid, or two keys naming the same file.
+        frame id not on the file's 10-frame grid, a file spanning more than 9000 steps or needing
+        more than 500 slots (:mod:`decathlon.datasets.eth_ucy_tracks`), all checked before
+        anything is allocated; or two keys naming the same file.
 
     Examples
     --------

@@ -6,9 +6,18 @@
   download, or a cached copy changed on disk) raises a ``ValueError`` naming the file, the
   expected and actual hash and what to do.
 * A file whose hash is not pinned yet (``FileSpec.sha256 is None``) is recorded at first download
-  in ``<cache>/raw/hashes.lock.json`` (written atomically) and verified against that record
-  afterwards; a warning says it is unpinned. ``decathlon pin-hashes DATASET`` prints the
-  recorded hashes as Python so a maintainer can paste them into the dataset module.
+  in ``<cache>/raw/hashes.lock.json`` and verified against that record afterwards. Only pinned
+  files are verified against a published value: a recorded hash is whatever the first copy held,
+  so every fresh record logs a WARNING naming the file and the hash, and a louder one when the
+  file was already in the cache without a record (a deleted lock entry, or a file put there by
+  hand). ``decathlon pin-hashes DATASET`` prints the recorded hashes as Python so a maintainer
+  can paste them into the dataset module.
+* The lock file is read, updated and written atomically under an inter-process file lock
+  (``hashes.lock.json.lock``, the ``filelock`` package), so processes recording at the same time
+  lose no entry; the first hash recorded for a file wins. A lock file that is not a JSON object
+  of strings, or a lock path that is a folder, is refused with what to do.
+* Files obtained elsewhere (behind a firewall, or already on disk) are copied into the cache by
+  :func:`import_local` after the same sha256 check (``decathlon prepare DATASET --from DIR``).
 * Nothing happens at import time; nothing downloaded is ever executed or unpickled.
 """
 
@@ -19,18 +28,30 @@ import json
 import logging
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import xarray as xr
+from filelock import FileLock, Timeout
 
 from decathlon.benchmark.data import DatasetSpec, FileSpec, data_root
 
-__all__ = ["fetch", "file_builder", "file_sha256", "lock_path", "recorded_hashes"]
+__all__ = [
+    "fetch",
+    "file_builder",
+    "file_sha256",
+    "import_local",
+    "lock_path",
+    "recorded_hashes",
+]
 
 log = logging.getLogger("decathlon")
 
 _POOCH = None
+
+#: Seconds to wait for another process recording hashes before giving up.
+LOCK_TIMEOUT_S = 120.0
 
 
 def _pooch():
@@ -59,28 +80,132 @@ def lock_path() -> Path:
 
 
 def recorded_hashes() -> dict[str, str]:
-    """``{"dataset/file": sha256}`` recorded for unpinned files."""
+    """``{"dataset/file": sha256}`` recorded for unpinned files.
+
+    Raises
+    ------
+    ValueError
+        The lock file is not valid JSON, not a JSON object of strings, or is a folder; the
+        message says to delete it (the unpinned files are then recorded again, with a warning).
+    """
     p = lock_path()
+    if p.exists() and not p.is_file():
+        raise ValueError(
+            f"the hash lock file {p} is a directory, not a JSON file; remove it (the unpinned "
+            "files will be recorded again at the next download)"
+        )
     if not p.is_file():
         return {}
     try:
-        return json.loads(p.read_text())
+        table = json.loads(p.read_text(encoding="utf-8"))
     except ValueError as e:
         raise ValueError(
             f"the hash lock file {p} is not valid JSON ({e}); delete it, and the unpinned files "
             "will be recorded again at the next download"
         ) from None
+    _check_table(p, table)
+    return table
 
 
-def _record_hash(key: str, digest: str) -> None:
-    table = recorded_hashes()
-    table[key] = digest
+def _check_table(p: Path, table: object) -> None:
+    """Raise unless ``table`` is a JSON object mapping strings to strings."""
+    if not isinstance(table, dict):
+        kind = "a JSON array" if isinstance(table, list) else f"a JSON {type(table).__name__}"
+        found = f"{json.dumps(table)[:60]} ({kind})"
+    else:
+        bad = next(((k, v) for k, v in table.items() if not isinstance(v, str)), None)
+        if bad is None:
+            return
+        found = f"an entry {bad[0]!r}: {json.dumps(bad[1])[:60]} that is not a sha256 string"
+    raise ValueError(
+        f"the hash lock file {p} holds {found}; expected a JSON object like "
+        '{"cmu-mocap-35/35_02.amc": "<64 hex digits>"}. Delete it, and the unpinned files will '
+        "be recorded again at the next download"
+    )
+
+
+def _file_lock(p: Path) -> FileLock:
+    """The inter-process lock guarding read-modify-write of the lock file ``p``."""
+    return FileLock(str(p) + ".lock", timeout=LOCK_TIMEOUT_S)
+
+
+def _record_hash(key: str, digest: str) -> str:
+    """Record ``digest`` for ``key`` unless a hash is recorded already; return the recorded one.
+
+    The read-modify-write runs under :func:`_file_lock`, so concurrent processes lose nothing;
+    the table is written to a temporary file and renamed into place, which is removed if that
+    fails.
+    """
     p = lock_path()
     p.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with _file_lock(p):
+            table = recorded_hashes()
+            if key in table:  # recorded by another process since this one looked
+                return table[key]
+            table[key] = digest
+            _write_json(p, table)
+    except Timeout:
+        raise OSError(
+            f"another process has held {p}.lock for over {LOCK_TIMEOUT_S:.0f} s while recording "
+            "hashes; wait for it to finish and run the command again"
+        ) from None
+    return digest
+
+
+def _write_json(p: Path, table: dict[str, str]) -> None:
+    """Write ``table`` to ``p`` atomically; no temporary file is left behind on failure."""
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".lock-")
-    with os.fdopen(fd, "w") as f:
-        json.dump(table, f, indent=1, sort_keys=True)
-    os.replace(tmp, p)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(table, f, indent=1, sort_keys=True)
+        os.replace(tmp, p)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(
+            f"could not write the hash lock file {p} ({e}); check that {p.parent} is writable "
+            f"and that {p.name} is a regular file"
+        ) from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _record_fresh(spec: DatasetSpec, f: FileSpec, path: Path, digest: str, cached: bool) -> None:
+    """Record the hash of the unpinned file ``f`` (at ``path``) and say so loudly.
+
+    ``cached``: the file was in the cache before, without a record. Raises the mismatch error if
+    another process recorded a different hash meanwhile.
+    """
+    key = f"{spec.name}/{f.name}"
+    recorded = _record_hash(key, digest)
+    if recorded != digest:
+        raise _mismatch(
+            path, recorded, digest, f.url, "differs from the hash recorded at first download"
+        )
+    if cached:
+        log.warning(
+            "%s is not pinned in the package, and the file %s was already in the cache with no "
+            "hash recorded for it (its lock entry was deleted, or the file was put there by "
+            "hand): its sha256 %s was recorded fresh in %s, trusting the file as it is. Only "
+            "pinned files are verified against a published value; if you did not put this file "
+            "there, delete it and download it again",
+            key,
+            path,
+            digest,
+            lock_path(),
+        )
+    else:
+        log.warning(
+            "%s is not pinned in the package: its sha256 %s was recorded fresh in %s (file %s). "
+            "Only pinned files are verified against a published value; later runs verify this "
+            "file against the record (maintainers: `decathlon pin-hashes %s`)",
+            key,
+            digest,
+            lock_path(),
+            path,
+            spec.name,
+        )
 
 
 def _mismatch(path: Path, expected: str, actual: str, url: str, what: str) -> ValueError:
@@ -132,18 +257,10 @@ def fetch(
                 raise _mismatch(local, expected, actual, f.url, what)
             out[f.name] = local
             continue
+        cached = local.is_file()
         out[f.name] = _download(pup, key, f, expected, progress, downloader)
         if expected is None:
-            digest = file_sha256(out[f.name])
-            _record_hash(key, digest)
-            log.warning(
-                "%s is not pinned in the package: recorded sha256 %s in %s; later runs verify "
-                "against it (maintainers: `decathlon pin-hashes %s`)",
-                key,
-                digest,
-                lock_path(),
-                spec.name,
-            )
+            _record_fresh(spec, f, out[f.name], file_sha256(out[f.name]), cached)
     return out
 
 
@@ -187,3 +304,158 @@ def file_builder(open_fn: Callable[[dict[str, Path]], xr.Dataset], part: str = "
 
     build.__module__ = getattr(open_fn, "__module__", build.__module__)
     return build
+
+
+# ------------------------------------------------------------------------------------------
+# Files obtained elsewhere
+# ------------------------------------------------------------------------------------------
+
+
+def import_local(spec: DatasetSpec, directory: Path) -> dict[str, Path]:
+    """Copy a dataset's upstream files from a local folder into the cache, verified by sha256.
+
+    The library side of ``decathlon prepare DATASET --from DIR`` (users behind a firewall, or
+    who already hold the files): the CLI calls ``import_local(DATASETS.get(name), Path(DIR))``
+    and then builds the store as usual; :func:`fetch` then finds every file in the cache,
+    verifies it again and downloads nothing.
+
+    Parameters
+    ----------
+    spec : DatasetSpec
+        The dataset record (``DATASETS.get(name)``); every file of ``spec.files`` is imported.
+    directory : pathlib.Path
+        The folder holding the files. Each file is looked for at ``directory / FileSpec.name``
+        (the upstream layout, e.g. ``DIR/all_data/biwi_eth.txt`` for ETH/UCY), then directly in
+        ``directory`` under its base name (``DIR/biwi_eth.txt``) when no other file of the
+        dataset shares that base name.
+
+    Returns
+    -------
+    dict
+        ``FileSpec.name -> path in the cache`` (``<cache>/raw/<dataset>/<name>``), like
+        :func:`fetch`.
+
+    Raises
+    ------
+    ValueError
+        ``directory`` is not a folder; files are missing (all of them are listed, with their
+        upstream URLs); or a file's sha256 differs from the pinned hash or the hash recorded at
+        an earlier download (each is named with the expected and actual hash). Nothing is
+        copied into the cache then. The messages say what to do.
+    OSError
+        The cache cannot be written.
+
+    Notes
+    -----
+    Each file is copied to a temporary file next to its destination while its sha256 is
+    computed; the copies are renamed into place only when every hash matches, so a failed import
+    leaves the cache as it was. A file with neither a pinned nor a recorded hash is recorded with
+    the WARNING of a first download (only pinned files are verified against a published value).
+    """
+    directory = Path(directory)
+    sources = _find_local(spec, directory)
+    locked = recorded_hashes()
+    raw = data_root() / "raw" / spec.name
+    staged: dict[str, tuple[Path, str]] = {}
+    try:
+        for f in spec.files:
+            staged[f.name] = _copy_hashing(sources[f.name], raw / f.name)
+        _check_staged(spec, sources, staged, locked, raw)
+        for f in spec.files:
+            tmp, digest = staged.pop(f.name)
+            if _expected(spec, f, locked)[0] is None:
+                _record_fresh(spec, f, raw / f.name, digest, cached=False)
+            os.replace(tmp, raw / f.name)
+    finally:
+        for tmp, _ in staged.values():
+            tmp.unlink(missing_ok=True)
+    log.info("imported %d files of %s from %s into %s", len(spec.files), spec.name, directory, raw)
+    return {f.name: raw / f.name for f in spec.files}
+
+
+def _check_staged(
+    spec: DatasetSpec,
+    sources: dict[str, Path],
+    staged: dict[str, tuple[Path, str]],
+    locked: dict[str, str],
+    raw: Path,
+) -> None:
+    """Raise one error naming every staged copy whose sha256 is not the expected one."""
+    bad = []
+    for f in spec.files:
+        expected, where = _expected(spec, f, locked)
+        actual = staged[f.name][1]
+        if expected is not None and actual != expected:
+            bad.append(_local_mismatch(sources[f.name], f, expected, where, actual))
+    if bad:
+        raise ValueError("\n\n".join(bad) + f"\n\nNothing was copied into {raw}.")
+
+
+def _local_mismatch(src: Path, f: FileSpec, expected: str, where: str, actual: str) -> str:
+    return (
+        f"{f.name}: sha256 mismatch (local copy).\n  file:     {src}\n  expected: {expected} "
+        f"({where})\n  actual:   {actual}\n  source:   {f.url}\nThis is not the upstream file "
+        "(another version, or truncated or corrupted). Get it again from the source and import "
+        "again; do not edit the expected hash by hand."
+    )
+
+
+def _expected(spec: DatasetSpec, f: FileSpec, locked: dict[str, str]) -> tuple[str | None, str]:
+    """The hash ``f`` must have and where it comes from (pinned, recorded, or none yet)."""
+    if f.sha256:
+        return f.sha256, "pinned in the package"
+    rec = locked.get(f"{spec.name}/{f.name}")
+    return rec, f"recorded at first download in {lock_path()}"
+
+
+def _find_local(spec: DatasetSpec, directory: Path) -> dict[str, Path]:
+    """Each file's path under ``directory`` (nested name, else unambiguous base name)."""
+    if not directory.is_dir():
+        raise ValueError(
+            f"{directory} is not a folder; pass the folder holding the files of dataset "
+            f"{spec.name!r} (e.g. `decathlon prepare {spec.name} --from DIR`)"
+        )
+    bases = Counter(PurePosixPath(f.name).name for f in spec.files)
+    found: dict[str, Path] = {}
+    missing: list[str] = []
+    notes: list[str] = []
+    for f in spec.files:
+        base = PurePosixPath(f.name).name
+        for cand in (directory / f.name, directory / base):
+            if cand.is_file() and (cand == directory / f.name or bases[base] == 1):
+                found[f.name] = cand
+                break
+        else:
+            missing.append(f.name)
+            if bases[base] > 1 and (directory / base).is_file():
+                notes.append(
+                    f"{f.name} (several files are named {base}: put it at {directory / f.name})"
+                )
+    if missing:
+        urls = [f.url for f in spec.files if f.name in missing]
+        shown = "\n  ".join(urls[:10]) + ("\n  ..." if len(urls) > 10 else "")
+        raise ValueError(
+            f"{len(missing)} of the {len(spec.files)} files of dataset {spec.name!r} are not in "
+            f"{directory}: {missing[:10]}{' ...' if len(missing) > 10 else ''}"
+            + (f"; {'; '.join(notes)}" if notes else "")
+            + f".\nPut each file at {directory}/<name> with the names above (or directly in "
+            f"{directory} when its base name is unique), as downloaded from:\n  {shown}\n"
+            f"or run `decathlon prepare {spec.name}` with internet access. Nothing was copied."
+        )
+    return found
+
+
+def _copy_hashing(src: Path, dst: Path, chunk: int = 1 << 20) -> tuple[Path, str]:
+    """Copy ``src`` to a temporary file next to ``dst``; return it and the copied bytes' sha256."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.")
+    h = hashlib.sha256()
+    try:
+        with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
+            for block in iter(lambda: fin.read(chunk), b""):
+                h.update(block)
+                fout.write(block)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp), h.hexdigest()

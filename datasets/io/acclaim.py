@@ -20,21 +20,34 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from decathlon.datasets.io._acclaim_lines import _err, _float, _lines
+from decathlon.datasets.io._acclaim_lines import (
+    _axis_order,
+    _err,
+    _floats,
+    _lines,
+    _parse_limits,
+)
+from decathlon.datasets.io._asf_checks import _check_tree, _set_unit
 
-__all__ = ["Bone", "Skeleton", "parse_asf", "INCH"]
+__all__ = ["Bone", "Skeleton", "parse_asf", "INCH", "MAX_BONES", "MAX_BONE_ID"]
 
 log = logging.getLogger("decathlon")
 
 #: Metres per inch; ASF lengths are inches times the ASF ``length`` unit.
 INCH = 0.0254
+
+#: Most bones a skeleton may have. A human Acclaim skeleton has a few dozen (CMU's 35.asf: 30); the
+#: bound keeps every array sized by the bone count (forward kinematics: frames x bones x 3 x 3;
+#: the dataset's joint adjacency: joints x joints per trial) small, whatever a file claims.
+MAX_BONES = 100
+#: Largest bone ``id``: ids are small integers (CMU: 1 .. 30); anything past int32 is corrupt.
+MAX_BONE_ID = 2**31 - 1
 
 _ROOT_CHANNELS = ("TX", "TY", "TZ", "RX", "RY", "RZ")
 _ALL_DOFS = ("rx", "ry", "rz", "tx", "ty", "tz", "l")
@@ -144,78 +157,6 @@ class Skeleton:
         return a
 
 
-def _floats(toks: list[str], n: int, path: Path, line: int, what: str) -> np.ndarray:
-    if len(toks) != n:
-        raise _err(path, line, f"{what} has {len(toks)} values {toks}, expected {n}")
-    return np.array([_float(t, path, line, what) for t in toks])
-
-
-def _set_unit(units: dict, key: str, value: str, path: Path, line: int) -> None:
-    key = key.lower()
-    if key == "angle":
-        v = value.lower()
-        if v not in ("deg", "rad"):
-            raise _err(path, line, f"angle unit {value!r} must be 'deg' or 'rad'")
-        units["angle"] = v
-    elif key in ("mass", "length"):
-        x = _float(value, path, line, f"{key} unit")
-        if not x > 0:
-            raise _err(path, line, f"{key} unit must be positive, got {value!r}")
-        units[key] = x
-    else:
-        log.debug("%s line %d: ignoring unit %r", path.name, line, key)
-
-
-def _axis_order(tok: str, path: Path, line: int) -> str:
-    order = tok.upper()
-    if len(order) != 3 or set(order) != {"X", "Y", "Z"}:
-        raise _err(path, line, f"axis order {tok!r} must be a permutation of XYZ, e.g. 'XYZ'")
-    return order
-
-
-def _parse_limits(text: str, path: Path, line: int) -> list[tuple[float, float]]:
-    pairs = re.findall(r"\(([^()]*)\)", text)
-    leftover = re.sub(r"\([^()]*\)", "", text).strip()
-    if leftover or not pairs:
-        raise _err(path, line, f"limits must be '(lo hi)' pairs, got {text.strip()!r}")
-    out = []
-    for p in pairs:
-        toks = p.split()
-        lo, hi = _floats(toks, 2, path, line, "limit pair")
-        out.append((lo, hi))
-    return out
-
-
-def _check_tree(
-    path: Path, bones: Mapping[str, Bone], parent: Mapping[str, str], where: Mapping[str, int]
-) -> None:
-    known = {"root", *bones}
-    for c, p in parent.items():
-        line = where[f"hierarchy:{c}"]
-        if c not in bones:
-            raise _err(path, line, f"the :hierarchy names bone {c!r}, which has no :bonedata block")
-        if p not in known:
-            raise _err(
-                path, line, f"the :hierarchy names parent {p!r}, which is neither 'root' nor a bone"
-            )
-    orphans = [b for b in bones if b not in parent]
-    if orphans:
-        raise _err(
-            path,
-            where[orphans[0]],
-            f"bones {orphans} have no parent in the :hierarchy; every bone must hang from 'root'",
-        )
-    for b in bones:  # every chain must reach root without a cycle
-        seen, node = set(), b
-        while node != "root":
-            if node in seen:
-                raise _err(
-                    path, where[f"hierarchy:{b}"], f"the :hierarchy has a cycle through bone {b!r}"
-                )
-            seen.add(node)
-            node = parent[node]
-
-
 class _AsfReader:
     """One pass over an ASF file: a line-oriented state machine.
 
@@ -317,6 +258,14 @@ class _AsfReader:
                     f"'begin' inside the bone block opened at line {self.block_line} "
                     "(missing 'end')",
                 )
+            if len(self.bones) >= MAX_BONES:
+                raise _err(
+                    self.path,
+                    n,
+                    f"bone block number {len(self.bones) + 1}; a skeleton may have at most "
+                    f"{MAX_BONES} bones (CMU's 35.asf has 30). The file is corrupted or not an "
+                    "Acclaim skeleton: download it again.",
+                )
             self.block, self.block_line, self.last_key = {}, n, None
         elif key == "end":
             if self.block is None:
@@ -336,7 +285,14 @@ class _AsfReader:
         if key == "id":
             if len(toks) != 2 or not re.fullmatch(r"[+-]?\d+", toks[1]):
                 raise _err(path, n, f"bone id must be one integer, got {text!r}")
-            block["id"] = int(toks[1])
+            block["id"], block["id_line"] = int(toks[1]), n
+            if not 0 <= block["id"] <= MAX_BONE_ID:
+                raise _err(
+                    path,
+                    n,
+                    f"bone id {toks[1]} is out of range; expected 0 .. {MAX_BONE_ID} (Acclaim "
+                    "ids are small integers, CMU's 1 .. 30)",
+                )
         elif key == "name":
             if len(toks) != 2:
                 raise _err(path, n, f"bone name must be one word, got {text!r}")
@@ -345,6 +301,13 @@ class _AsfReader:
             block["direction"] = _floats(toks[1:], 3, path, n, "bone direction")
         elif key == "length":
             block["length"] = float(_floats(toks[1:], 1, path, n, "bone length")[0])
+            if block["length"] < 0:
+                raise _err(
+                    path,
+                    n,
+                    f"bone length {toks[1]} is negative; expected a length >= 0 in ASF "
+                    "length units. The file is corrupted: download it again.",
+                )
         elif key == "axis":
             if len(toks) != 5:
                 raise _err(path, n, f"axis line has the form 'axis a b c XYZ', got {text!r}")
@@ -355,6 +318,14 @@ class _AsfReader:
             bad = [t for t in dof if t not in _ALL_DOFS]
             if bad or not dof:
                 raise _err(path, n, f"dof {toks[1:]} must be a list of {list(_ALL_DOFS)}")
+            twice = [d for i, d in enumerate(dof) if d in dof[:i]]
+            if twice:
+                raise _err(
+                    path,
+                    n,
+                    f"dof {dof} lists {twice[0]!r} twice; each degree of freedom appears at "
+                    "most once",
+                )
             block["dof"] = dof
         elif key == "limits" or (key.startswith("(") and self.last_key == "limits"):
             rest = text[len("limits") :] if key == "limits" else text
@@ -386,6 +357,14 @@ class _AsfReader:
             raise _err(path, at, f"bone {block['name']!r} has a zero direction vector")
         if block["name"] in self.bones or block["name"] == "root":
             raise _err(path, at, f"bone name {block['name']!r} is defined twice")
+        other = next((b.name for b in self.bones.values() if b.id == block["id"]), None)
+        if other is not None:
+            raise _err(
+                path,
+                block["id_line"],
+                f"bone id {block['id']} is used twice (bones {other!r} and {block['name']!r}); "
+                "every bone has its own id",
+            )
         self.where[block["name"]] = at
         self.bones[block["name"]] = Bone(
             id=block["id"],

@@ -13,6 +13,7 @@ says which bones exist and how many values each has; joint positions come from
 from __future__ import annotations
 
 import re
+from array import array
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,13 @@ import numpy as np
 from decathlon.datasets.io._acclaim_lines import _ROT_DOFS, _err, _float, _lines
 from decathlon.datasets.io.acclaim import Skeleton
 
-__all__ = ["parse_amc"]
+__all__ = ["parse_amc", "MAX_FRAMES"]
+
+#: Most frames a motion may have: 10 minutes at CMU's 120 Hz, far above a walking trial (35_01
+#: has 358 frames, 3 s). It bounds every array sized by the frame count (the motion, forward
+#: kinematics, the dataset's time axis) whatever a file claims. Frame numbers are bounded by the
+#: same value.
+MAX_FRAMES = 72_000
 
 
 class _AmcReader:
@@ -37,7 +44,7 @@ class _AmcReader:
         self.counts["root"] = len(skeleton.root_order)
         self.required = [b for b, k in self.counts.items() if k > 0]
         self.radians = False
-        self.rows: dict[str, list[list[float]]] = {b: [] for b in self.required}
+        self.rows: dict[str, array] = {b: array("d") for b in self.required}  # flat, 8 B/value
         self.frame_no: int | None = None
         self.frame_line = 0
         self.seen: dict[str, int] = {}
@@ -59,6 +66,21 @@ class _AmcReader:
             self._bone_line(n, toks, text)
 
     def _start_frame(self, n: int, num: int) -> None:
+        if self.n_frames >= MAX_FRAMES:
+            raise _err(
+                self.path,
+                n,
+                f"frame {self.n_frames + 1} is past the {MAX_FRAMES} frames a motion may have "
+                "(10 minutes at 120 Hz). The file is corrupted or not one trial: download it "
+                "again.",
+            )
+        if num > MAX_FRAMES:
+            raise _err(
+                self.path,
+                n,
+                f"frame number {num} is out of range; expected 0 .. {MAX_FRAMES} (frames are "
+                "numbered from 1). The file is corrupted: download it again.",
+            )
         if self.frame_no is not None:
             self._close_frame(n)
             if num != self.frame_no + 1:
@@ -98,7 +120,7 @@ class _AmcReader:
             )
         self.seen[bone] = n
         if k:
-            self.rows[bone].append([_float(t, path, n, f"bone {bone!r}") for t in vals])
+            self.rows[bone].extend([_float(t, path, n, f"bone {bone!r}") for t in vals])
 
     def _close_frame(self, line: int) -> None:
         """Check that the open frame listed every bone; ``line < 0``: at the end of the file."""
@@ -118,7 +140,7 @@ class _AmcReader:
             raise ValueError(f"{self.path.name}: no frames found; is this an Acclaim AMC file?")
         self._close_frame(-1)
         out = {
-            b: np.asarray(r, dtype=np.float64).reshape(self.n_frames, self.counts[b])
+            b: np.frombuffer(r, dtype=np.float64).reshape(self.n_frames, self.counts[b]).copy()
             for b, r in self.rows.items()
         }
         if self.radians:
@@ -150,8 +172,10 @@ def parse_amc(path: str | Path, skeleton: Skeleton) -> dict[str, np.ndarray]:
     Raises
     ------
     ValueError
-        Naming file and line: an unknown bone, a wrong value count, a bad number, a frame number
-        out of sequence, or a frame that lacks bones (a truncated frame or file).
+        Naming file and line: an unknown bone, a wrong value count, a bad or non-finite number
+        (NaN, inf, beyond float32), a frame number out of sequence or past :data:`MAX_FRAMES`,
+        more than :data:`MAX_FRAMES` frames, or a frame that lacks bones (a truncated frame or
+        file).
 
     Examples
     --------

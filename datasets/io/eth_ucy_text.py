@@ -6,6 +6,15 @@ variant uses spaces); x, y in metres on the ground plane. Blank lines are skippe
 endings are accepted. A file has no NaN or inf (a missing pedestrian is a missing row), whole
 numbers in the first two columns and at most one row per (frame, pedestrian).
 
+Ranges (checked on every row, the error names the file and line): ``frame_id`` is a video frame
+index and ``ped_id`` a pedestrian number, both ``0 .. 2**31 - 1`` (:data:`MAX_ID`: the dataset
+stores ids as int32, where -1 means "absent", and float64 holds every such integer exactly; the
+upstream files use frames 0 .. 18060 and ids 1 .. 434). ``x``, ``y`` are ground-plane positions
+within +-1e6 m (:data:`MAX_COORD`: a camera scene is tens of metres across, the upstream files
+span -10.3 .. 15.6 m; this also keeps every value finite in the float32 dataset). How far apart
+the frames of one file may be is checked when the file is placed on the time grid
+(:mod:`decathlon.datasets.eth_ucy_tracks`).
+
 The dataset built on this reader is :mod:`decathlon.datasets.eth_ucy`.
 """
 
@@ -16,7 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_eth_ucy_file", "read_eth_ucy_lines"]
+__all__ = ["MAX_COORD", "MAX_ID", "read_eth_ucy_file", "read_eth_ucy_lines"]
+
+#: Largest frame_id and ped_id: int32 (the dataset's ped_id dtype), exact in float64.
+MAX_ID = 2**31 - 1
+#: Largest |x| or |y| in metres (a camera scene is tens of metres across).
+MAX_COORD = 1e6
 
 _ROW = re.compile(r"^[ \t]*\S+[ \t]+\S+[ \t]+\S+[ \t]+\S+[ \t]*$", re.M)
 _NONBLANK = re.compile(r"^[ \t]*\S", re.M)
@@ -56,7 +70,26 @@ def _check_row(path: Path, n: int, raw: str, toks: list[str]) -> tuple[float, ..
             f"{path.name} line {n}: frame_id {toks[0]!r} and ped_id {toks[1]!r} must be "
             "whole numbers"
         )
+    _check_ranges(path, n, toks, vals)
     return vals
+
+
+def _check_ranges(path: Path, n: int, toks: list[str], vals: tuple[float, ...]) -> None:
+    """Ids within ``0 .. MAX_ID``, coordinates within ``+-MAX_COORD`` (module docstring)."""
+    for what, v in (("frame_id", vals[0]), ("ped_id", vals[1])):
+        if not 0 <= v <= MAX_ID:
+            kind = "a video frame index" if what == "frame_id" else "a pedestrian number"
+            raise ValueError(
+                f"{path.name} line {n}: {what} {int(v)} is out of range; expected {kind} "
+                f"0 .. {MAX_ID}. The file is corrupted: download it again."
+            )
+    for what, tok, v in (("x", toks[2], vals[2]), ("y", toks[3], vals[3])):
+        if not abs(v) <= MAX_COORD:
+            raise ValueError(
+                f"{path.name} line {n}: {what} = {tok} is not a finite ground-plane position "
+                f"within +-{MAX_COORD:.0e} m (values beyond float32 count as non-finite); the "
+                "upstream files span -10.3 .. 15.6 m. The file is corrupted: download it again."
+            )
 
 
 def read_eth_ucy_lines(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -80,8 +113,8 @@ def read_eth_ucy_lines(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     Raises
     ------
     ValueError
-        Naming the file and line: a wrong column count, a bad number, NaN/inf or a non-integer
-        frame or pedestrian id; or no data rows at all.
+        Naming the file and line: a wrong column count, a bad number, NaN/inf, a non-integer
+        frame or pedestrian id, an id or coordinate out of range; or no data rows at all.
     """
     path = Path(path)
     rows: list[tuple[float, ...]] = []
@@ -101,9 +134,9 @@ def read_eth_ucy_lines(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 def _fast_rows(path: Path) -> np.ndarray | None:
     """All rows parsed at once (C parsing), or None if any format check fails.
 
-    The whole text must have 4 fields on every non-blank line, parse as numbers, be finite and
-    have whole ids; a ``None`` sends the file through :func:`read_eth_ucy_lines`, which raises
-    with the line number.
+    The whole text must have 4 fields on every non-blank line, parse as numbers, be finite, have
+    whole ids and stay within the ranges of the module docstring; a ``None`` sends the file
+    through :func:`read_eth_ucy_lines`, which raises with the line number.
     """
     text = path.read_text(encoding="utf-8", errors="replace")
     if len(_ROW.findall(text)) != len(_NONBLANK.findall(text)):
@@ -116,6 +149,8 @@ def _fast_rows(path: Path) -> np.ndarray | None:
         data.shape[0] == 0
         or not np.all(np.isfinite(data))
         or np.any(data[:, :2] != np.trunc(data[:, :2]))
+        or np.any((data[:, :2] < 0) | (data[:, :2] > MAX_ID))
+        or np.any(np.abs(data[:, 2:]) > MAX_COORD)
     ):
         return None
     return data
@@ -154,7 +189,8 @@ def read_eth_ucy_file(path: str | Path) -> np.ndarray:
     ------
     ValueError
         Naming the file and line: a wrong column count, a bad number, NaN/inf, a non-integer
-        frame or pedestrian id, or a duplicated (frame, ped) row.
+        frame or pedestrian id, an id outside ``0 .. 2**31 - 1``, a coordinate beyond +-1e6 m,
+        or a duplicated (frame, ped) row.
 
     Examples
     --------
