@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .data import DATASETS, Tier, open_part, store_meta
+from .data import DATASETS, StoreError, Tier, is_prepared, open_part, store_dir, store_meta
 from .tasks import TaskSpec, get_task
 from .windows import constant_names, feature_names
 
@@ -81,16 +81,21 @@ def describe(task: TaskSpec | str, tier: Tier = "mini") -> dict[str, Any]:
     feats: list[str] = list(task.inputs)
     tfeats: list[str] = list(task.targets)
     cfeats: list[str] | None = None
-    try:
+    prepared = is_prepared(task.dataset, tier)
+    if prepared:  # a store that exists but cannot be read is corrupt, not "not prepared"
         meta = store_meta(task.dataset, tier)
         ds = open_part(task.dataset, tier, task.splits["test"].part, meta=meta)
-        n_ent = ds.sizes.get("entity", "N") if task.window_fn is None else "P"
-        feats = [f for v in task.inputs for f in feature_names(ds, v)]
-        tfeats = [f for v in task.targets for f in feature_names(ds, v)]
-        cfeats = [f for v in task.constants for f in constant_names(ds, v)]
-        prepared = bool(meta)
-    except (KeyError, ValueError, OSError):
-        prepared = False
+        try:
+            n_ent = ds.sizes.get("entity", "N") if task.window_fn is None else "P"
+            feats = [f for v in task.inputs for f in feature_names(ds, v)]
+            tfeats = [f for v in task.targets for f in feature_names(ds, v)]
+            cfeats = [f for v in task.constants for f in constant_names(ds, v)]
+        except (KeyError, ValueError, OSError) as e:
+            d = store_dir(DATASETS.get(task.dataset), tier)
+            raise StoreError(
+                f"store {d} is corrupted ({type(e).__name__}: {str(e)[:200]}); delete {d} and "
+                f"run `decathlon prepare {task.dataset} --tier {tier}` again"
+            ) from None
     return {
         "task": task.name,
         "version": task.version,

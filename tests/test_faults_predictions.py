@@ -149,3 +149,28 @@ def test_an_honest_file_still_scores(prepared, tmp_path):
     np.savez_compressed(tmp_path / "p.npz", ids=w.ids, pred=pred.astype(np.float32))
     r = score(prepared, tmp_path / "p.npz", EvalConfig(n_boot=10))
     assert r["points"]["value"] == 0
+
+
+@pytest.mark.parametrize("victim", [".zmetadata"])
+def test_describe_calls_a_damaged_store_corrupt(springs_mini, tmp_path, capsys, victim):
+    """A prepared store with a deleted file is corrupt (exit 2, with the fix), not 'not prepared'."""
+    import shutil
+
+    from decathlon.benchmark.data import DATASETS, store_dir
+
+    d = store_dir(DATASETS.get("nri-springs"), "mini") / "test.zarr"
+    backup = tmp_path / "test.zarr"
+    shutil.copytree(d, backup)
+    try:
+        target = d / victim
+        if target.is_file():
+            target.unlink()
+        else:
+            shutil.rmtree(target)
+        assert main(["describe", TASK]) == 2
+        err = capsys.readouterr().err
+        assert "corrupt" in err and "`decathlon prepare nri-springs --tier mini` again" in err
+        assert err.count("\n") == 1
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+        shutil.copytree(backup, d)
