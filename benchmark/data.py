@@ -417,7 +417,8 @@ def open_part(
         ds = xr.open_zarr(d / f"{part}.zarr", consolidated=True)
     except Exception as e:  # zarr raises many kinds; all mean the same to the user
         raise StoreError(
-            f"store {d / (part + '.zarr')} is corrupted or incomplete and cannot be opened ({type(e).__name__}: {e}); {fix}"
+            f"store {d / (part + '.zarr')} is corrupted or incomplete and cannot be opened "
+            f"({type(e).__name__}: {e}); {fix}"
         ) from None
     if verify:
         try:

@@ -153,7 +153,7 @@ def test_an_honest_file_still_scores(prepared, tmp_path):
 
 @pytest.mark.parametrize("victim", [".zmetadata"])
 def test_describe_calls_a_damaged_store_corrupt(springs_mini, tmp_path, capsys, victim):
-    """A prepared store with a deleted file is corrupt (exit 2, with the fix), not 'not prepared'."""
+    """A prepared store missing a file is corrupt (exit 2, with the fix), not 'not prepared'."""
     import shutil
 
     from decathlon.benchmark.data import DATASETS, store_dir
