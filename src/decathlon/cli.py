@@ -8,8 +8,10 @@ library, and prints what :mod:`decathlon.benchmark.report` formats. Errors a use
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ __all__ = ["main"]
 
 log = logging.getLogger("decathlon")
 
-TIER_CHOICES = ["mini", "full"]
+TIER_CHOICES = ["mini", "full", "large"]
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -58,11 +60,25 @@ def _dataset_of(name: str) -> str:
     )
 
 
+@contextlib.contextmanager
+def _client(args: argparse.Namespace) -> Iterator[object]:
+    """A Dask client if ``--dask``, ``--workers`` or ``--scheduler`` asks for one, else None."""
+    if not (args.dask or args.workers is not None or args.scheduler):
+        yield None
+        return
+    from decathlon.benchmark.cluster import dask_client
+
+    with dask_client(args.workers, args.scheduler) as client:
+        log.info("dask: %s", client)
+        yield client
+
+
 def cmd_prepare(args: argparse.Namespace) -> int:
     from decathlon.benchmark.data import materialize
 
     ds = _dataset_of(args.name)
-    path = materialize(ds, args.tier, progress=True, force=args.force)
+    with _client(args) as client:
+        path = materialize(ds, args.tier, progress=True, force=args.force, client=client)
     print(f"{ds} ({args.tier}) ready at {path}")
     return 0
 
@@ -116,7 +132,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     bl = tuple(args.baselines.split(",")) if args.baselines else DEFAULT_BASELINES
     cfg = EvalConfig(n_boot=args.n_boot, progress=not args.no_progress)
-    res = run_suite(args.tasks, bl, args.tier, args.out, epochs=args.epochs, config=cfg)
+    with _client(args) as client:
+        res = run_suite(
+            args.tasks, bl, args.tier, args.out, epochs=args.epochs, config=cfg, client=client
+        )
     print(format_run(res))
     if res["results"]:
         fig = plot_results(res["results"], Path(args.out) / "decathlon.png")
@@ -141,12 +160,28 @@ def cmd_pin_hashes(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from decathlon.benchmark.report import format_bench
-    from decathlon.datasets.speed import run_benchmarks
+    from decathlon.benchmark.bench_scale import run_scale_benchmarks
+    from decathlon.benchmark.report import format_bench, format_build_bench, format_store_bench
 
-    rows = run_benchmarks(args.names or None, args.repeats, args.scale, args.out)
-    print(format_bench(rows))
-    print(f"results: {args.out} and {Path(args.out).with_suffix('.png')}")
+    if not args.no_simulators:
+        from decathlon.datasets.speed import run_benchmarks
+
+        print(format_bench(run_benchmarks(args.names or None, args.repeats, args.scale, args.out)))
+    res = run_scale_benchmarks(
+        args.out,
+        stores_tier=None if args.no_stores else args.store_tier,
+        build_tier=args.build,
+        build_workers=[int(w) for w in args.build_workers.split(",")],
+        build_chunks=args.build_chunks,
+        build_repeats=args.repeats,
+        append=not args.no_simulators,
+    )
+    if "stores" in res:
+        print(format_store_bench(res["stores"]))
+    if "build" in res:
+        print(format_build_bench(res["build"]))
+    figure = "" if args.no_simulators else f" and {Path(args.out).with_suffix('.png')}"
+    print(f"results: {args.out}{figure}")
     return 0
 
 
@@ -180,7 +215,23 @@ def _add_data_commands(sub: Any) -> None:
     s.add_argument("name", help="task or dataset name")
     s.add_argument("--tier", default="mini", choices=TIER_CHOICES)
     s.add_argument("--force", action="store_true", help="rebuild even if cached")
+    _add_dask_arguments(s, "build a simulator's chunks")
     s.set_defaults(func=cmd_prepare)
+
+
+def _add_dask_arguments(s: argparse.ArgumentParser, what: str) -> None:
+    """``--dask``, ``--workers N``, ``--scheduler ADDRESS`` (any of them: run on Dask)."""
+    g = s.add_argument_group(
+        "dask", f"{what} on a Dask cluster (default without these options: serially, here)"
+    )
+    g.add_argument(
+        "--dask",
+        action="store_true",
+        help="use Dask: the scheduler in the Dask configuration (DASK_SCHEDULER_ADDRESS) if "
+        "set, else a local cluster of one single-threaded worker process per CPU",
+    )
+    g.add_argument("--workers", type=int, help="a local cluster of N worker processes")
+    g.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler to connect to")
 
 
 def _add_evaluation_commands(sub: Any) -> None:
@@ -224,6 +275,7 @@ def _add_evaluation_commands(sub: Any) -> None:
     s.add_argument("--epochs", type=int, default=20, help="epochs of learned baselines")
     s.add_argument("--n-boot", type=int, default=1000)
     s.add_argument("--no-progress", action="store_true")
+    _add_dask_arguments(s, "build the data and run the (task, baseline) evaluations")
     s.set_defaults(func=cmd_run)
 
 
@@ -239,12 +291,33 @@ def _add_maintainer_commands(sub: Any) -> None:
     s.set_defaults(func=cmd_pin_hashes)
 
     s = sub.add_parser(
-        "bench", help="simulator throughput: vectorized vs reference loop (writes JSON + PNG)"
+        "bench",
+        help="simulator throughput: vectorized vs reference loop (writes JSON + PNG); reading a "
+        "split from its store vs np.load; optionally a tier's build on 1, 2, ... Dask workers",
     )
     s.add_argument("names", nargs="*", help="simulators (default: all)")
     s.add_argument("--scale", type=float, default=1.0, help="multiply simulation counts")
-    s.add_argument("--repeats", type=int, default=3)
+    s.add_argument(
+        "--repeats", type=int, default=3, help="timings per simulator and per --build setting"
+    )
     s.add_argument("--out", default="results/bench_simulators.json")
+    s.add_argument("--no-simulators", action="store_true", help="skip the simulator rows")
+    s.add_argument("--no-stores", action="store_true", help="skip the store-read row")
+    s.add_argument(
+        "--store-tier",
+        default="full",
+        choices=TIER_CHOICES,
+        help="tier of the springs test split read (default full)",
+    )
+    s.add_argument(
+        "--build",
+        metavar="TIER",
+        choices=TIER_CHOICES,
+        help="also time building the springs TIER's first --build-chunks training chunks, "
+        "serially and on local clusters of --build-workers workers",
+    )
+    s.add_argument("--build-workers", default="1,2", help="comma-separated cluster sizes")
+    s.add_argument("--build-chunks", type=int, default=8, help="training chunks (5000 sims each)")
     s.set_defaults(func=cmd_bench)
 
 
