@@ -3,11 +3,15 @@
 A :class:`DatasetSpec` says where a dataset comes from (files with URLs and sha256, or a
 simulator with parameters and a seed) and how to build it. :func:`materialize` builds a dataset once
 per tier (download + parse, or simulate), validates every piece against the data contract and
-streams it into zarr stores under ``<cache>/stores/<name>/v<version>/<tier>/``. (The facade's
-``decathlon.prepare`` builds a whole evaluation context on top of it.) The stores are
-written into a temporary directory that is renamed into place only after the last byte and a
-``COMPLETE.json`` (with a sha256 of every array) are written, so an interrupted build never
-leaves anything that is later read as valid. :func:`open_part` opens a store lazily.
+streams it into zarr stores under ``<cache>/stores/<name>/v<version>/f<format>/<tier>/`` (layout:
+:mod:`.stores`). (The facade's ``decathlon.prepare`` builds a whole evaluation context on top of
+it.) The stores are written into a temporary directory that is renamed into place only after the
+last byte and a ``COMPLETE.json`` (with a sha256 of every array) are written, so an interrupted
+build never leaves anything that is later read as valid. :func:`open_part` opens a store lazily.
+
+A simulator built in independent chunks (``DatasetSpec.build_chunk``) can also be built on a
+Dask cluster: ``materialize(..., client=...)`` builds its chunks as tasks writing zarr regions
+(:mod:`.cluster`); the stores and their hashes are the ones the serial build writes.
 
 The cache root is ``$DECATHLON_DATA_DIR`` if set, else the OS cache directory
 (``~/.cache/spacetime-decathlon`` on Linux).
@@ -22,20 +26,21 @@ import os
 import shutil
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import numpy as np
 import xarray as xr
 
+from . import stores
 from .contract import validate
 from .registry import Registry
+from .stores import STORE_FORMAT, ArrayHasher, RangeTracker
 
 __all__ = [
     "DATASETS",
+    "Chunk",
     "DatasetSpec",
     "FileSpec",
     "data_root",
@@ -44,6 +49,8 @@ __all__ = [
     "is_prepared",
     "register_dataset",
     "store_dir",
+    "stream_chunks",
+    "STORE_FORMAT",
     "StoreError",
     "Tier",
     "TIERS",
@@ -51,14 +58,12 @@ __all__ = [
     "verify_digest",
 ]
 
-#: Data-size tier: ``mini`` (CPU-sized) or ``full`` (the paper's sizes). The one definition.
-Tier = Literal["mini", "full"]
+#: Data-size tier: ``mini`` (CPU-sized), ``full`` (the paper's sizes) or ``large`` (scale
+#: tests: a million training simulations, where a simulator offers it). The one definition.
+Tier = Literal["mini", "full", "large"]
 TIERS: tuple[str, ...] = get_args(Tier)
 
 log = logging.getLogger("decathlon")
-
-#: Version of the on-disk store layout; bump to invalidate every cached store.
-STORE_FORMAT = 1
 
 
 class StoreError(ValueError):
@@ -79,6 +84,19 @@ class FileSpec:
 
 
 Builder = Callable[["DatasetSpec", str, bool], Iterator[tuple[str, xr.Dataset]]]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Chunk ``index`` of ``part``: samples ``start .. start + size`` of that part."""
+
+    part: str
+    index: int
+    start: int
+    size: int
+
+
+ChunkBuilder = Callable[["DatasetSpec", str, Chunk], xr.Dataset]
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,6 +127,12 @@ class DatasetSpec:
     fake
         For downloaded datasets: ``fake(dir, seed) -> {file name: path}`` writes small files in
         the upstream format, enough for every task on the dataset (the contract test uses it).
+    build_chunk, chunk_size
+        For a dataset made of independent chunks (a simulator seeding chunk ``c`` of part ``p``
+        from ``(seed, p, c)``): ``build_chunk(spec, tier, chunk)`` builds one :class:`Chunk` of
+        ``chunk_size`` samples (fewer for a part's last) whatever was built before, and the tier
+        settings are ``{part: samples}``. Then ``build`` is :func:`stream_chunks`, and a Dask
+        cluster can build the chunks in parallel (:func:`materialize`).
     """
 
     name: str
@@ -126,6 +150,8 @@ class DatasetSpec:
     card: str = ""
     source: str = ""
     fake: Callable[[Path, int], dict[str, Path]] | None = None
+    build_chunk: ChunkBuilder | None = None
+    chunk_size: int | None = None
 
     def resolve_tier(self, tier: str) -> str:
         """The tier actually built for a requested ``tier``.
@@ -139,6 +165,43 @@ class DatasetSpec:
         raise KeyError(
             f"dataset {self.name!r} has no tier {tier!r}; valid tiers: {', '.join(self.tiers)}"
         )
+
+    def chunks(self, tier: str) -> list[Chunk]:
+        """Every chunk of ``tier``, part by part in sample order (datasets with ``build_chunk``).
+
+        Examples
+        --------
+        >>> spec = DATASETS.get("nri-springs")
+        >>> [(c.part, c.start, c.size) for c in spec.chunks("mini")][:2]
+        [('train', 0, 2000), ('valid', 0, 500)]
+        >>> len(spec.chunks("large"))  # a million training simulations in chunks of 5000
+        204
+        """
+        if self.build_chunk is None or not self.chunk_size:
+            raise ValueError(f"dataset {self.name!r} is not built in chunks (no build_chunk)")
+        sizes, size = self.tiers[self.resolve_tier(tier)], self.chunk_size
+        return [
+            Chunk(part, c, start, min(size, int(sizes[part]) - start))
+            for part in self.parts
+            for c, start in enumerate(range(0, int(sizes[part]), size))
+        ]
+
+
+def stream_chunks(spec: DatasetSpec, tier: str, progress: bool) -> Iterator[tuple[str, xr.Dataset]]:
+    """The ``build`` of a dataset with ``build_chunk``: every chunk in order (the serial build)."""
+    from tqdm.auto import tqdm
+
+    todo, build_chunk = spec.chunks(tier), spec.build_chunk
+    assert build_chunk is not None  # spec.chunks raised otherwise
+    with tqdm(
+        total=sum(c.size for c in todo),
+        desc=f"simulate {spec.name} ({tier})",
+        unit="sim",
+        disable=not progress,
+    ) as bar:
+        for chunk in todo:
+            yield chunk.part, build_chunk(spec, tier, chunk)
+            bar.update(chunk.size)
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset", plugins=("decathlon.datasets",))
@@ -160,8 +223,11 @@ def data_root() -> Path:
 
 
 def store_dir(spec: DatasetSpec, tier: str) -> Path:
-    """Folder of the materialized stores of ``spec`` at ``tier``."""
-    return data_root() / "stores" / spec.name / f"v{spec.version}" / spec.resolve_tier(tier)
+    """Folder of the materialized stores of ``spec`` at ``tier``: the data version and the store
+    layout (:data:`STORE_FORMAT`) are both in the path, so a store of another layout is never
+    read."""
+    root = data_root() / "stores" / spec.name / f"v{spec.version}" / f"f{STORE_FORMAT}"
+    return root / spec.resolve_tier(tier)
 
 
 def _complete_file(d: Path) -> Path:
@@ -173,84 +239,19 @@ def is_prepared(name: str, tier: str) -> bool:
     return _complete_file(store_dir(DATASETS.get(name), tier)).is_file()
 
 
-class _ArrayHasher:
-    """sha256 of every variable, fed chunk by chunk along the first axis (C order)."""
-
-    def __init__(self) -> None:
-        self._h: dict[str, Any] = {}
-        self._meta: dict[str, tuple[str, list[int]]] = {}
-
-    def update(self, ds: xr.Dataset) -> None:
-        for name in sorted(map(str, ds.variables)):
-            da = ds[name]
-            arr = np.ascontiguousarray(np.asarray(da.values))
-            if arr.dtype.kind in "OUS":
-                arr = np.asarray(arr.astype(str), dtype="U")
-            chunked = da.dims[:1] == ("sample",)
-            if name not in self._h:
-                self._h[name] = hashlib.sha256()
-                self._meta[name] = (str(arr.dtype), list(arr.shape))
-                self._h[name].update(arr.tobytes())
-            elif chunked:
-                self._h[name].update(arr.tobytes())
-                self._meta[name][1][0] += arr.shape[0]
-
-    def digest(self) -> tuple[str, dict[str, str]]:
-        per_var = {k: h.hexdigest() for k, h in sorted(self._h.items())}
-        lines = "".join(
-            f"{k}:{self._meta[k][0]}:{self._meta[k][1]}:{v}\n" for k, v in per_var.items()
-        )
-        return hashlib.sha256(lines.encode()).hexdigest(), per_var
-
-
-class _RangeTracker:
-    """Per-column minimum and maximum of every float (sample, time, entity[, k]) variable,
-    over present entities only where the dataset has a matching ``mask``; fed piece by piece.
-
-    Stored in ``COMPLETE.json`` so that normalization statistics of a whole part never need the
-    part to be loaded again (:func:`decathlon.benchmark.normalization.task_stats`).
-    """
-
-    def __init__(self) -> None:
-        self.lo: dict[str, np.ndarray] = {}
-        self.hi: dict[str, np.ndarray] = {}
-        self.spatial: set[str] = set()  # variables whose trailing dim is ``space``
-
-    def update(self, ds: xr.Dataset) -> None:
-        mask = np.asarray(ds["mask"].values) if "mask" in ds.data_vars else None
-        for name in map(str, ds.data_vars):
-            da = ds[name]
-            if da.dims[:3] != ("sample", "time", "entity") or da.dtype.kind != "f":
-                continue
-            if da.dims[-1] == "space":
-                self.spatial.add(name)
-            a = np.asarray(da.values)
-            if mask is not None and ds["mask"].dims == da.dims[:3]:
-                a = a[mask]
-            a = a.reshape(-1, da.shape[3] if da.ndim == 4 else 1)
-            if not len(a):
-                continue
-            with warnings.catch_warnings():  # an all-NaN column stays NaN, as nanmin says
-                warnings.simplefilter("ignore", RuntimeWarning)
-                lo, hi = np.nanmin(a, 0).astype(np.float64), np.nanmax(a, 0).astype(np.float64)
-            self.lo[name] = np.fmin(self.lo[name], lo) if name in self.lo else lo
-            self.hi[name] = np.fmax(self.hi[name], hi) if name in self.hi else hi
-
-    def as_json(self) -> dict[str, dict[str, list[float]]]:
-        return {
-            k: {"min": self.lo[k].tolist(), "max": self.hi[k].tolist()} for k in sorted(self.lo)
-        }
-
-
 def hash_dataset(ds: xr.Dataset) -> str:
     """The sha256 :func:`materialize` records for a whole part (used by ``verify``)."""
-    h = _ArrayHasher()
+    h = ArrayHasher()
     h.update(ds)
     return h.digest()[0]
 
 
 def materialize(
-    name: str, tier: Tier = "mini", progress: bool = False, force: bool = False
+    name: str,
+    tier: Tier = "mini",
+    progress: bool = False,
+    force: bool = False,
+    client: Any = None,
 ) -> Path:
     """Build dataset ``name`` at ``tier`` into the cache (once) and return its folder.
 
@@ -259,12 +260,17 @@ def materialize(
     name
         A registered dataset name (see ``decathlon list``).
     tier
-        ``mini`` (CPU-sized) or ``full`` (the paper's sizes) for simulators; real recordings have
-        one tier.
+        ``mini`` (CPU-sized), ``full`` (the paper's sizes) or ``large`` for simulators; real
+        recordings have one tier.
     progress
         Show progress bars (downloads and simulation).
     force
         Rebuild even if a complete store exists.
+    client
+        A ``dask.distributed.Client``: a dataset with ``build_chunk`` is then built chunk by
+        chunk on its workers, which write zarr regions of the stores (:mod:`.cluster`; the
+        folder must be reachable from the workers). The stores and ``COMPLETE.json`` hashes are
+        those of the serial build. Other datasets are built here, serially.
 
     Raises
     ------
@@ -283,8 +289,8 @@ def materialize(
     t0 = time.perf_counter()
     try:
         tmp.mkdir()
-        hashers, ranges = _write_parts(spec, real_tier, tmp, progress)
-        meta = _marker(spec, real_tier, hashers, ranges, time.perf_counter() - t0)
+        digests, ranges = _build_parts(spec, real_tier, tmp, progress, client)
+        meta = _marker(spec, real_tier, digests, ranges, time.perf_counter() - t0)
         _complete_file(tmp).write_text(json.dumps(meta, indent=1, default=str))
         if final.exists():  # stale or forced: move aside, then swap in the new one
             trash = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:12]}"
@@ -298,14 +304,29 @@ def materialize(
     return final
 
 
+#: Per part: its sha256 and the sha256 of each of its variables.
+PartDigests = dict[str, tuple[str, dict[str, str]]]
+
+
+def _build_parts(
+    spec: DatasetSpec, tier: str, tmp: Path, progress: bool, client: Any
+) -> tuple[PartDigests, dict[str, RangeTracker]]:
+    """On ``client``'s workers if given and the dataset is built in chunks, else here."""
+    if client is not None and spec.build_chunk is not None:
+        from .cluster import build_parts
+
+        return build_parts(spec, tier, tmp, client, progress)
+    return _write_parts(spec, tier, tmp, progress)
+
+
 def _write_parts(
     spec: DatasetSpec, tier: str, tmp: Path, progress: bool
-) -> tuple[dict[str, _ArrayHasher], dict[str, _RangeTracker]]:
+) -> tuple[PartDigests, dict[str, RangeTracker]]:
     """Stream every validated piece the builder yields into ``tmp/<part>.zarr``; per part, the
     array hashes and the value ranges."""
     name = spec.name
-    hashers: dict[str, _ArrayHasher] = {}
-    ranges: dict[str, _RangeTracker] = {}
+    hashers: dict[str, ArrayHasher] = {}
+    ranges: dict[str, RangeTracker] = {}
     for part, piece in spec.build(spec, tier, progress):
         if part not in spec.parts:
             raise ValueError(
@@ -317,32 +338,30 @@ def _write_parts(
         if part in hashers:
             if "sample" not in piece.dims:
                 raise ValueError(f"dataset {name!r}: only pieces with a 'sample' dim can stream")
-            piece.drop_vars([v for v in piece.variables if "sample" not in piece[v].dims]).to_zarr(
-                path, mode="a", append_dim="sample", consolidated=True, zarr_format=2
-            )
+            stores.append(piece, path)
         else:
-            hashers[part], ranges[part] = _ArrayHasher(), _RangeTracker()
-            piece.to_zarr(path, mode="w", consolidated=True, zarr_format=2)
+            hashers[part], ranges[part] = ArrayHasher(), RangeTracker()
+            n = piece.sizes.get("sample", 1)
+            stores.write_first(piece, path, stores.sample_chunk(piece, n, spec.chunk_size))
         hashers[part].update(piece)
         ranges[part].update(piece)
     missing = [p for p in spec.parts if p not in hashers]
     if missing:
         raise ValueError(f"dataset {name!r} built no data for parts {missing}")
-    return hashers, ranges
+    return {p: h.digest() for p, h in hashers.items()}, ranges
 
 
 def _marker(
     spec: DatasetSpec,
     tier: str,
-    hashers: Mapping[str, _ArrayHasher],
-    ranges: Mapping[str, _RangeTracker],
+    digests: PartDigests,
+    ranges: Mapping[str, RangeTracker],
     seconds: float,
 ) -> dict[str, Any]:
     """The contents of ``COMPLETE.json``: provenance, the sha256 of every array and part, and
     the per-column value ranges of every part (the normalization statistics' source)."""
     parts_meta = {}
-    for part, h in hashers.items():
-        digest, per_var = h.digest()
+    for part, (digest, per_var) in digests.items():
         parts_meta[part] = {
             "sha256": digest,
             "variables": per_var,
@@ -395,11 +414,10 @@ def open_part(
     """Open one part of a prepared dataset.
 
     ``meta`` is the store's ``COMPLETE.json`` (:func:`store_meta`) when the caller has read it
-    already. Lazy by default (``xarray.open_zarr``). With ``verify=True`` the part is loaded into
-    memory
-    and its sha256 checked against the one recorded when it was written, so silent corruption of
-    the cache is caught; the loaded dataset is returned. A part is hashed once per process; later
-    opens of the same store only load it.
+    already. Lazy by default (``xarray.open_zarr``, without Dask). With ``verify=True`` the part
+    is loaded into memory (:func:`.stores.load`) and its sha256 checked against the one recorded
+    when it was written, so silent corruption of the cache is caught; the loaded dataset is
+    returned. A part is hashed once per process; later opens of the same store only load it.
 
     Raises
     ------
@@ -414,7 +432,7 @@ def open_part(
     d = store_dir(spec, tier)
     fix = f"delete {d} and run `decathlon prepare {name} --tier {tier}` again"
     try:
-        ds = xr.open_zarr(d / f"{part}.zarr", consolidated=True)
+        ds = xr.open_zarr(d / f"{part}.zarr", consolidated=True, chunks=None)
     except Exception as e:  # zarr raises many kinds; all mean the same to the user
         raise StoreError(
             f"store {d / (part + '.zarr')} is corrupted or incomplete and cannot be opened "
@@ -422,7 +440,7 @@ def open_part(
         ) from None
     if verify:
         try:
-            ds = ds.load()
+            ds = stores.load(ds, d / f"{part}.zarr")
         except Exception as e:
             raise StoreError(
                 f"store {d / (part + '.zarr')} is corrupted ({type(e).__name__}: {e}); {fix}"

@@ -19,6 +19,8 @@ __all__ = [
     "format_describe",
     "format_registries",
     "format_bench",
+    "format_store_bench",
+    "format_build_bench",
     "plot_results",
 ]
 
@@ -267,4 +269,36 @@ def format_bench_evaluator(rows: list[dict[str, Any]]) -> str:
                 f"{r['split']:10s} {r['mode']:20s} {r['n_windows']:8d} {r['wall_s']:8.2f} "
                 f"{r['peak_mib']:9.0f}"
             )
+    return "\n".join(lines)
+
+
+def format_store_bench(row: dict[str, Any]) -> str:
+    """``decathlon bench``: the "store read" row, every way of reading the split side by side."""
+    ms, disk = row["ms"], row["disk_mb"]
+    lines = [
+        f"store read: {row['dataset']} {row['tier']} {row['part']} split, {row['mb']:.1f} MB, "
+        f"chunks {tuple(row['chunks'])}; median of {row['repeats']}, page cache",
+        f"  {'way':34s} {'ms':>8s} {'vs np.load':>11s}",
+    ]
+    for k, v in ms.items():
+        lines.append(f"  {k:34s} {v:8.1f} {ms['np.load'] / v:10.2f}x")
+    lines.append(
+        "  on disk (MB): " + ", ".join(f"{k} {v:.1f}" for k, v in disk.items() if k not in ("new",))
+    )
+    return "\n".join(lines)
+
+
+def format_build_bench(rows: list[dict[str, Any]]) -> str:
+    """``decathlon bench --build``: a tier's first chunks built serially and on Dask workers."""
+    lines = [
+        f"{'build':28s} {'workers':>7s} {'sims':>8s} {'s':>7s} {'sims/s':>8s} "
+        f"{'sims/cpu-s':>10s} {'peak MiB':>9s}"
+    ]
+    for r in rows:
+        w = "serial" if not r["workers"] else str(r["workers"])
+        peak = "-" if r["peak_mib"] is None else f"{r['peak_mib']:.0f}"
+        lines.append(
+            f"{r['dataset'] + ' ' + r['tier']:28s} {w:>7s} {r['sims']:8d} {r['seconds']:7.1f} "
+            f"{r['sims_per_s']:8.0f} {r['sims_per_cpu_s']:10.0f} {peak:>9s}"
+        )
     return "\n".join(lines)

@@ -5,12 +5,16 @@ baseline, train it if it learns, evaluate it. :func:`run_suite` runs it for ever
 task x the baselines (simulated events are built on the spot; downloaded datasets are used only
 when already in the cache, otherwise the task is skipped with the command that fetches it),
 writes one result JSON per (model, task), and returns the records; :mod:`.report` presents them.
+Given a Dask client, :func:`run_suite` builds the data on the cluster and runs every
+(task, baseline) evaluation as a task on its workers (:func:`.cluster.run_pairs`); the records are
+gathered, saved and scored here, in the serial order.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +83,8 @@ def _trained(baseline: str, task: TaskSpec, tier: Tier, epochs: int, progress: b
 
 def _skip_reason(name: str, tier: Tier) -> str | None:
     spec = DATASETS.get(get_task(name).dataset)
+    if tier not in spec.tiers and len(spec.tiers) > 1:
+        return f"dataset {spec.name} has no {tier!r} tier (tiers: {', '.join(spec.tiers)})"
     if spec.files and not is_prepared(spec.name, tier):
         return (
             f"needs the {spec.name} download: run `decathlon prepare {spec.name}` once with "
@@ -96,8 +102,12 @@ def run_suite(
     epochs: int = 20,
     config: EvalConfig | None = None,
     say: Callable[[str], None] = log.info,
+    client: Any = None,
 ) -> dict[str, Any]:
     """Run the demo decathlon and write result JSONs into ``out``.
+
+    ``client``: a ``dask.distributed.Client`` to build the data and run the evaluations on its
+    workers (the cache must be reachable from them); ``None`` runs everything here, in order.
 
     Returns
     -------
@@ -107,14 +117,43 @@ def run_suite(
     """
     cfg = config or EvalConfig(progress=True)
     names = tasks or list_tasks()
-    results: list[dict[str, Any]] = []
     skipped: dict[str, str] = {}
+    run = _run_here if client is None else partial(_run_on, client)
+    results, files = run(names, baselines, tier, out, epochs, cfg, say, skipped)
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        by_model.setdefault(r["model"]["name"], []).append(r)
+    events: dict[str, list[str]] = {}
+    for name in names:
+        if name not in skipped:
+            events.setdefault(get_task(name).event, []).append(name)
+    scores = {m: decathlon_score(rs, events=events) for m, rs in by_model.items()}
+    return {"results": results, "skipped": skipped, "files": files, "scores": scores}
+
+
+def _skipped(name: str, tier: Tier, skipped: dict[str, str], say: Callable[[str], None]) -> bool:
+    why = _skip_reason(name, tier)
+    if why:
+        skipped[name] = why
+        say(f"skip {name}: {why}")
+    return why is not None
+
+
+def _run_here(
+    names: list[str],
+    baselines: tuple[str, ...],
+    tier: Tier,
+    out: str | Path,
+    epochs: int,
+    cfg: EvalConfig,
+    say: Callable[[str], None],
+    skipped: dict[str, str],
+) -> tuple[list[dict[str, Any]], list[Path]]:
+    """Every (task, baseline) in this process, one after the other; each result saved at once."""
+    results: list[dict[str, Any]] = []
     files: list[Path] = []
     for name in names:
-        why = _skip_reason(name, tier)
-        if why:
-            skipped[name] = why
-            say(f"skip {name}: {why}")
+        if _skipped(name, tier, skipped, say):
             continue
         prepared = prepare(name, "test", tier, progress=cfg.progress)
         task = prepared.task
@@ -129,12 +168,37 @@ def run_suite(
             results.append(r)
             files.append(save_result(r, out))
             say(f"{name:34s} {b:18s} {task.primary}={r['metrics'][task.primary]['value']:.4g}")
-    by_model: dict[str, list[dict[str, Any]]] = {}
-    for r in results:
-        by_model.setdefault(r["model"]["name"], []).append(r)
-    events: dict[str, list[str]] = {}
-    for name in names:
-        if name not in skipped:
-            events.setdefault(get_task(name).event, []).append(name)
-    scores = {m: decathlon_score(rs, events=events) for m, rs in by_model.items()}
-    return {"results": results, "skipped": skipped, "files": files, "scores": scores}
+    return results, files
+
+
+def _run_on(
+    client: Any,
+    names: list[str],
+    baselines: tuple[str, ...],
+    tier: Tier,
+    out: str | Path,
+    epochs: int,
+    cfg: EvalConfig,
+    say: Callable[[str], None],
+    skipped: dict[str, str],
+) -> tuple[list[dict[str, Any]], list[Path]]:
+    """The data built on ``client``'s cluster, then every (task, baseline) as a task there;
+    results saved here in the serial order."""
+    from .cluster import run_pairs
+
+    names = [n for n in names if not _skipped(n, tier, skipped, say)]
+    for dataset in dict.fromkeys(get_task(n).dataset for n in names):
+        materialize(dataset, tier, progress=cfg.progress, client=client)
+    pairs = [(n, b) for n in names for b in baselines if get_task(n).kind in BASELINES.get(b).kinds]
+    outcomes = run_pairs(client, pairs, tier, epochs, cfg)
+    results: list[dict[str, Any]] = []
+    files: list[Path] = []
+    for (name, b), (ok, r) in zip(pairs, outcomes, strict=True):
+        if not ok:
+            say(f"skip {b} on {name}: {r}")
+            continue
+        results.append(r)
+        files.append(save_result(r, out))
+        prim = get_task(name).primary
+        say(f"{name:34s} {b:18s} {prim}={r['metrics'][prim]['value']:.4g}")
+    return results, files

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .data import Tier, _ArrayHasher, open_part, store_meta, verify_digest
+from .data import Tier, open_part, store_meta, verify_digest
 from .normalization import Ranges, Stats, column_ranges, task_stats, to_unit
+from .stores import ArrayHasher
 from .tasks import TaskSpec, get_task, load_split
 
 __all__ = [
@@ -198,7 +199,7 @@ def iter_windows(
         if whole
         else load_split(task, split, tier, meta)
     )
-    hasher = _ArrayHasher() if whole else None
+    hasher = ArrayHasher() if whole else None
     cap = task.mini_windows if tier == "mini" else None
     done = 0
     for a in range(0, ds.sizes["sample"], chunk):

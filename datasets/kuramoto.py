@@ -42,13 +42,12 @@ output time. :func:`simulate_reference` integrates one simulation at a time with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
-from decathlon.benchmark.data import DatasetSpec, register_dataset
+from decathlon.benchmark.data import Chunk, DatasetSpec, register_dataset, stream_chunks
 from decathlon.datasets.kuramoto_ode import integrate
 from decathlon.datasets.speed import SimBench, register_bench
 
@@ -338,29 +337,14 @@ CHUNK = 5000  # simulations per streamed chunk (and per shared-step batch); part
 PART_INDEX = {"train": 0, "valid": 1, "test": 2}
 
 
-def _build(spec: DatasetSpec, tier: str, progress: bool) -> Iterator[tuple[str, xr.Dataset]]:
-    """Stream train/valid/test in chunks.
-
-    Chunk ``c`` of part ``p`` uses the generator ``default_rng([seed, p, c])``.
-    """
-    from tqdm.auto import tqdm
-
-    seed = spec.seed
-    if seed is None:  # the recipe derives every chunk's generator from the seed
+def _build_chunk(spec: DatasetSpec, tier: str, chunk: Chunk) -> xr.Dataset:
+    """Chunk ``c`` of part ``p`` (at most :data:`CHUNK` simulations), from the generator
+    ``default_rng([seed, p, c])``."""
+    if spec.seed is None:  # the recipe derives every chunk's generator from the seed
         raise ValueError(f"dataset {spec.name!r} needs a seed (DatasetSpec.seed is None)")
-    sizes = spec.tiers[tier]
-    total = sum(sizes[p] for p in spec.parts)
-    with tqdm(
-        total=total, desc=f"simulate {spec.name} ({tier})", unit="sim", disable=not progress
-    ) as bar:
-        for part in spec.parts:
-            n = sizes[part]
-            for c, start in enumerate(range(0, n, CHUNK)):
-                m = min(CHUNK, n - start)
-                rng = np.random.default_rng([seed, PART_INDEX[part], c])
-                out = simulate(m, KURAMOTO_FRAMES[part], KURAMOTO, rng)
-                yield part, to_dataset(out, spec.name, spec.version)
-                bar.update(m)
+    rng = np.random.default_rng([spec.seed, PART_INDEX[chunk.part], chunk.index])
+    out = simulate(chunk.size, KURAMOTO_FRAMES[chunk.part], KURAMOTO, rng)
+    return to_dataset(out, spec.name, spec.version)
 
 
 KURAMOTO_SPEC = register_dataset(
@@ -369,7 +353,9 @@ KURAMOTO_SPEC = register_dataset(
         version="1",
         domain="particles",
         family="trajectories",
-        build=_build,
+        build=stream_chunks,
+        build_chunk=_build_chunk,
+        chunk_size=CHUNK,
         parts=("train", "valid", "test"),
         tiers=KURAMOTO_TIERS,
         params={**KURAMOTO.__dict__, "frames": KURAMOTO_FRAMES, "chunk": CHUNK},

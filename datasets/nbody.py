@@ -27,12 +27,10 @@ together); the dataset attributes (units, source, citation) are EGNN's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import xarray as xr
 
-from decathlon.benchmark.data import DatasetSpec, register_dataset
+from decathlon.benchmark.data import Chunk, DatasetSpec, register_dataset, stream_chunks
 from decathlon.datasets import c_reference, nri
 from decathlon.datasets.speed import SimBench, register_bench
 
@@ -106,12 +104,14 @@ def simulate(
     return nri.simulate(n_sims, n_steps, sample_freq, NBODY, rng)
 
 
-def _build(spec: DatasetSpec, tier: str, progress: bool) -> Iterator[tuple[str, xr.Dataset]]:
-    """Stream the parts with :func:`nri.make_builder` and relabel the provenance attributes."""
-    inner = nri.make_builder(NBODY, NBODY_STEPS, nri.SAMPLE_FREQ)
-    for part, ds in inner(spec, tier, progress):
-        ds.attrs.update(_ATTRS)
-        yield part, ds
+_NRI_CHUNK = nri.make_chunk_builder(NBODY, NBODY_STEPS, nri.SAMPLE_FREQ)
+
+
+def _build_chunk(spec: DatasetSpec, tier: str, chunk: Chunk) -> xr.Dataset:
+    """One chunk by :func:`nri.make_chunk_builder`, with EGNN's provenance attributes."""
+    ds = _NRI_CHUNK(spec, tier, chunk)
+    ds.attrs.update(_ATTRS)
+    return ds
 
 
 NBODY_SPEC = register_dataset(
@@ -120,7 +120,9 @@ NBODY_SPEC = register_dataset(
         version="1",
         domain="particles",
         family="trajectories",
-        build=_build,
+        build=stream_chunks,
+        build_chunk=_build_chunk,
+        chunk_size=nri.CHUNK,
         parts=("train", "valid", "test"),
         tiers=NBODY_TIERS,
         params={**NBODY.__dict__, "steps": NBODY_STEPS, "sample_freq": nri.SAMPLE_FREQ},

@@ -27,12 +27,13 @@ same loop in C, the compiled yardstick of ``decathlon bench``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
-from decathlon.benchmark.data import DatasetSpec, register_dataset
+from decathlon.benchmark.data import Chunk, DatasetSpec, register_dataset, stream_chunks
 from decathlon.datasets import c_reference
 from decathlon.datasets.nri_kernels import integrate, make_forces
 from decathlon.datasets.speed import SimBench, register_bench
@@ -240,6 +241,11 @@ NRI_TIERS = {
     "mini": {"train": 2000, "valid": 500, "test": 500},
     "full": {"train": 50000, "valid": 10000, "test": 10000},
 }
+#: Springs only: a million training simulations (scale tests, ``docs/architecture.md``
+#: "Scale"); valid and test as ``full``. Chunks are seeded by (seed, part, chunk), so its valid
+#: and test splits are the ``full`` tier's, byte for byte, and its first 50000 training
+#: simulations are ``full``'s: only the amount of training data changes.
+SPRINGS_TIERS = {**NRI_TIERS, "large": {"train": 1_000_000, "valid": 10000, "test": 10000}}
 NRI_STEPS = {"train": 5000, "valid": 5000, "test": 10000}
 SAMPLE_FREQ = 100
 CHUNK = 5000  # simulations per streamed chunk; part of the seed derivation, so fixed
@@ -291,36 +297,41 @@ def to_dataset(
     )
 
 
+def make_chunk_builder(
+    params: NRIParams, steps: dict[str, int] = NRI_STEPS, sample_freq: int = SAMPLE_FREQ
+):
+    """A ``DatasetSpec.build_chunk`` for an NRI-style system: chunk ``c`` of part ``p`` (at most
+    :data:`CHUNK` simulations) uses the generator ``default_rng([seed, p, c])``, so a tier's
+    bytes depend only on the seed and the sizes, and chunks can be built in any order."""
+
+    def build_chunk(spec: DatasetSpec, tier: str, chunk: Chunk) -> xr.Dataset:
+        if spec.seed is None:  # the recipe derives every chunk's generator from the seed
+            raise ValueError(f"dataset {spec.name!r} needs a seed (DatasetSpec.seed is None)")
+        rng = np.random.default_rng([spec.seed, PART_INDEX[chunk.part], chunk.index])
+        out = simulate(chunk.size, steps[chunk.part], sample_freq, params, rng)
+        return to_dataset(out, params, spec.name, spec.version)
+
+    return build_chunk
+
+
 def make_builder(
     params: NRIParams, steps: dict[str, int] = NRI_STEPS, sample_freq: int = SAMPLE_FREQ
 ):
-    """A ``DatasetSpec.build`` for an NRI-style system: parts train/valid/test streamed in chunks.
-
-    Chunk ``c`` of part ``p`` uses the generator ``default_rng([seed, p, c])``, so a tier's bytes
-    depend only on the seed and the sizes.
+    """A ``DatasetSpec.build`` for an NRI-style system: parts train/valid/test streamed in chunks
+    of :data:`CHUNK` (:func:`make_chunk_builder`, in order), for a spec without ``build_chunk``.
     """
+    build_chunk = make_chunk_builder(params, steps, sample_freq)
 
-    def build(spec, tier: str, progress: bool):
-        from tqdm.auto import tqdm
-
-        sizes = spec.tiers[tier]
-        total = sum(sizes[p] for p in spec.parts)
-        with tqdm(
-            total=total, desc=f"simulate {spec.name} ({tier})", unit="sim", disable=not progress
-        ) as bar:
-            for part in spec.parts:
-                n = sizes[part]
-                for c, start in enumerate(range(0, n, CHUNK)):
-                    m = min(CHUNK, n - start)
-                    rng = np.random.default_rng([spec.seed, PART_INDEX[part], c])
-                    out = simulate(m, steps[part], sample_freq, params, rng)
-                    yield part, to_dataset(out, params, spec.name, spec.version)
-                    bar.update(m)
+    def build(spec: DatasetSpec, tier: str, progress: bool):
+        spec = dataclasses.replace(spec, build_chunk=build_chunk, chunk_size=CHUNK)
+        return stream_chunks(spec, tier, progress)
 
     return build
 
 
-def register_nri(name: str, params: NRIParams, note: str) -> DatasetSpec:
+def register_nri(
+    name: str, params: NRIParams, note: str, tiers: dict[str, dict[str, int]] = NRI_TIERS
+) -> DatasetSpec:
     """Register an NRI-style system as a dataset (splits as NRI's generator, seed 42) together
     with its speed benchmark (one NRI training simulation: 5000 steps; Python loop, vectorized,
     compiled C loop)."""
@@ -330,9 +341,11 @@ def register_nri(name: str, params: NRIParams, note: str) -> DatasetSpec:
             version="1",
             domain="particles",
             family="trajectories",
-            build=make_builder(params),
+            build=stream_chunks,
+            build_chunk=make_chunk_builder(params),
+            chunk_size=CHUNK,
             parts=("train", "valid", "test"),
-            tiers=NRI_TIERS,
+            tiers=tiers,
             params={**params.__dict__, "steps": NRI_STEPS, "sample_freq": SAMPLE_FREQ},
             seed=42,
             license="CC0-1.0 (simulated data)",
@@ -360,7 +373,7 @@ def register_nri(name: str, params: NRIParams, note: str) -> DatasetSpec:
 
 
 SPRINGS_SPEC = register_nri(
-    "nri-springs", SPRINGS, "5 balls, 5000 steps each (one NRI training simulation)"
+    "nri-springs", SPRINGS, "5 balls, 5000 steps each (one NRI training simulation)", SPRINGS_TIERS
 )
 CHARGED_SPEC = register_nri(
     "nri-charged",

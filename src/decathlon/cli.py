@@ -8,8 +8,10 @@ library, and prints what :mod:`decathlon.benchmark.report` formats. Errors a use
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ __all__ = ["main"]
 
 log = logging.getLogger("decathlon")
 
-TIER_CHOICES = ["mini", "full"]
+TIER_CHOICES = ["mini", "full", "large"]
 
 
 def _at_least(minimum: int) -> Any:
@@ -91,11 +93,25 @@ def _dataset_of(name: str) -> str:
     )
 
 
+@contextlib.contextmanager
+def _client(args: argparse.Namespace) -> Iterator[object]:
+    """A Dask client if ``--dask``, ``--workers`` or ``--scheduler`` asks for one, else None."""
+    if not (args.dask or args.workers is not None or args.scheduler):
+        yield None
+        return
+    from decathlon.benchmark.cluster import dask_client
+
+    with dask_client(args.workers, args.scheduler) as client:
+        log.info("dask: %s", client)
+        yield client
+
+
 def cmd_prepare(args: argparse.Namespace) -> int:
     from decathlon.benchmark.data import materialize
 
     ds = _dataset_of(args.name)
-    path = materialize(ds, args.tier, progress=True, force=args.force)
+    with _client(args) as client:
+        path = materialize(ds, args.tier, progress=True, force=args.force, client=client)
     print(f"{ds} ({args.tier}) ready at {path}")
     return 0
 
@@ -157,7 +173,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     bl = tuple(args.baselines.split(",")) if args.baselines else DEFAULT_BASELINES
     cfg = EvalConfig(n_boot=args.n_boot, progress=not args.no_progress)
-    res = run_suite(args.tasks, bl, args.tier, args.out, epochs=args.epochs, config=cfg)
+    with _client(args) as client:
+        res = run_suite(
+            args.tasks, bl, args.tier, args.out, epochs=args.epochs, config=cfg, client=client
+        )
     print(format_run(res))
     if res["results"]:
         fig = plot_results(res["results"], Path(args.out) / "decathlon.png")
@@ -183,12 +202,19 @@ def cmd_pin_hashes(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from decathlon.benchmark.bench_eval import run_evaluator_benchmarks
-    from decathlon.benchmark.report import format_bench, format_bench_evaluator
-    from decathlon.datasets.speed import run_benchmarks
+    from decathlon.benchmark.bench_scale import run_scale_benchmarks
+    from decathlon.benchmark.report import (
+        format_bench,
+        format_bench_evaluator,
+        format_build_bench,
+        format_store_bench,
+    )
 
-    parts = args.part or ["simulators", "evaluator"]
+    parts = args.part or ["simulators", "evaluator", "stores"]
     out = Path(args.out)
     if "simulators" in parts:
+        from decathlon.datasets.speed import run_benchmarks
+
         sim_out = out / "bench_simulators.json"
         print(
             format_bench(run_benchmarks(args.names or None, args.repeats, args.scale, str(sim_out)))
@@ -200,6 +226,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
             format_bench_evaluator(run_evaluator_benchmarks(args.tier, args.repeats, str(ev_out)))
         )
         print(f"results: {ev_out}")
+    if "stores" in parts or args.build:
+        scale_out = out / "bench_scale.json"
+        res = run_scale_benchmarks(
+            str(scale_out),
+            stores_tier=args.tier if "stores" in parts else None,
+            build_tier=args.build,
+            build_workers=args.build_workers,
+            build_chunks=args.build_chunks,
+            build_repeats=args.repeats,
+        )
+        if "stores" in res:
+            print(format_store_bench(res["stores"]))
+        if "build" in res:
+            print(format_build_bench(res["build"]))
+        print(f"results: {scale_out}")
     return 0
 
 
@@ -240,7 +281,23 @@ def _add_data_commands(sub: Any) -> None:
     s.add_argument("name", help="task or dataset name")
     s.add_argument("--tier", default="mini", choices=TIER_CHOICES)
     s.add_argument("--force", action="store_true", help="rebuild even if cached")
+    _add_dask_arguments(s, "build a simulator's chunks")
     s.set_defaults(func=cmd_prepare)
+
+
+def _add_dask_arguments(s: argparse.ArgumentParser, what: str) -> None:
+    """``--dask``, ``--workers N``, ``--scheduler ADDRESS`` (any of them: run on Dask)."""
+    g = s.add_argument_group(
+        "dask", f"{what} on a Dask cluster (default without these options: serially, here)"
+    )
+    g.add_argument(
+        "--dask",
+        action="store_true",
+        help="use Dask: the scheduler in the Dask configuration (DASK_SCHEDULER_ADDRESS) if "
+        "set, else a local cluster of one single-threaded worker process per CPU",
+    )
+    g.add_argument("--workers", type=int, help="a local cluster of N worker processes")
+    g.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler to connect to")
 
 
 def _add_evaluation_commands(sub: Any) -> None:
@@ -293,6 +350,7 @@ def _add_evaluation_commands(sub: Any) -> None:
     s.add_argument("--epochs", type=_at_least(1), default=20, help="epochs of learned baselines")
     s.add_argument("--n-boot", type=_at_least(0), default=1000)
     s.add_argument("--no-progress", action="store_true")
+    _add_dask_arguments(s, "build the data and run the (task, baseline) evaluations")
     s.set_defaults(func=cmd_run)
 
 
@@ -310,19 +368,40 @@ def _add_maintainer_commands(sub: Any) -> None:
     s = sub.add_parser(
         "bench",
         help="speed and memory, side by side with reference implementations: simulators vs "
-        "their reference loop and a compiled C loop, the evaluator vs plain scripts (JSON + PNG)",
+        "their reference loop and a compiled C loop, the evaluator vs plain scripts, reading a "
+        "split from its store vs np.load, optionally a tier's build on 1, 2, ... Dask workers",
     )
     s.add_argument("names", nargs="*", help="simulators (default: all)")
     s.add_argument(
         "--part",
         action="append",
-        choices=["simulators", "evaluator"],
-        help="what to measure (repeatable; default: everything)",
+        choices=["simulators", "evaluator", "stores"],
+        help="what to measure (repeatable; default: all three)",
     )
     s.add_argument("--scale", type=_positive_float, default=1.0, help="multiply simulation counts")
-    s.add_argument("--repeats", type=_at_least(1), default=3)
-    s.add_argument("--tier", default="full", choices=TIER_CHOICES, help="evaluator benchmark tier")
+    s.add_argument(
+        "--repeats", type=_at_least(1), default=3, help="timings per case (medians reported)"
+    )
+    s.add_argument(
+        "--tier", default="full", choices=TIER_CHOICES, help="tier of the evaluator and store rows"
+    )
     s.add_argument("--out", default="results", type=_out_dir, help="folder for the results files")
+    s.add_argument(
+        "--build",
+        metavar="TIER",
+        choices=TIER_CHOICES,
+        help="also time building the springs TIER's first --build-chunks training chunks, "
+        "serially and on local clusters of --build-workers workers",
+    )
+    s.add_argument(
+        "--build-workers",
+        type=lambda t: [_at_least(1)(w) for w in t.split(",")],
+        default=[1, 2],
+        help="comma-separated cluster sizes (default 1,2)",
+    )
+    s.add_argument(
+        "--build-chunks", type=_at_least(1), default=8, help="training chunks (5000 sims each)"
+    )
     s.set_defaults(func=cmd_bench)
 
 
