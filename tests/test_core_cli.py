@@ -120,3 +120,13 @@ def test_bench_writes_side_by_side_results(capsys, springs_mini, tmp_path):
         assert row["evaluate"]["peak_mib"] > 0 and row["plain"]["wall_s"] > 0
     assert {r["mode"] for r in doc["streaming"]} == {"in-memory", "streaming"}
     assert "evaluator" in capsys.readouterr().out
+
+
+def test_prepare_from_a_local_folder(capsys, real_data, tmp_path, monkeypatch):
+    """`decathlon prepare eth-ucy --from DIR` on the real files: verified, copied, built."""
+    monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path / "cache"))
+    assert main(["prepare", "eth-ucy", "--from", str(real_data / "eth_ucy")]) == 0
+    out = capsys.readouterr().out
+    assert "24 files of eth-ucy verified and copied" in out and "ready at" in out
+    assert main(["prepare", "nri-springs", "--from", str(tmp_path)]) == 2
+    assert "applies to downloads only" in capsys.readouterr().err

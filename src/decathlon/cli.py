@@ -110,6 +110,17 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     from decathlon.benchmark.data import materialize
 
     ds = _dataset_of(args.name)
+    if args.from_dir is not None:
+        from decathlon.benchmark.data import DATASETS
+        from decathlon.datasets.fetch import import_local
+
+        spec = DATASETS.get(ds)
+        if not spec.files:
+            raise ValueError(f"{ds} is simulated, not downloaded; --from applies to downloads only")
+        copied = import_local(spec, Path(args.from_dir))
+        print(
+            f"{len(copied)} files of {ds} verified and copied from {args.from_dir} into the cache"
+        )
     with _client(args) as client:
         path = materialize(ds, args.tier, progress=True, force=args.force, client=client)
     print(f"{ds} ({args.tier}) ready at {path}")
@@ -281,6 +292,13 @@ def _add_data_commands(sub: Any) -> None:
     s.add_argument("name", help="task or dataset name")
     s.add_argument("--tier", default="mini", choices=TIER_CHOICES)
     s.add_argument("--force", action="store_true", help="rebuild even if cached")
+    s.add_argument(
+        "--from",
+        dest="from_dir",
+        metavar="DIR",
+        help="use upstream files already on disk (same names, verified by the same sha256) "
+        "instead of downloading them",
+    )
     _add_dask_arguments(s, "build a simulator's chunks")
     s.set_defaults(func=cmd_prepare)
 
