@@ -34,7 +34,9 @@ from typing import Any, Literal, get_args
 import xarray as xr
 
 from . import stores
+from .cache import _check_writable, data_root
 from .contract import validate
+from .marker import marker_problem
 from .registry import Registry
 from .stores import STORE_FORMAT, ArrayHasher, RangeTracker
 
@@ -212,16 +214,6 @@ def register_dataset(spec: DatasetSpec) -> DatasetSpec:
     return DATASETS.register(spec.name, spec)
 
 
-def data_root() -> Path:
-    """Cache root: ``$DECATHLON_DATA_DIR`` or the OS cache directory. Nothing is created here."""
-    env = os.environ.get("DECATHLON_DATA_DIR")
-    if env:
-        return Path(env).expanduser()
-    import pooch  # light import, only when a path is needed
-
-    return Path(pooch.os_cache("spacetime-decathlon"))
-
-
 def store_dir(spec: DatasetSpec, tier: str) -> Path:
     """Folder of the materialized stores of ``spec`` at ``tier``: the data version and the store
     layout (:data:`STORE_FORMAT`) are both in the path, so a store of another layout is never
@@ -283,6 +275,7 @@ def materialize(
     final = store_dir(spec, tier)
     if _complete_file(final).is_file() and not force:
         return final
+    _check_writable(data_root())
     real_tier = spec.resolve_tier(tier)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:12]}"
@@ -396,13 +389,15 @@ def store_meta(name: str, tier: str) -> dict[str, Any]:
             f"dataset {name!r} (tier {spec.resolve_tier(tier)!r}) is not prepared in {d}; run "
             f"`decathlon prepare {name} --tier {tier}` first (data cache: $DECATHLON_DATA_DIR)"
         )
+    fix = f"delete {d} and run `decathlon prepare {name} --tier {tier}` again"
     try:
-        return json.loads(f.read_text())
+        meta = json.loads(f.read_text())
     except (OSError, ValueError) as e:
-        raise StoreError(
-            f"the store marker {f} is unreadable ({e}); delete {d} and run "
-            f"`decathlon prepare {name} --tier {tier}` again"
-        ) from None
+        raise StoreError(f"the store marker {f} is unreadable ({e}); {fix}") from None
+    problem = marker_problem(meta, spec.name, spec.version, spec.resolve_tier(tier))
+    if problem:
+        raise StoreError(f"the store marker {f} {problem}; {fix}")
+    return meta
 
 
 _VERIFIED: set[tuple[str, str]] = set()  # (store path, sha256) verified in this process
