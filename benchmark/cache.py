@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
-__all__ = ["data_root"]
+__all__ = ["data_root", "build_lock"]
+
+log = logging.getLogger("decathlon")
 
 
 def data_root() -> Path:
@@ -55,3 +61,64 @@ def _check_writable(root: Path) -> None:
             f"{what} = {root} cannot be written ({probe}: {e.strerror or e}); point "
             "$DECATHLON_DATA_DIR at a folder you can write to"
         ) from None
+
+
+def build_lock(final: Path) -> Any:
+    """The inter-process lock held for the whole build of the store at ``final``."""
+    from filelock import FileLock
+
+    return FileLock(str(final.parent / f".{final.name}.lock"))
+
+
+def _remove_leftovers(final: Path) -> None:
+    """Temporary and moved-aside folders of earlier builds of ``final`` (killed ones): under the
+    build lock nobody else is using them."""
+    for pattern in (f".{final.name}.tmp-*", f".{final.name}.old-*"):
+        for left in final.parent.glob(pattern):
+            log.info("removing %s, left by an interrupted build", left)
+            shutil.rmtree(left, ignore_errors=True)
+
+
+def remove_leftovers_if_idle(final: Path) -> None:
+    """Leftovers of killed builds of a complete store, removed when no build holds its lock."""
+    from filelock import Timeout
+
+    if not any(final.parent.glob(f".{final.name}.tmp-*")) and not any(
+        final.parent.glob(f".{final.name}.old-*")
+    ):
+        return
+    lock = build_lock(final)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return  # a build is running; it cleans up itself
+    try:
+        _remove_leftovers(final)
+    finally:
+        lock.release()
+
+
+def advice(d: Path, meta: Any, name: str, tier: str) -> str:
+    """What to do about the store at ``d`` that failed while being read: run again if another
+    process rebuilt it meanwhile (its marker changed, or a build holds its lock), else delete
+    it and prepare it again."""
+    from filelock import Timeout
+
+    try:
+        now = json.loads((d / "COMPLETE.json").read_text())
+    except (OSError, ValueError):
+        now = None
+    lock = build_lock(d)
+    try:
+        lock.acquire(timeout=0)
+        lock.release()
+        busy = False
+    except Timeout:
+        busy = True
+    changed = isinstance(now, dict) and now.get("created") != meta.get("created")
+    if busy or changed:
+        return (
+            "it was being rebuilt by another `decathlon prepare` while it was read; "
+            "nothing is wrong with it: run the command again"
+        )
+    return f"delete {d} and run `decathlon prepare {name} --tier {tier}` again"

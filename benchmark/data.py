@@ -34,7 +34,14 @@ from typing import Any, Literal, get_args
 import xarray as xr
 
 from . import stores
-from .cache import _check_writable, data_root
+from .cache import (
+    _check_writable,
+    _remove_leftovers,
+    advice,
+    build_lock,
+    data_root,
+    remove_leftovers_if_idle,
+)
 from .contract import validate
 from .marker import marker_problem
 from .registry import Registry
@@ -274,27 +281,37 @@ def materialize(
     spec = DATASETS.get(name)
     final = store_dir(spec, tier)
     if _complete_file(final).is_file() and not force:
+        remove_leftovers_if_idle(final)
         return final
     _check_writable(data_root())
-    real_tier = spec.resolve_tier(tier)
     final.parent.mkdir(parents=True, exist_ok=True)
+    with build_lock(final):  # one builder per store; a second one waits, then reuses or rebuilds
+        if _complete_file(final).is_file() and not force:
+            return final  # built by the process we waited for
+        _remove_leftovers(final)
+        _build_into(spec, spec.resolve_tier(tier), final, progress, client)
+    return final
+
+
+def _build_into(spec: DatasetSpec, tier: str, final: Path, progress: bool, client: Any) -> None:
+    """Build into a temporary folder; swap it in only when complete. The old store (``--force``)
+    stays in place and valid until the new one is complete, then is moved aside and removed."""
     tmp = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:12]}"
     t0 = time.perf_counter()
     try:
         tmp.mkdir()
-        digests, ranges = _build_parts(spec, real_tier, tmp, progress, client)
-        meta = _marker(spec, real_tier, digests, ranges, time.perf_counter() - t0)
+        digests, ranges = _build_parts(spec, tier, tmp, progress, client)
+        meta = _marker(spec, tier, digests, ranges, time.perf_counter() - t0)
         _complete_file(tmp).write_text(json.dumps(meta, indent=1, default=str))
-        if final.exists():  # stale or forced: move aside, then swap in the new one
-            trash = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:12]}"
+        trash = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:12]}"
+        if final.exists():
             os.replace(final, trash)
-            shutil.rmtree(trash, ignore_errors=True)
         os.replace(tmp, final)
+        shutil.rmtree(trash, ignore_errors=True)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    log.info("prepared %s (%s) in %.1fs at %s", name, real_tier, time.perf_counter() - t0, final)
-    return final
+    log.info("prepared %s (%s) in %.1fs at %s", spec.name, tier, time.perf_counter() - t0, final)
 
 
 #: Per part: its sha256 and the sha256 of each of its variables.
@@ -384,6 +401,9 @@ def store_meta(name: str, tier: str) -> dict[str, Any]:
     spec = DATASETS.get(name)
     d = store_dir(spec, tier)
     f = _complete_file(d)
+    if not f.is_file() and d.parent.is_dir():
+        with build_lock(d):  # a build in progress (or a --force swap): wait for it
+            pass
     if not f.is_file():
         raise StoreError(
             f"dataset {name!r} (tier {spec.resolve_tier(tier)!r}) is not prepared in {d}; run "
@@ -425,20 +445,20 @@ def open_part(
     if part not in meta["parts"]:
         raise KeyError(f"dataset {name!r} has no part {part!r}; parts: {', '.join(meta['parts'])}")
     d = store_dir(spec, tier)
-    fix = f"delete {d} and run `decathlon prepare {name} --tier {tier}` again"
     try:
         ds = xr.open_zarr(d / f"{part}.zarr", consolidated=True, chunks=None)
     except Exception as e:  # zarr raises many kinds; all mean the same to the user
         raise StoreError(
             f"store {d / (part + '.zarr')} is corrupted or incomplete and cannot be opened "
-            f"({type(e).__name__}: {e}); {fix}"
+            f"({type(e).__name__}: {e}); {advice(d, meta, name, tier)}"
         ) from None
     if verify:
         try:
             ds = stores.load(ds, d / f"{part}.zarr")
         except Exception as e:
             raise StoreError(
-                f"store {d / (part + '.zarr')} is corrupted ({type(e).__name__}: {e}); {fix}"
+                f"store {d / (part + '.zarr')} is corrupted ({type(e).__name__}: {e}); "
+                f"{advice(d, meta, name, tier)}"
             ) from None
         want = meta["parts"][part]["sha256"]
         key = (str(d / f"{part}.zarr"), want)
@@ -459,6 +479,6 @@ def verify_digest(
         d = store_dir(DATASETS.get(name), tier)
         raise StoreError(
             f"store {d / (part + '.zarr')} is corrupted: sha256 of its arrays is {got}, "
-            f"expected {want} (recorded when it was written); delete {d} and run "
-            f"`decathlon prepare {name} --tier {tier}` again"
+            f"expected {want} (recorded when it was written); "
+            f"{advice(d, meta, name, tier)}"
         )

@@ -74,7 +74,8 @@ def test_interrupted_materialization_leaves_nothing_readable(cache, monkeypatch,
         data.materialize("toy-int", "mini")
     assert not data.is_prepared("toy-int", "mini")
     parent = data.store_dir(data.DATASETS.get("toy-int"), "mini").parent
-    assert list(parent.iterdir()) == []  # the temporary store was removed
+    left = [q for q in parent.iterdir() if q.suffix != ".lock"]  # the lock file is reusable
+    assert left == []  # the temporary store was removed
     with pytest.raises(data.StoreError, match=r"is not prepared .* run `decathlon prepare toy-int"):
         data.open_part("toy-int", "mini", "all")
 
