@@ -84,7 +84,8 @@ def describe(task: TaskSpec | str, tier: Tier = "mini") -> dict[str, Any]:
     prepared = is_prepared(task.dataset, tier)
     if prepared:  # a store that exists but cannot be read is corrupt, not "not prepared"
         meta = store_meta(task.dataset, tier)
-        ds = open_part(task.dataset, tier, task.splits["test"].part, meta=meta)
+        # verified: a damaged store (a deleted chunk too) is reported here, with the fix
+        ds = open_part(task.dataset, tier, task.splits["test"].part, verify=True, meta=meta)
         try:
             n_ent = ds.sizes.get("entity", "N") if task.window_fn is None else "P"
             feats = [f for v in task.inputs for f in feature_names(ds, v)]

@@ -151,7 +151,7 @@ def test_an_honest_file_still_scores(prepared, tmp_path):
     assert r["points"]["value"] == 0
 
 
-@pytest.mark.parametrize("victim", [".zmetadata"])
+@pytest.mark.parametrize("victim", [".zmetadata", "pos/first-chunk"])
 def test_describe_calls_a_damaged_store_corrupt(springs_mini, tmp_path, capsys, victim):
     """A prepared store missing a file is corrupt (exit 2, with the fix), not 'not prepared'."""
     import shutil
@@ -163,6 +163,8 @@ def test_describe_calls_a_damaged_store_corrupt(springs_mini, tmp_path, capsys, 
     shutil.copytree(d, backup)
     try:
         target = d / victim
+        if victim == "pos/first-chunk":
+            target = sorted(p for p in (d / "pos").iterdir() if not p.name.startswith("."))[0]
         if target.is_file():
             target.unlink()
         else:
