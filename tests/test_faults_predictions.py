@@ -169,8 +169,18 @@ def test_describe_calls_a_damaged_store_corrupt(springs_mini, tmp_path, capsys, 
             target.unlink()
         else:
             shutil.rmtree(target)
-        assert main(["describe", TASK]) == 2
-        err = capsys.readouterr().err
+        import os
+        import subprocess
+        import sys
+
+        r = subprocess.run(  # a fresh process, as a user runs it (nothing verified yet)
+            [sys.executable, "-m", "decathlon", "describe", TASK],
+            capture_output=True,
+            text=True,
+            env=os.environ.copy(),
+        )
+        assert r.returncode == 2
+        err = r.stderr
         assert "corrupt" in err and "`decathlon prepare nri-springs --tier mini` again" in err
         assert err.count("\n") == 1
     finally:
