@@ -189,3 +189,19 @@ def test_bootstrap_replicates_equal_the_item_by_item_computation(distinct):
     boot2.prefetch([("auroc", "g"), ("mse", "f"), ("shd", "g")])
     np.testing.assert_array_equal(boot2("auroc", "g")[1], direct)
     np.testing.assert_array_equal(boot2("mse", "f")[1], mse)
+
+
+def test_cached_bootstrap_weights_are_the_drawn_ones(tmp_path, monkeypatch):
+    """Large weight matrices are cached in the data cache; a cached file gives the same values,
+    and a damaged one is ignored (drawn again)."""
+    from decathlon.benchmark.bootstrap import multinomial_weights
+
+    monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path))
+    n, b = 1000, 1000
+    drawn = np.random.default_rng(3).multinomial(n, np.full(n, 1 / n), size=b).astype(np.int32)
+    first = multinomial_weights(n, b, 3)
+    files = list((tmp_path / "bootstrap").iterdir())
+    assert len(files) == 1 and np.array_equal(first, drawn)
+    np.testing.assert_array_equal(multinomial_weights(n, b, 3), drawn)  # from the cache
+    np.save(files[0], np.zeros((b, n), np.int32))  # damaged: rows do not sum to n
+    np.testing.assert_array_equal(multinomial_weights(n, b, 3), drawn)
