@@ -29,11 +29,11 @@ __all__ = ["run_evaluator_benchmarks", "PLAIN_SCRIPTS"]
 _START = "import time\nt0 = time.perf_counter()  # imports count, on both sides\n"
 
 _MEASURE = """
-import json, resource
+import json, resource, sys
 value = main()
 wall = time.perf_counter() - t0
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"wall_s": wall, "peak_mib": rss, "value": value}))
+sys.stdout.write(json.dumps({"wall_s": wall, "peak_mib": rss, "value": value}) + "\n")
 """
 
 _READ = """

@@ -108,8 +108,8 @@ def store_read(
 ) -> dict[str, Any]:
     """Read one part from its store against ``np.load`` of the same bytes (module docstring)."""
     spec = DATASETS.get(dataset)
-    assert spec.build_chunk is not None, f"{dataset} is not built in chunks"
-    pieces = [spec.build_chunk(spec, tier, c) for c in spec.chunks(tier) if c.part == part]
+    build = spec.chunk_builder()
+    pieces = [build(spec, tier, c) for c in spec.chunks(tier) if c.part == part]
     with tempfile.TemporaryDirectory(prefix="decathlon-bench-") as tmp:
         d = Path(tmp)
         paths = _write_layouts(pieces, d, spec.chunk_size)

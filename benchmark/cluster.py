@@ -103,8 +103,7 @@ def dask_client(
 def _piece(spec: DatasetSpec, tier: str, chunk: Chunk) -> Any:
     from .contract import validate
 
-    assert spec.build_chunk is not None
-    piece = spec.build_chunk(spec, tier, chunk)
+    piece = spec.chunk_builder()(spec, tier, chunk)
     validate(piece)
     if piece.sizes.get("sample") != chunk.size:
         raise ValueError(

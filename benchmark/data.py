@@ -175,6 +175,12 @@ class DatasetSpec:
             f"dataset {self.name!r} has no tier {tier!r}; valid tiers: {', '.join(self.tiers)}"
         )
 
+    def chunk_builder(self) -> ChunkBuilder:
+        """``build_chunk``; ``ValueError`` if the dataset is not built in chunks."""
+        if self.build_chunk is None or not self.chunk_size:
+            raise ValueError(f"dataset {self.name!r} is not built in chunks (no build_chunk)")
+        return self.build_chunk
+
     def chunks(self, tier: str) -> list[Chunk]:
         """Every chunk of ``tier``, part by part in sample order (datasets with ``build_chunk``).
 
@@ -186,9 +192,8 @@ class DatasetSpec:
         >>> len(spec.chunks("large"))  # a million training simulations in chunks of 5000
         204
         """
-        if self.build_chunk is None or not self.chunk_size:
-            raise ValueError(f"dataset {self.name!r} is not built in chunks (no build_chunk)")
-        sizes, size = self.tiers[self.resolve_tier(tier)], self.chunk_size
+        self.chunk_builder()
+        sizes, size = self.tiers[self.resolve_tier(tier)], int(self.chunk_size or 0)
         return [
             Chunk(part, c, start, min(size, int(sizes[part]) - start))
             for part in self.parts
@@ -200,8 +205,7 @@ def stream_chunks(spec: DatasetSpec, tier: str, progress: bool) -> Iterator[tupl
     """The ``build`` of a dataset with ``build_chunk``: every chunk in order (the serial build)."""
     from tqdm.auto import tqdm
 
-    todo, build_chunk = spec.chunks(tier), spec.build_chunk
-    assert build_chunk is not None  # spec.chunks raised otherwise
+    todo, build_chunk = spec.chunks(tier), spec.chunk_builder()
     with tqdm(
         total=sum(c.size for c in todo),
         desc=f"simulate {spec.name} ({tier})",
