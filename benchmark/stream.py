@@ -256,8 +256,8 @@ def evaluate_stream(
     evaluation = {"mode": "streaming", "chunk_samples": chunk, "bootstrap": "poisson"}
     if task.kind == "graph":
         evaluation |= {"auroc_bins": AUROC_BINS, "auroc_bin_error_bound": sc.auroc_bound()}
-    seeds = {"bootstrap": cfg.seed, "shuffle": list(task.shuffle_seeds), "model": None}
-    seeds["model"] = getattr(model, "seed", None)
+    model_seed = getattr(model, "seed", None)
+    seeds = {"bootstrap": cfg.seed, "shuffle": list(task.shuffle_seeds), "model": model_seed}
     rec = make_result(
         model=_model_info(model),
         task=provenance(task, split, tier, meta, stats),
