@@ -33,7 +33,7 @@ import json, resource, sys
 value = main()
 wall = time.perf_counter() - t0
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-sys.stdout.write(json.dumps({"wall_s": wall, "peak_mib": rss, "value": value}) + "\n")
+sys.stdout.write(json.dumps({"wall_s": wall, "peak_mib": rss, "value": value}) + "\\n")
 """
 
 _READ = """
