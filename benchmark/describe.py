@@ -5,10 +5,50 @@ from __future__ import annotations
 from typing import Any
 
 from .data import DATASETS, StoreError, Tier, is_prepared, open_part, store_dir, store_meta
+from .symmetries import SYMMETRIES
 from .tasks import TaskSpec, get_task
 from .windows import constant_names, feature_names
 
-__all__ = ["describe"]
+__all__ = ["describe", "probe_applicability", "ONE_FRAME"]
+
+#: Why a one-frame context has no temporal probe (the table's and the figure's ``n/a`` marker).
+ONE_FRAME = "one-frame context"
+
+#: The temporal probes in display order (:data:`decathlon.benchmark.probes.PROBES`).
+_TEMPORAL = ("reversal", "shuffle", "freeze")
+
+
+def probe_applicability(task: TaskSpec | str) -> dict[str, str | None]:
+    """Every temporal and symmetry probe of the suite: ``None`` where it applies to ``task``,
+    else the reason it does not (``docs/probes.md`` §1 and §3).
+
+    A one-frame context has nothing to reverse, shuffle or freeze, so no temporal probe applies
+    (the N-body forecast); its symmetry probes still do.
+
+    Examples
+    --------
+    >>> a = probe_applicability("particles/nbody-forecast")
+    >>> a["reversal"]
+    'one-frame context: nothing to reverse, shuffle or freeze'
+    >>> a["rotate"] is None
+    True
+    """
+    task = get_task(task)
+    out: dict[str, str | None] = {}
+    for p in _TEMPORAL:
+        if p in task.probes:
+            out[p] = None
+        elif task.context <= 1:
+            out[p] = f"{ONE_FRAME}: nothing to reverse, shuffle or freeze"
+        else:
+            out[p] = "not declared in the task record"
+    for g in SYMMETRIES:
+        out[g] = (
+            None
+            if g in task.equivariance
+            else "not a declared symmetry of this task's physics or scene"
+        )
+    return out
 
 
 def _output(task: TaskSpec, n_ent: Any, tfeats: list[str]) -> dict[str, Any]:
@@ -116,6 +156,9 @@ def describe(task: TaskSpec | str, tier: Tier = "mini") -> dict[str, Any]:
         "direction": "higher is better" if task.higher_is_better else "lower is better",
         "probes": list(task.probes),
         "equivariance": list(task.equivariance),
+        "probes_not_applied": {
+            k: why for k, why in probe_applicability(task).items() if why is not None
+        },
         "time_reversible_physics": task.reversible,
         "trivial_baseline": task.trivial,
         "description": task.description,

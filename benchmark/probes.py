@@ -42,7 +42,15 @@ from .symmetries import SYMMETRIES, symmetric_inputs
 from .tasks import TaskSpec
 from .windows import Windows
 
-__all__ = ["PROBES", "probe_variants", "transform", "velocity_columns", "score_probes", "Scores"]
+__all__ = [
+    "PROBES",
+    "probe_variants",
+    "transform",
+    "velocity_columns",
+    "score_probes",
+    "relative_gap",
+    "Scores",
+]
 
 
 class Scores(Protocol):
@@ -229,3 +237,28 @@ def score_probes(task: TaskSpec, boot: Scores, sens_of: SensitivityFn) -> dict[s
             continue
         out[p] = _probe_entry(task, p, vs, boot, sens_of)
     return out
+
+
+def relative_gap(entry: dict[str, Any], plain: float | None, perfect: float) -> float | None:
+    """The probe gap relative to the plain error, ``(E_p - E) / (E - E_perfect)``.
+
+    This is the quantity the table and the figure show (``docs/probes.md`` §2, "What the table
+    and the figure show"): the change of the distance to a perfect score, positive when the probe
+    makes the model worse, for either metric direction (for AUROC the error is ``1 - AUROC``). It
+    is at least -1 (a probe cannot take the error below zero). ``None`` when the probe has no gap
+    (missing, not applicable) or the plain score is already perfect.
+
+    Examples
+    --------
+    >>> relative_gap({"gap": 0.5}, plain=2.0, perfect=0.0)  # error 2.0 -> 2.5: 25 % worse
+    0.25
+    >>> relative_gap({"gap": -0.25}, plain=0.75, perfect=1.0)  # AUROC 0.75 -> 0.5: error x2
+    1.0
+    """
+    gap = entry.get("gap")
+    if gap is None or plain is None:
+        return None
+    den = plain - perfect
+    if not np.isfinite(den) or abs(den) <= 1e-12 * max(1.0, abs(perfect)):
+        return None
+    return finite(gap / den)

@@ -7,13 +7,20 @@ the CLI only parses arguments, calls the library and prints what this module for
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .metrics import get_metric
+from .probes import PROBES, relative_gap
+
 __all__ = [
     "format_table",
+    "probe_cells",
+    "ProbeCell",
+    "gap_text",
     "event_means",
     "format_run",
     "format_describe",
@@ -33,27 +40,115 @@ def _fmt(x: Any, digits: int = 4) -> str:
     return str(x)
 
 
+#: Relative gaps from this error ratio on are shown as the ratio (``x51``) instead of a percent.
+RATIO_FROM = 10.0
+#: The temporal probes as the table and the figure name them (what happened to the context).
+PROBE_LABELS = {"reversal": "reversed", "shuffle": "shuffled", "freeze": "frozen"}
+#: One line per displayed quantity, printed under the table (``docs/probes.md`` §2 and §4).
+PROBE_LEGEND = (
+    "points: 0 at the task's trivial baseline, 1000 at its target (docs/probes.md §4)",
+    "reversed/shuffled/frozen: change of the error when the context is played backwards, "
+    "shuffled or frozen to its last frame, (E_probe - E) / (E - E_perfect) (error = 1 - AUROC "
+    "for graphs); + = worse, x21 = 21 times the error",
+    "TS in the result files = reversed or shuffled / frozen; it explodes when freezing barely "
+    "moves the error, as with position+velocity inputs (docs/probes.md §2)",
+)
+
+
+def gap_text(rel: float | None) -> str:
+    """The displayed relative gap: ``+12%``, ``-3.1%``, ``0%``, ``+850%`` or, from a tenfold
+    error on, the error ratio ``x51``; ``n/d`` when undefined (a perfect plain score).
+
+    Examples
+    --------
+    >>> [gap_text(v) for v in (0.1234, -0.031, 0.0, 8.5, 50.0, None)]
+    ['+12%', '-3.1%', '0%', '+850%', 'x51', 'n/d']
+    """
+    if rel is None:
+        return "n/d"
+    if rel == 0.0:
+        return "0%"
+    if 1.0 + rel >= RATIO_FROM:
+        return f"x{1.0 + rel:.0f}"
+    pct = 100.0 * rel
+    return f"{pct:+.0f}%" if abs(pct) >= 9.95 else f"{pct:+.1f}%"
+
+
+@dataclass(frozen=True)
+class ProbeCell:
+    """What the table and the figure show for one temporal probe of one result.
+
+    ``status`` is ``ok``, ``missing`` (the probe's predictions were not supplied), ``n/a``
+    (the probe does not apply to the task; ``note`` says why) or ``not run``; ``rel_gap`` is
+    :func:`decathlon.benchmark.probes.relative_gap` of an ``ok`` probe.
+    """
+
+    status: str
+    rel_gap: float | None = None
+    note: str = ""
+
+    @property
+    def text(self) -> str:
+        """The cell's text: :func:`gap_text` of the relative gap, else the status."""
+        return gap_text(self.rel_gap) if self.status == "ok" else self.status
+
+
+def _not_applied(task_name: str, probe: str) -> str | None:
+    from .describe import probe_applicability
+
+    try:
+        return probe_applicability(task_name).get(probe)
+    except KeyError:  # a record of a task this installation does not register
+        return None
+
+
+def probe_cells(r: dict[str, Any]) -> dict[str, ProbeCell]:
+    """The displayed reversal, shuffle and freeze cells of result ``r`` (the one helper behind
+    :func:`format_table` and :func:`plot_results`, so both show the same numbers)."""
+    prim = r["task"]["primary"]
+    plain = r["metrics"][prim]["value"]
+    perfect = r.get("points", {}).get("perfect_value")
+    if perfect is None:
+        perfect = get_metric(prim)[0].perfect
+    out: dict[str, ProbeCell] = {}
+    for p in PROBES:
+        e = r["probes"].get(p)
+        if e is None:
+            why = _not_applied(r["task"]["name"], p)
+            out[p] = ProbeCell("n/a", note=why) if why else ProbeCell("not run")
+        elif e.get("status") == "missing":
+            out[p] = ProbeCell("missing", note=e.get("note", ""))
+        else:
+            out[p] = ProbeCell("ok", relative_gap(e, plain, perfect))
+    return out
+
+
+def _probe_row(cells: dict[str, ProbeCell]) -> list[str]:
+    na = [c for c in cells.values() if c.status == "n/a"]
+    if len(na) == len(cells):  # one marker for the row, e.g. "n/a: one-frame context"
+        return [f"n/a: {na[0].note.split(':')[0]}"]
+    return [cells[p].text for p in PROBES]
+
+
 def format_table(results: list[dict[str, Any]]) -> str:
-    """A plain-text table: task, model, primary metric [95% CI], points, probe gaps and TS."""
-    head = [
-        "task",
-        "model",
-        "primary",
-        "value",
-        "95% CI",
-        "points",
-        "rev gap",
-        "TS rev",
-        "shuf gap",
-        "TS shuf",
-    ]
-    rows = []
+    """A plain-text table: task, model, primary metric [95% CI], points and the probes.
+
+    The probe columns are the relative gaps of :func:`probe_cells`, the numbers the figure shows;
+    one line per quantity under the table says what it is, and a note names the probes that do
+    not apply or were not supplied.
+    """
+    head = ["task", "model", "primary", "value", "95% CI", "points"]
+    head += [PROBE_LABELS[p] for p in PROBES]
+    rows: list[list[str]] = []
+    notes: dict[tuple[str, str, str], list[str]] = {}
     for r in results:
         prim = r["task"]["primary"]
         m = r["metrics"][prim]
-        pr = r["probes"]
-        rev, shu = pr.get("reversal", {}), pr.get("shuffle", {})
         ci = m["ci95"]
+        cells = probe_cells(r)
+        for p, c in cells.items():
+            if c.status in ("n/a", "missing") and c.note:
+                notes.setdefault((c.status, r["task"]["name"], c.note), []).append(p)
         rows.append(
             [
                 r["task"]["name"],
@@ -62,19 +157,30 @@ def format_table(results: list[dict[str, Any]]) -> str:
                 _fmt(m["value"]),
                 f"[{_fmt(ci[0], 3)}, {_fmt(ci[1], 3)}]",
                 _fmt(r.get("points", {}).get("value"), 3),
-                _fmt(rev.get("gap"), 3),
-                _fmt(rev.get("ts"), 3),
-                _fmt(shu.get("gap"), 3),
-                _fmt(shu.get("ts"), 3),
+                *_probe_row(cells),
             ]
         )
-    widths = [
-        max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(head)
+    legend = [*PROBE_LEGEND]
+    legend += [
+        f"{st} on {task}: {', '.join(dict.fromkeys(ps))} ({note})"
+        for (st, task, note), ps in notes.items()
     ]
-    line = "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))
-    sep = "  ".join("-" * w for w in widths)
-    body = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join([line, sep, *body])
+    return "\n".join([*_columns(head, rows), *legend])
+
+
+def _columns(head: list[str], rows: list[list[str]]) -> list[str]:
+    """Left-aligned columns; a row shorter than ``head`` ends in one free-running cell."""
+
+    def width(i: int) -> int:
+        cells = [len(r[i]) for r in rows if i < len(r) - (len(r) < len(head))]
+        return max([len(head[i]), *cells])
+
+    widths = [width(i) for i in range(len(head))]
+    out = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+    out.append("  ".join("-" * w for w in widths))
+    for r in rows:
+        out.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip())
+    return out
 
 
 def event_means(results: list[dict[str, Any]]) -> list[tuple[str, str, str, float, int]]:
@@ -94,65 +200,21 @@ def event_means(results: list[dict[str, Any]]) -> list[tuple[str, str, str, floa
     ]
 
 
-def plot_results(results: list[dict[str, Any]], path: str | Path) -> Path:
-    """A PNG: rollout-error curves of every forecast task, and probe gaps of every result.
+def plot_results(
+    results: list[dict[str, Any]],
+    path: str | Path,
+    scores: dict[str, dict[str, Any]] | None = None,
+) -> Path:
+    """The decathlon figure (``decathlon.png``): points per event and totals, the primary metric
+    of every task, and the temporal probes with the table's numbers.
 
-    Top row: error per horizon step (log scale), one panel per forecast task, one line per
-    model. Bottom: relative probe gaps ``(E_probe - E) / |E|`` of the primary metric (signed so
-    that positive means worse), one bar group per (task, model).
+    ``scores`` maps a model to its :func:`decathlon.benchmark.points.decathlon_score` record
+    (default: computed over every registered event). Drawn by
+    :func:`decathlon.benchmark.figure.plot_decathlon`.
     """
-    import matplotlib
+    from .figure import plot_decathlon
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fore = sorted({r["task"]["name"] for r in results if "curve" in r})
-    ncol = max(len(fore), 1)
-    fig = plt.figure(figsize=(max(5 * ncol, 10), 8.5), constrained_layout=True)
-    gs = fig.add_gridspec(2, ncol)
-    for i, tname in enumerate(fore):
-        ax = fig.add_subplot(gs[0, i])
-        for r in results:
-            if r["task"]["name"] == tname:
-                c = r["curve"]["per_step"]
-                steps = r["curve"].get("steps") or list(range(1, len(c) + 1))
-                ax.plot(steps, c, marker="o" if len(c) == 1 else ".", label=r["model"]["name"])
-        ax.set_yscale("log")
-        ax.set_title(tname, fontsize=9)
-        ax.set_xlabel("horizon step")
-        ax.set_ylabel(next(r["curve"]["metric"] for r in results if r["task"]["name"] == tname))
-        ax.legend(fontsize=7)
-    ax = fig.add_subplot(gs[1, :])
-    labels: list[str] = []
-    probes = ["reversal", "shuffle", "freeze"]
-    vals: dict[str, list[float]] = {p: [] for p in probes}
-    for r in results:
-        if not any(r["probes"].get(p, {}).get("gap") is not None for p in probes):
-            continue  # e.g. one-frame contexts: no temporal probe
-        base = r["metrics"][r["task"]["primary"]]["value"] or 0.0
-        sign = -1.0 if r["task"].get("higher_is_better") else 1.0
-        labels.append(f"{r['task']['name']}\n{r['model']['name']}")
-        for p in probes:
-            g = r["probes"].get(p, {}).get("gap")
-            vals[p].append(np.nan if g is None else sign * g / max(abs(base), 1e-12))
-    x = np.arange(len(labels))
-    for k, p in enumerate(probes):
-        ax.bar(x + (k - 1) * 0.27, vals[p], width=0.27, label=p)
-    ax.axhline(0, color="k", lw=0.6)
-    ax.set_yscale("symlog", linthresh=0.1)
-    ax.set_xticks(x, labels, fontsize=6, rotation=60, ha="right")
-    ax.set_ylabel("relative probe gap (+ = worse)")
-    ax.set_title(
-        "Temporal probes: how much the score moves when the context is reversed, shuffled "
-        "or frozen",
-        fontsize=9,
-    )
-    ax.legend(fontsize=8)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return plot_decathlon(results, path, scores)
 
 
 def format_run(run: dict[str, Any]) -> str:
