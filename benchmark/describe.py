@@ -46,7 +46,7 @@ def probe_applicability(task: TaskSpec | str) -> dict[str, str | None]:
         out[g] = (
             None
             if g in task.equivariance
-            else "not a declared symmetry of this task's physics or scene"
+            else "not a symmetry probed here: docs/probes.md §3 gives each physics' symmetries"
         )
     return out
 

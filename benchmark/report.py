@@ -244,11 +244,16 @@ def format_describe(d: dict[str, Any], as_json: bool = False) -> str:
         f"{d['task']} (v{d['version']}, {d['kind']}, event {d['event']}) on {d['dataset']}",
         f"  {d['description']}",
         f"  normalization: {d['normalization']}; metrics: {', '.join(d['metrics'])} "
-        f"(primary {d['primary']}, {d['direction']}); probes: {', '.join(d['probes']) or 'none'}; "
-        f"symmetries: {', '.join(d['equivariance']) or 'none'}; "
+        f"(primary {d['primary']}, {d['direction']}); "
         f"time-reversible physics: {d['time_reversible_physics']}",
-        "  model receives:",
+        f"  probes: {', '.join(d['probes']) or 'none'}; "
+        f"symmetries: {', '.join(d['equivariance']) or 'none'}",
     ]
+    why_not: dict[str, list[str]] = {}
+    for probe, why in d.get("probes_not_applied", {}).items():
+        why_not.setdefault(why, []).append(probe)
+    lines += [f"  n/a: {', '.join(ps)} ({why})" for why, ps in why_not.items()]
+    lines.append("  model receives:")
     for k, v in d["inputs"].items():
         shape = v.get("shape", "")
         extra = f" features={v['features']}" if "features" in v else ""
