@@ -313,6 +313,8 @@ def _metric_panels(results: list[dict[str, Any]]) -> list[tuple[str, Any]]:
             panels.append(("curve", (t, rs)))
         else:
             panels.append(("one_step", (t, rs)))
+    order = {"curve": 0, "one_step": 1}
+    panels.sort(key=lambda p: order[p[0]])  # stable: by task name within a kind
     if graphs:
         panels.append(("graph", graphs))
     return panels
