@@ -133,7 +133,14 @@ def _points_panel(ax: Axes, totals: dict[str, Any], colors: dict[str, Any]) -> N
     for i, ev in enumerate(events):
         if ev in missing:
             ax.axvspan(i - 0.45, i + 0.45, color="0.92", zorder=0)
-            ax.text(i, 500, "no data\n(not prepared)", ha="center", va="center", fontsize=8)
+            ax.text(
+                i,
+                500,
+                "no result\n(data not prepared\nor task not run)",
+                ha="center",
+                va="center",
+                fontsize=8,
+            )
     ax.set_xticks(x, [_short(ev) for ev in events], fontsize=8)
     ax.set_xlim(-0.5, len(events) - 0.5)
     ax.set_ylim(0, 1050)
@@ -161,9 +168,9 @@ def _totals_panel(ax: Axes, totals: dict[str, Any], colors: dict[str, Any]) -> N
     ax.set_xlabel(f"decathlon score (max {top})")
     missing = sorted({ev for t in totals.values() for ev in t["missing"]})
     note = (
-        f"incomplete (hatched): no data for {', '.join(_short(e) for e in missing)}"
+        f"incomplete (hatched): no result for {', '.join(_short(e) for e in missing)}"
         if missing
-        else "complete: every event has data"
+        else "complete: every event has a result"
     )
     ax.set_title("Total with 95% interval\n" + "\n".join(textwrap.wrap(note, 50)), fontsize=9)
     ax.grid(axis="x", alpha=0.3)
