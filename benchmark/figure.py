@@ -158,10 +158,11 @@ def _totals_panel(ax: Axes, totals: dict[str, Any], colors: dict[str, Any]) -> N
     top = max((t["max"] for t in totals.values()), default=1000)
     for i, m in enumerate(models):
         t = totals[m]
-        lo, hi = t["ci95"]
+        lo, hi = (t["total"] if v is None else v for v in t["ci95"])
         inc = bool(t["missing"])
         ax.barh(i, t["total"], color=colors[m], hatch="//" if inc else None, edgecolor="white")
-        ax.errorbar(t["total"], i, xerr=[[t["total"] - lo], [hi - t["total"]]], color="k", lw=1)
+        err = [[max(t["total"] - lo, 0.0)], [max(hi - t["total"], 0.0)]]
+        ax.errorbar(t["total"], i, xerr=err, color="k", lw=1)
         ax.text(hi + top * 0.01, i, f"{t['total']:.0f}", va="center", fontsize=8)
     ax.set_yticks(range(len(models)), models, fontsize=8)
     ax.set_xlim(0, top)
