@@ -128,11 +128,15 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from decathlon.benchmark.baselines import BASELINES
     from decathlon.benchmark.context import EvalConfig
     from decathlon.benchmark.report import format_table
     from decathlon.benchmark.results import save_result
     from decathlon.benchmark.suite import run_baseline
+    from decathlon.benchmark.user_models import find_model
 
+    if args.model not in BASELINES:
+        find_model(args.model)  # a wrong name fails here, before any data is built
     cfg = EvalConfig(n_boot=args.n_boot, progress=True)
     r = run_baseline(
         args.model,
@@ -144,7 +148,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         stream=args.stream,
     )
     print(format_table([r]))
-    print(f"result: {save_result(r, args.out)}")
+    print(f"result: {save_result(r, args.out, overwrite=args.overwrite)}")
     return 0
 
 
@@ -173,7 +177,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         model_name=args.name,
     )
     print(format_table([r]))
-    print(f"result: {save_result(r, args.out)}")
+    print(f"result: {save_result(r, args.out, overwrite=args.overwrite)}")
     return 0
 
 
@@ -320,14 +324,38 @@ def _add_dask_arguments(s: argparse.ArgumentParser, what: str) -> None:
 
 def _add_evaluation_commands(sub: Any) -> None:
     """``evaluate``, ``export-inputs``, ``score``, ``run``."""
-    s = sub.add_parser("evaluate", help="evaluate a baseline on a task and write its result JSON")
-    s.add_argument("--model", required=True, help="baseline name (see `decathlon list`)")
+    s = sub.add_parser(
+        "evaluate",
+        help="evaluate a baseline or your own model on a task and write its result JSON",
+        description="Evaluate a model on a task and write its result JSON. MODEL is a built-in "
+        "baseline (`decathlon list`), module:Class (importable), path/to/file.py:Class, or a "
+        "name registered by an installed package in the entry-point group 'decathlon.models'. "
+        "A class or factory is called with the task record when its first parameter is "
+        "required or named `task`, else with no arguments. If the model has fit(), it is "
+        "trained first with model.fit(task.train_data(tier)). Loading a file or module runs "
+        "its code: name only your own.",
+    )
+    s.add_argument(
+        "--model",
+        required=True,
+        help="baseline name, module:Class, path/to/file.py:Class or a decathlon.models entry "
+        "point (required)",
+    )
     s.add_argument("--task", required=True)
     s.add_argument("--tier", default="mini", choices=TIER_CHOICES)
     s.add_argument("--split", default="test")
     s.add_argument("--out", default="results", type=_out_dir)
     s.add_argument(
-        "--epochs", type=_at_least(1), default=20, help="training epochs (learned baselines)"
+        "--overwrite",
+        action="store_true",
+        help="replace an existing result file of the same model, task and tier (default: refuse)",
+    )
+    s.add_argument(
+        "--epochs",
+        type=_at_least(1),
+        default=20,
+        help="training epochs of the learned baselines (default: %(default)s; your own model's "
+        "fit() gets the training data only)",
     )
     s.add_argument("--n-boot", type=_at_least(0), default=1000)
     s.add_argument(
@@ -354,8 +382,18 @@ def _add_evaluation_commands(sub: Any) -> None:
     s.add_argument("predictions")
     s.add_argument("--tier", default="mini", choices=TIER_CHOICES)
     s.add_argument("--split", default="test")
-    s.add_argument("--name", default="offline", help="model name for the result")
+    s.add_argument(
+        "--name",
+        default=None,
+        help="model name for the result and its file name (default: the predictions file's "
+        "name without .npz)",
+    )
     s.add_argument("--out", default="results", type=_out_dir)
+    s.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing result file of the same name, task and tier (default: refuse)",
+    )
     s.set_defaults(func=cmd_score)
 
     s = sub.add_parser(
