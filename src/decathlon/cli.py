@@ -324,6 +324,36 @@ def _add_dask_arguments(s: argparse.ArgumentParser, what: str) -> None:
 
 def _add_evaluation_commands(sub: Any) -> None:
     """``evaluate``, ``export-inputs``, ``score``, ``run``."""
+    _add_evaluate_command(sub)
+
+    s = sub.add_parser(
+        "export-inputs", help="write a task's model inputs (every probe variant) to .npz"
+    )
+    s.add_argument("task")
+    s.add_argument("out", help="output .npz path")
+    s.add_argument("--tier", default="mini", choices=TIER_CHOICES)
+    s.add_argument("--split", default="test")
+    s.add_argument("--no-probes", action="store_true", help="only the plain inputs")
+    s.set_defaults(func=cmd_export_inputs)
+
+    _add_score_command(sub)
+
+    s = sub.add_parser(
+        "run", help="the demo decathlon: every task x the baselines, table, JSON, figure"
+    )
+    s.add_argument("--tier", default="mini", choices=TIER_CHOICES)
+    s.add_argument("--tasks", nargs="*", help="subset of tasks (default: all)")
+    s.add_argument("--baselines", default=None, help="comma-separated baselines (default: all)")
+    s.add_argument("--out", default="results", type=_out_dir)
+    s.add_argument("--epochs", type=_at_least(1), default=20, help="epochs of learned baselines")
+    s.add_argument("--n-boot", type=_at_least(0), default=1000)
+    s.add_argument("--no-progress", action="store_true")
+    _add_dask_arguments(s, "build the data and run the (task, baseline) evaluations")
+    s.set_defaults(func=cmd_run)
+
+
+def _add_evaluate_command(sub: Any) -> None:
+    """``evaluate --model MODEL --task TASK``: a baseline or the user's own model."""
     s = sub.add_parser(
         "evaluate",
         help="evaluate a baseline or your own model on a task and write its result JSON",
@@ -367,16 +397,9 @@ def _add_evaluation_commands(sub: Any) -> None:
     )
     s.set_defaults(func=cmd_evaluate)
 
-    s = sub.add_parser(
-        "export-inputs", help="write a task's model inputs (every probe variant) to .npz"
-    )
-    s.add_argument("task")
-    s.add_argument("out", help="output .npz path")
-    s.add_argument("--tier", default="mini", choices=TIER_CHOICES)
-    s.add_argument("--split", default="test")
-    s.add_argument("--no-probes", action="store_true", help="only the plain inputs")
-    s.set_defaults(func=cmd_export_inputs)
 
+def _add_score_command(sub: Any) -> None:
+    """``score TASK PREDICTIONS``: the offline route's second half."""
     s = sub.add_parser("score", help="score a predictions .npz (keys ids, pred, pred__<probe>)")
     s.add_argument("task")
     s.add_argument("predictions")
@@ -395,19 +418,6 @@ def _add_evaluation_commands(sub: Any) -> None:
         help="replace an existing result file of the same name, task and tier (default: refuse)",
     )
     s.set_defaults(func=cmd_score)
-
-    s = sub.add_parser(
-        "run", help="the demo decathlon: every task x the baselines, table, JSON, figure"
-    )
-    s.add_argument("--tier", default="mini", choices=TIER_CHOICES)
-    s.add_argument("--tasks", nargs="*", help="subset of tasks (default: all)")
-    s.add_argument("--baselines", default=None, help="comma-separated baselines (default: all)")
-    s.add_argument("--out", default="results", type=_out_dir)
-    s.add_argument("--epochs", type=_at_least(1), default=20, help="epochs of learned baselines")
-    s.add_argument("--n-boot", type=_at_least(0), default=1000)
-    s.add_argument("--no-progress", action="store_true")
-    _add_dask_arguments(s, "build the data and run the (task, baseline) evaluations")
-    s.set_defaults(func=cmd_run)
 
 
 def _add_maintainer_commands(sub: Any) -> None:
