@@ -64,7 +64,12 @@ def as_torch(
     horizon: int | None = None,
 ) -> WindowDataset:
     """A :class:`WindowDataset` of ``data``'s windows (``TrainData.windows(stride, context=,
-    horizon=)``), or of ``Windows`` given directly (the other arguments then unused)."""
+    horizon=)``), or of ``Windows`` given directly (already cut: no other arguments then)."""
     if isinstance(data, Windows):
+        if (stride, context, horizon) != (None, None, None):
+            raise TypeError(
+                "as_torch(windows) takes windows already cut; stride, context and horizon apply "
+                "to TrainData only (task.train_data(tier))"
+            )
         return WindowDataset(data)
     return data.as_torch(stride, context=context, horizon=horizon)

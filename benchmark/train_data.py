@@ -145,10 +145,10 @@ class TrainData:
         seq = np.repeat(np.arange(len(self)), len(starts))
         st = np.tile(starts, len(self))
         mx = my = None
-        if self.mask is not None:
+        if self.mask is not None:  # keep windows with some entity present in every frame
             mx = self.mask[seq[:, None], st[:, None] + np.arange(c)]
             my = self.mask[seq[:, None], st[:, None] + c - 1 + np.asarray(steps, dtype=np.int64)]
-            keep = mx.any(-1).all(-1) & (my.any(-1).all(-1) if steps else True)
+            keep = mx.any(-1).all(-1) & my.any(-1).all(-1)  # (all over no steps: True)
             seq, st, mx, my = seq[keep], st[keep], mx[keep], my[keep]
         x = self.x[seq[:, None], st[:, None] + np.arange(c)]
         if steps:
@@ -157,7 +157,7 @@ class TrainData:
             y = self.x[seq[:, None], t][..., cols]
         else:
             y = np.zeros((len(seq), 0), np.float32) if self.edges is None else self.edges[seq]
-        all_there = mx is None or (bool(mx.all()) and bool(my is None or my.all()))
+        all_there = mx is None or (bool(mx.all()) and bool(my is not None and my.all()))
         return Windows(
             ids=np.arange(len(seq), dtype=np.int64),
             x=x,
@@ -167,7 +167,7 @@ class TrainData:
             features=list(self.features),
             target_features=list(self.target_features),
             mask_x=None if all_there else mx,
-            mask_y=None if all_there else my,
+            mask_y=None if all_there or not steps else my,
             constants=None if self.constants is None else self.constants[seq],
             constant_features=list(self.constant_features),
             ranges=self.ranges,

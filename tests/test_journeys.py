@@ -325,3 +325,22 @@ def test_library_score_names_dict_predictions_offline(springs_mini):
     w = prepared.windows
     r = score(prepared, {"ids": w.ids, "pred": np.full(w.y.shape, 0.5)}, EvalConfig(n_boot=10))
     assert r["model"]["name"] == "offline"
+
+
+def test_training_windows_keep_masks_and_drop_empty_frames():
+    from decathlon.benchmark.train_data import TrainData
+
+    x = np.arange(6 * 2 * 4, dtype=np.float32).reshape(1, 6, 2, 4)
+    mask = np.ones((1, 6, 2), bool)
+    mask[0, 1, 1] = False  # entity 1 missing in frame 1
+    mask[0, 4] = False  # nobody in frame 4: no window may cover it
+    feats = ("pos_x", "pos_y", "vel_x", "vel_y")
+    data = TrainData(
+        get_task(FORECAST), "mini", "train", x, feats, feats, mask, None, (), None, 0.1,
+        np.arange(1), np.arange(1), np.zeros(1, np.int64), None,
+    )  # fmt: skip
+    w = data.windows(context=2, horizon=1)
+    assert w.start.tolist() == [0, 1]  # windows 2 and 3 would cover frame 4
+    np.testing.assert_array_equal(w.y[1, 0], x[0, 3])
+    assert w.mask_x[0].tolist() == [[True, True], [True, False]]
+    assert w.mask_y.shape == (2, 1, 2) and w.mask_y.all()
