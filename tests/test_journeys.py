@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -53,6 +54,14 @@ def test_readme_your_model_journey_in_python(springs_mini, ridge_file):
     assert (ridge_file.parent / "results/ridge-ar__particles-springs-forecast__mini.json").is_file()
     exec(compile(blocks[2], "README.md", "exec"), scope)  # the torch DataLoader lines
     assert tuple(scope["x"].shape) == (256, 3, 5, 4) and tuple(scope["y"].shape) == (256, 1, 5, 4)
+    # the README's next command, as written: the same model from the command line
+    line = _readme_blocks("bash")[0].splitlines()[0]
+    assert line.startswith("decathlon evaluate --model ridge_ar.py:RidgeAR")
+    saved = ridge_file.parent / "results/ridge-ar__particles-springs-forecast__mini.json"
+    assert main(shlex.split(line)[1:] + ["--n-boot", "20"]) == 0
+    rec = json.loads(saved.read_text())
+    assert rec["metrics"]["mse"]["value"] == r["metrics"]["mse"]["value"]  # the same model
+    assert rec["metrics"]["mse"]["ci95"] != r["metrics"]["mse"]["ci95"]  # replaced: 20 resamples
 
 
 def _evaluate_cli(model: str, out: Path, *extra: str) -> int:
