@@ -26,14 +26,14 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .data import Tier, materialize
 from .normalization import Ranges
-from .tasks import TaskSpec, get_task
+from .tasks import TaskSpec, get_task, load_split
 from .windows import Windows, check_split_tier, train_sequences
 
 if TYPE_CHECKING:
@@ -199,15 +199,18 @@ def train_data(
 
     The same sequences the built-in learned baselines train on
     (:func:`~decathlon.benchmark.windows.train_sequences`): ``train_length`` frames each,
-    non-overlapping, normalized with the train-split statistics. ``split="valid"`` gives the
-    validation sequences for early stopping. With ``build=True`` the dataset is simulated (or
-    downloaded and verified) first if it is not in the cache, as :func:`~.context.prepare` does.
+    non-overlapping, normalized with the train-split statistics. A task with its own window
+    cutter (``window_fn``: Social-GAN's windows of ETH/UCY) gets that cutter's windows of
+    ``split`` instead, input and target frames joined into one sequence each (the protocol
+    trains on the same kind of windows it tests). ``split="valid"`` gives the validation
+    sequences for early stopping. With ``build=True`` the dataset is simulated (or downloaded
+    and verified) first if it is not in the cache, as :func:`~.context.prepare` does.
     """
     task = get_task(task)
     check_split_tier(task, split, tier, "task.train_data", tier_first=True)
     if build:
         materialize(task.dataset, tier)
-    s = train_sequences(task, split, tier)
+    s = train_sequences(task, split, tier) if task.window_fn is None else _joined(task, split, tier)
     tfeats = task.targets_features(s.features) if task.kind == "forecast" else []
     return TrainData(
         task=task,
@@ -226,3 +229,27 @@ def train_data(
         start=s.start,
         ranges=s.ranges,
     )
+
+
+def _joined(task: TaskSpec, split: str, tier: Tier) -> Windows:
+    """The ``window_fn`` windows of ``split`` with inputs and targets joined along time:
+    ``x`` (window, context + horizon, entity, feature), ``mask_x`` likewise."""
+    ds = load_split(task, split, tier)  # not make_windows: its mini-tier cap is for test windows
+    w = task.window_fn(task, ds)  # type: ignore[misc]  # only called when the task has one
+    dt = ds.attrs.get("dt")
+    w = replace(w, dt=None if dt is None else float(dt))
+    if (
+        task.kind != "forecast"
+        or w.target_features != w.features
+        or len(task.steps) != task.horizon
+    ):
+        raise ValueError(
+            f"task {task.name!r}: its window_fn windows cannot be joined into training sequences "
+            "(targets must be every input feature at every horizon step); use make_windows"
+        )
+    x = np.concatenate([w.x, w.y.astype(w.x.dtype)], axis=1)
+    mask = None
+    if w.mask_x is not None:
+        my = w.mask_y if w.mask_y is not None else np.ones(w.y.shape[:3], bool)
+        mask = np.concatenate([w.mask_x, my], axis=1)
+    return replace(w, x=x, y=np.zeros((len(w), 0), np.float32), mask_x=mask, mask_y=None)

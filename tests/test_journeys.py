@@ -353,3 +353,25 @@ def test_training_windows_keep_masks_and_drop_empty_frames():
     np.testing.assert_array_equal(w.y[1, 0], x[0, 3])
     assert w.mask_x[0].tolist() == [[True, True], [True, False]]
     assert w.mask_y.shape == (2, 1, 2) and w.mask_y.all()
+
+
+def test_train_data_of_a_task_with_its_own_windows(tmp_path, monkeypatch, override):
+    """ETH/UCY: Social-GAN's windows of the train files (not 20 frames per file), joined."""
+    from test_tasks_recordings import fake_eth_spec, place
+
+    from decathlon.benchmark import data as data_mod
+    from decathlon.datasets import eth_ucy
+
+    monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path / "cache"))
+    files = eth_ucy.make_fake_eth_ucy(tmp_path / "up", seed=3)
+    override(data_mod.DATASETS, "eth-ucy", fake_eth_spec(files))
+    place(tmp_path / "cache", "eth-ucy", files)
+    task = get_task("pedestrians/eth-ucy-zara1")
+    data = task.train_data("mini")
+    ref = make_windows(task, "train", "full")  # the same cutter, no mini cap
+    assert len(data) == len(ref) > data_mod.open_part("eth-ucy", "mini", "all").sizes["sample"]
+    w = data.windows()  # the task's geometry: 8 observed, 12 predicted frames
+    np.testing.assert_array_equal(w.x, ref.x)
+    np.testing.assert_array_equal(w.y, ref.y)
+    np.testing.assert_array_equal(w.mask_x, ref.mask_x)
+    assert data.mask.shape == data.x.shape[:3] and data.dt == ref.dt
