@@ -18,9 +18,11 @@ A model is any object with ``predict(batch) -> prediction`` (:class:`Model`). ``
 * ``dt``: seconds between frames (``None`` if the dataset has no regular frame rate).
 
 The prediction is a numpy array or torch tensor of the shape ``describe(task)["output"]``
-states. Optional: ``fit(tier)`` to train on the task the model was made for, and attributes
-``name``, ``version``, ``code_url``, ``n_parameters`` (an int) and ``config_dict()`` recorded in
-the result.
+states; torch tensors are detached and moved to the CPU. Optional: ``fit`` (the built-in
+baselines: ``fit(tier)``; a model named on the command line: ``fit(task.train_data(tier))``, see
+:mod:`decathlon.benchmark.user_models`), and attributes ``name`` (default: the class name),
+``version``, ``code_url``, ``n_parameters`` (an int; default: the parameters of its torch
+modules, :func:`count_parameters`) and ``config_dict()`` recorded in the result.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ __all__ = [
     "check_prediction",
     "score_predictions",
     "model_predictor",
+    "count_parameters",
     "EVALUATOR_VERSION",
 ]
 
@@ -62,8 +65,14 @@ class Model(Protocol):
 
 
 def _to_numpy(pred: Any) -> np.ndarray:
-    if hasattr(pred, "detach"):  # a torch tensor; torch itself is never imported here
-        pred = pred.detach().cpu().numpy()
+    """A prediction as a numpy array. Torch tensors (duck-typed: torch is never imported here)
+    are detached from the autograd graph, moved to the CPU, and bfloat16/half widened to
+    float32, whatever device they are on."""
+    if hasattr(pred, "detach") and hasattr(pred, "cpu"):
+        pred = pred.detach().cpu()
+        if str(getattr(pred, "dtype", "")) in ("torch.bfloat16", "torch.float16"):
+            pred = pred.float()  # numpy has no bfloat16
+        pred = pred.numpy()
     return np.asarray(pred)
 
 
@@ -260,13 +269,42 @@ def hardware(model: Any) -> dict[str, Any]:
     }
 
 
+def count_parameters(model: Any) -> int:
+    """Trainable size of ``model`` when it does not declare ``n_parameters``: the elements of
+    the parameters of the model itself if it is a torch module, else of the torch modules among
+    its attributes (each shared parameter counted once); 0 if there are none.
+
+    Duck-typed (an object with ``parameters()`` and ``state_dict()``), so torch is not imported.
+
+    Examples
+    --------
+    >>> class Rule:
+    ...     def predict(self, batch): ...
+    >>> count_parameters(Rule())
+    0
+    """
+    found = [model] if _is_module(model) else []
+    found += [v for v in getattr(model, "__dict__", {}).values() if _is_module(v)]
+    seen: dict[int, int] = {}
+    for m in found:
+        for p in m.parameters():
+            seen[id(p)] = int(p.numel())
+    return sum(seen.values())
+
+
+def _is_module(obj: Any) -> bool:
+    return callable(getattr(obj, "parameters", None)) and callable(getattr(obj, "state_dict", None))
+
+
 def _model_info(model: Any) -> dict[str, Any]:
-    n_par = getattr(model, "n_parameters", 0)
+    """The ``model`` block of a result: declared attributes, else the class name and a count of
+    torch parameters (:func:`count_parameters`)."""
+    n_par = getattr(model, "n_parameters", None)
     return {
         "name": getattr(model, "name", type(model).__name__),
         "version": str(getattr(model, "version", "0")),
         "code_url": getattr(model, "code_url", None),
-        "n_parameters": int(n_par or 0),
+        "n_parameters": count_parameters(model) if n_par is None else int(n_par),
         "config": getattr(model, "config_dict", lambda: {})(),
     }
 

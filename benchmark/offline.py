@@ -13,6 +13,7 @@ reported missing).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ from .tasks import TaskSpec
 __all__ = ["export_inputs", "load_predictions", "score", "MAX_PREDICTION_BYTES"]
 
 MAX_PREDICTION_BYTES = 4 << 30  # refuse absurd prediction files before loading them
+
+log = logging.getLogger("decathlon")
 
 
 def export_inputs(
@@ -129,14 +132,22 @@ def score(
     predictions: str | Path | dict[str, np.ndarray],
     config: EvalConfig | None = None,
     *,
-    model_name: str = "offline",
+    model_name: str | None = None,
 ) -> dict[str, Any]:
-    """Score a predictions file (the offline half of ``evaluate``), returning a result record."""
+    """Score a predictions file (the offline half of ``evaluate``), returning a result record.
+
+    ``model_name`` names the model in the record and in the file :func:`~.results.save_result`
+    writes; by default the predictions file's name without its suffix (``gru_preds.npz`` ->
+    ``gru_preds``), or ``"offline"`` for predictions given as a dict. Probe predictions that
+    are left out are reported missing, with a warning that lists them and how to make them.
+    """
     from .results import make_result
 
     cfg = config or EvalConfig()
     prepared = prepare(prepared)
     task, w = prepared.task, prepared.windows
+    if model_name is None:
+        model_name = "offline" if isinstance(predictions, dict) else Path(predictions).stem
     data = predictions if isinstance(predictions, dict) else load_predictions(predictions, prepared)
     preds = {"plain": check_prediction(task, w, data["ids"], data["pred"], "plain")}
     known = set(probe_variants(task))
@@ -148,6 +159,7 @@ def score(
                     f"predictions key {k!r}: unknown probe variant; valid: {sorted(known)}"
                 )
             preds[v] = check_prediction(task, w, data["ids"], data[k], v)
+    _warn_missing(task, [v for v in probe_variants(task) if v not in preds])
     variants = [v for v in probe_variants(task) if v in preds]
     col = collect(task, w, variants, lambda v, sl: preds[v][sl], cfg.batch_size)
     scored = score_predictions(prepared, col, trivial_prediction(prepared), cfg.n_boot, cfg.seed)
@@ -166,4 +178,21 @@ def score(
         wall_clock_s=None,
         predictions_sha256=col.sha256,
         verification="self-reported",
+    )
+
+
+def _warn_missing(task: TaskSpec, missing: list[str]) -> None:
+    """One warning naming the probe variants without predictions and how to produce them."""
+    if not missing:
+        return
+    log.warning(
+        "predictions for %s have no probe predictions for %d of %d variants (%s): those probes "
+        "are reported missing. `decathlon export-inputs %s inputs.npz` writes the input of "
+        "each as 'x__<variant>'; predict each into 'pred__<variant>' (same 'ids') and score "
+        "again",
+        task.name,
+        len(missing),
+        len(probe_variants(task)),
+        ", ".join(missing),
+        task.name,
     )

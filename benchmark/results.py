@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
+import secrets
 import time
 from functools import lru_cache
 from importlib import resources
@@ -106,17 +106,79 @@ def result_filename(result: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", raw.replace("/", "-")) + ".json"
 
 
-def save_result(result: dict[str, Any], directory: str | Path) -> Path:
-    """Validate and write ``result`` atomically into ``directory``; returns the path."""
+def save_result(result: dict[str, Any], directory: str | Path, *, overwrite: bool = False) -> Path:
+    """Validate ``result`` and write it into ``directory`` as ``<model>__<task>__<tier>.json``.
+
+    The file is named after the model (``result["model"]["name"]``: the model's ``name``
+    attribute, else its class name; ``decathlon score --name``), the task and the tier, so the
+    results of different models sit side by side. It is written to a temporary file and moved
+    into place when complete, with the permissions of any new file (the user's umask).
+
+    Parameters
+    ----------
+    result
+        A record from :func:`~decathlon.benchmark.evaluate.evaluate` or
+        :func:`~decathlon.benchmark.offline.score`.
+    directory
+        The folder to write into (created if missing).
+    overwrite
+        Replace an existing file of the same name. By default an existing file is never
+        replaced silently: :class:`FileExistsError`, naming the file.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Examples
+    --------
+    After ``result = evaluate(Persistence(), prepare("particles/springs-forecast"))``::
+
+        save_result(result, "results")  # results/Persistence__particles-springs-forecast__mini.json
+        save_result(result, "results")  # FileExistsError: ... pass overwrite=True ...
+        save_result(result, "results", overwrite=True)  # replaced
+    """
     validate_result(result)
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     path = d / result_filename(result)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".result-")
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=1)
-    os.replace(tmp, path)
+    if path.exists() and not overwrite:
+        raise _exists(path, result)
+    tmp = str(d / f".result-{secrets.token_hex(8)}.tmp")
+    # os.open with 0o666 leaves the mode to the user's umask (mkstemp would make it 0600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(result, f, indent=1)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _link_new(tmp, path, result)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return path
+
+
+def _link_new(tmp: str, path: Path, result: dict[str, Any]) -> None:
+    """Move ``tmp`` to ``path`` only if ``path`` does not exist (a hard link fails if it does,
+    so two writers cannot both win); file systems without hard links fall back to a rename."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise _exists(path, result) from None
+    except OSError:  # no hard links here (some network or FAT file systems)
+        if path.exists():
+            raise _exists(path, result) from None
+        os.replace(tmp, path)
+
+
+def _exists(path: Path, result: dict[str, Any]) -> FileExistsError:
+    return FileExistsError(
+        f"result file {path} already exists; pass overwrite=True (command line: --overwrite) "
+        f"to replace it, or name the model differently (now {result['model']['name']!r}: the "
+        "model's `name` attribute, or `decathlon score --name`)"
+    )
 
 
 def load_result(path: str | Path, max_bytes: int = 5 << 20) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from .points import decathlon_score
 from .results import save_result
 from .stream import evaluate_stream
 from .tasks import TaskSpec, get_task, list_tasks
+from .user_models import make_user_model
 
 __all__ = ["run_baseline", "run_suite", "DEFAULT_BASELINES", "CannotTrain"]
 
@@ -69,7 +70,11 @@ def run_baseline(
 
 
 def _trained(baseline: str, task: TaskSpec, tier: Tier, epochs: int, progress: bool) -> Any:
-    """Baseline ``baseline`` made for ``task``, trained on ``tier`` if it learns."""
+    """Baseline ``baseline`` made for ``task``, trained on ``tier`` if it learns; any other name
+    is a user's model (:func:`~.user_models.make_user_model`: ``module:Class``, a file, an entry
+    point)."""
+    if baseline not in BASELINES:
+        return make_user_model(baseline, task, tier)
     spec = BASELINES.get(baseline)
     extra = {"epochs": epochs, "progress": progress} if spec.learned else {}
     model = make_baseline(baseline, task, **extra)
@@ -166,7 +171,7 @@ def _run_here(
                 say(f"skip {b} on {name}: {e}")
                 continue
             results.append(r)
-            files.append(save_result(r, out))
+            files.append(save_result(r, out, overwrite=True))  # the demo reruns
             say(f"{name:34s} {b:18s} {task.primary}={r['metrics'][task.primary]['value']:.4g}")
     return results, files
 
@@ -198,7 +203,7 @@ def _run_on(
             say(f"skip {b} on {name}: {r}")
             continue
         results.append(r)
-        files.append(save_result(r, out))
+        files.append(save_result(r, out, overwrite=True))  # the demo reruns
         prim = get_task(name).primary
         say(f"{name:34s} {b:18s} {prim}={r['metrics'][prim]['value']:.4g}")
     return results, files

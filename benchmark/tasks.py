@@ -32,6 +32,7 @@ from .metrics import get_metric
 from .registry import Registry
 
 if TYPE_CHECKING:
+    from .train_data import TrainData
     from .windows import Windows
 
 __all__ = ["TASKS", "Split", "TaskSpec", "get_task", "list_tasks", "register_task", "load_split"]
@@ -167,6 +168,19 @@ class TaskSpec:
     def targets_features(self, features: list[str]) -> list[str]:
         """The target feature names among stacked input ``features`` (columns of ``targets``)."""
         return [f for f in features if any(f == v or f.startswith(v + "_") for v in self.targets)]
+
+    def train_data(self, tier: Tier = "mini", split: str = "train") -> TrainData:
+        """The training data of this task: arrays normalized like the evaluator's inputs.
+
+        Returns a :class:`~decathlon.benchmark.train_data.TrainData` (``x``, ``features``,
+        ``constants``, ``edges``, ``dt``, ``ids``; ``.windows(stride, context=, horizon=)`` for
+        (input, target) windows, ``.as_torch(...)`` for a torch ``Dataset``). ``split="valid"``
+        gives the validation sequences. The dataset is built (or downloaded) first if needed;
+        examples in :mod:`decathlon.benchmark.train_data`.
+        """
+        from .train_data import train_data
+
+        return train_data(self, tier, split)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

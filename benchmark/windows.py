@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .data import Tier, open_part, store_meta, verify_digest
+from .data import TIERS, Tier, open_part, store_meta, verify_digest
 from .normalization import Ranges, Stats, column_ranges, task_stats, to_unit
 from .stores import ArrayHasher
 from .tasks import TaskSpec, get_task, load_split
@@ -28,6 +28,7 @@ __all__ = [
     "train_sequences",
     "feature_names",
     "constant_names",
+    "check_split_tier",
 ]
 
 
@@ -142,6 +143,46 @@ def _ranges(task: TaskSpec, ds: xr.Dataset, stats: Stats) -> Ranges | None:
     return column_ranges(stats, widths, task.inputs)
 
 
+def check_split_tier(
+    task: TaskSpec, split: str, tier: str, call: str = "make_windows", tier_first: bool = False
+) -> None:
+    """Refuse a ``split`` or ``tier`` that is not one, naming both (and the order) when swapped.
+
+    ``call`` names the function in the message; its arguments are ``(task, split, tier)``, or
+    ``(tier, split)`` when ``tier_first`` (``task.train_data(tier, split)``).
+
+    Examples
+    --------
+    >>> task = get_task("particles/springs-forecast")
+    >>> check_split_tier(task, "mini", "train")
+    Traceback (most recent call last):
+    ...
+    ValueError: make_windows(task, split, tier) got split='mini' and tier='train': they look ...
+    """
+    if split in task.splits and tier in TIERS:
+        return
+    usage = f"{call}(tier, split)" if tier_first else f"{call}(task, split, tier)"
+    splits, tiers = ", ".join(task.splits), ", ".join(TIERS)
+    if split in TIERS and tier in task.splits:
+        fixed = (
+            f"{call}({split!r}, {tier!r})" if tier_first else f"{call}(task, {tier!r}, {split!r})"
+        )
+        raise ValueError(
+            f"{usage} got split={split!r} and tier={tier!r}: they look swapped; call {fixed}"
+        )
+    if split not in task.splits:
+        hint = " (a tier, not a split)" if split in TIERS else ""
+        raise ValueError(
+            f"{usage}: split {split!r}{hint} is not a split of task {task.name!r}; splits: "
+            f"{splits}; tiers: {tiers}"
+        )
+    hint = " (a split, not a tier)" if tier in task.splits else ""
+    raise ValueError(
+        f"{usage}: tier {tier!r}{hint} is not a tier; tiers: {tiers}; splits of task "
+        f"{task.name!r}: {splits}"
+    )
+
+
 def _frame_seconds(ds: xr.Dataset) -> float | None:
     dt = ds.attrs.get("dt")
     return None if dt is None else float(dt)
@@ -162,8 +203,13 @@ def make_windows(
     the train-split statistics when the task says so. At the ``mini`` tier the test windows are
     capped at ``task.mini_windows``. ``stats`` and ``meta`` (the train statistics and the
     store's ``COMPLETE.json``) are passed by the evaluation context, which has them already.
+
+    For training data use ``task.train_data(tier)`` (:class:`~decathlon.benchmark.train_data.
+    TrainData`): training sequences can be shorter than a test window (NRI trains on 49 frames
+    and tests on 49 + 20).
     """
     task = get_task(task)
+    check_split_tier(task, split, tier)
     stats = task_stats(task, tier, meta) if stats is None else stats
     ds = load_split(task, split, tier, meta)
     w = _windows_of(task, split, ds, stats)
@@ -190,6 +236,7 @@ def iter_windows(
     the folder to delete); a split that selects samples is loaded and verified first.
     """
     task = get_task(task)
+    check_split_tier(task, split, tier, "iter_windows")
     meta = store_meta(task.dataset, tier) if meta is None else meta
     stats = task_stats(task, tier, meta) if stats is None else stats
     s = task.splits[split]
@@ -248,7 +295,9 @@ def _starts(
     if not starts:
         raise ValueError(
             f"task {task.name!r}: samples of split {split!r} have {n_t} frames, too few for "
-            f"windows of {length} frames from frame {offset}"
+            f"windows of {length} frames from frame {offset}; for training data use "
+            f"get_task({task.name!r}).train_data(tier), whose .windows(context=...) cuts "
+            "windows that fit"
         )
     return starts
 
@@ -332,6 +381,7 @@ def train_sequences(task: TaskSpec | str, split: str = "train", tier: Tier = "mi
     ``y``. One sequence per sample if the task has one window per sample (``stride=None``).
     """
     task = get_task(task)
+    check_split_tier(task, split, tier, "train_sequences")
     length = task.train_length or (task.context + task.horizon)
     ds = load_split(task, split, tier)
     c = _cut(

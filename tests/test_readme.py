@@ -4,7 +4,8 @@ import re
 from pathlib import Path
 
 
-def test_readme_python_example_runs(springs_mini):
+def test_readme_python_example_runs(springs_mini, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # it saves into ./results, and save_result never overwrites
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     assert blocks, "the README lost its Python example"

@@ -6,7 +6,10 @@ The public facade (OGB's two-line contract)::
 
     prepared = prepare("particles/springs-forecast")   # data, split, statistics, windows
     result = evaluate(my_model, prepared)               # metrics, probes, points: a result record
-    save_result(result, "results")
+    save_result(result, "results")                      # results/<model>__<task>__<tier>.json
+
+Training data in one line: ``get_task(name).train_data(tier)`` (a :class:`TrainData` of
+arrays; ``.windows(...)`` for (input, target) windows, ``.as_torch(...)`` for a torch Dataset).
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -21,6 +24,7 @@ from decathlon.benchmark.evaluate import evaluate  # noqa: E402
 from decathlon.benchmark.offline import export_inputs, score  # noqa: E402
 from decathlon.benchmark.results import save_result  # noqa: E402
 from decathlon.benchmark.tasks import get_task, list_tasks  # noqa: E402
+from decathlon.benchmark.train_data import TrainData, train_data  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -31,6 +35,8 @@ __all__ = [
     "score",
     "save_result",
     "export_inputs",
+    "train_data",
+    "TrainData",
     "EvalConfig",
     "PreparedTask",
 ]

@@ -128,11 +128,15 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from decathlon.benchmark.baselines import BASELINES
     from decathlon.benchmark.context import EvalConfig
     from decathlon.benchmark.report import format_table
     from decathlon.benchmark.results import save_result
     from decathlon.benchmark.suite import run_baseline
+    from decathlon.benchmark.user_models import find_model
 
+    if args.model not in BASELINES:
+        find_model(args.model)  # a wrong name fails here, before any data is built
     cfg = EvalConfig(n_boot=args.n_boot, progress=True)
     r = run_baseline(
         args.model,
@@ -144,7 +148,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         stream=args.stream,
     )
     print(format_table([r]))
-    print(f"result: {save_result(r, args.out)}")
+    print(f"result: {save_result(r, args.out, overwrite=args.overwrite)}")
     return 0
 
 
@@ -173,7 +177,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         model_name=args.name,
     )
     print(format_table([r]))
-    print(f"result: {save_result(r, args.out)}")
+    print(f"result: {save_result(r, args.out, overwrite=args.overwrite)}")
     return 0
 
 
@@ -320,24 +324,7 @@ def _add_dask_arguments(s: argparse.ArgumentParser, what: str) -> None:
 
 def _add_evaluation_commands(sub: Any) -> None:
     """``evaluate``, ``export-inputs``, ``score``, ``run``."""
-    s = sub.add_parser("evaluate", help="evaluate a baseline on a task and write its result JSON")
-    s.add_argument("--model", required=True, help="baseline name (see `decathlon list`)")
-    s.add_argument("--task", required=True)
-    s.add_argument("--tier", default="mini", choices=TIER_CHOICES)
-    s.add_argument("--split", default="test")
-    s.add_argument("--out", default="results", type=_out_dir)
-    s.add_argument(
-        "--epochs", type=_at_least(1), default=20, help="training epochs (learned baselines)"
-    )
-    s.add_argument("--n-boot", type=_at_least(0), default=1000)
-    s.add_argument(
-        "--stream",
-        type=_at_least(1),
-        default=None,
-        metavar="SAMPLES",
-        help="evaluate SAMPLES samples at a time (splits larger than memory; Poisson bootstrap)",
-    )
-    s.set_defaults(func=cmd_evaluate)
+    _add_evaluate_command(sub)
 
     s = sub.add_parser(
         "export-inputs", help="write a task's model inputs (every probe variant) to .npz"
@@ -349,14 +336,7 @@ def _add_evaluation_commands(sub: Any) -> None:
     s.add_argument("--no-probes", action="store_true", help="only the plain inputs")
     s.set_defaults(func=cmd_export_inputs)
 
-    s = sub.add_parser("score", help="score a predictions .npz (keys ids, pred, pred__<probe>)")
-    s.add_argument("task")
-    s.add_argument("predictions")
-    s.add_argument("--tier", default="mini", choices=TIER_CHOICES)
-    s.add_argument("--split", default="test")
-    s.add_argument("--name", default="offline", help="model name for the result")
-    s.add_argument("--out", default="results", type=_out_dir)
-    s.set_defaults(func=cmd_score)
+    _add_score_command(sub)
 
     s = sub.add_parser(
         "run", help="the demo decathlon: every task x the baselines, table, JSON, figure"
@@ -370,6 +350,74 @@ def _add_evaluation_commands(sub: Any) -> None:
     s.add_argument("--no-progress", action="store_true")
     _add_dask_arguments(s, "build the data and run the (task, baseline) evaluations")
     s.set_defaults(func=cmd_run)
+
+
+def _add_evaluate_command(sub: Any) -> None:
+    """``evaluate --model MODEL --task TASK``: a baseline or the user's own model."""
+    s = sub.add_parser(
+        "evaluate",
+        help="evaluate a baseline or your own model on a task and write its result JSON",
+        description="Evaluate a model on a task and write its result JSON. MODEL is a built-in "
+        "baseline (`decathlon list`), module:Class (importable), path/to/file.py:Class, or a "
+        "name registered by an installed package in the entry-point group 'decathlon.models'. "
+        "A class or factory is called with the task record when its first parameter is "
+        "required or named `task`, else with no arguments. If the model has fit(), it is "
+        "trained first with model.fit(task.train_data(tier)). Loading a file or module runs "
+        "its code: name only your own.",
+    )
+    s.add_argument(
+        "--model",
+        required=True,
+        help="baseline name, module:Class, path/to/file.py:Class or a decathlon.models entry "
+        "point (required)",
+    )
+    s.add_argument("--task", required=True)
+    s.add_argument("--tier", default="mini", choices=TIER_CHOICES)
+    s.add_argument("--split", default="test")
+    s.add_argument("--out", default="results", type=_out_dir)
+    s.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing result file of the same model, task and tier (default: refuse)",
+    )
+    s.add_argument(
+        "--epochs",
+        type=_at_least(1),
+        default=20,
+        help="training epochs of the learned baselines (default: %(default)s; your own model's "
+        "fit() gets the training data only)",
+    )
+    s.add_argument("--n-boot", type=_at_least(0), default=1000)
+    s.add_argument(
+        "--stream",
+        type=_at_least(1),
+        default=None,
+        metavar="SAMPLES",
+        help="evaluate SAMPLES samples at a time (splits larger than memory; Poisson bootstrap)",
+    )
+    s.set_defaults(func=cmd_evaluate)
+
+
+def _add_score_command(sub: Any) -> None:
+    """``score TASK PREDICTIONS``: the offline route's second half."""
+    s = sub.add_parser("score", help="score a predictions .npz (keys ids, pred, pred__<probe>)")
+    s.add_argument("task")
+    s.add_argument("predictions")
+    s.add_argument("--tier", default="mini", choices=TIER_CHOICES)
+    s.add_argument("--split", default="test")
+    s.add_argument(
+        "--name",
+        default=None,
+        help="model name for the result and its file name (default: the predictions file's "
+        "name without .npz)",
+    )
+    s.add_argument("--out", default="results", type=_out_dir)
+    s.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing result file of the same name, task and tier (default: refuse)",
+    )
+    s.set_defaults(func=cmd_score)
 
 
 def _add_maintainer_commands(sub: Any) -> None:
