@@ -110,7 +110,8 @@ def points_block(
     The interval comes from the paired replicates of the model and the trivial baseline pushed
     through the same :func:`points` function.
     """
-    args = (task.target, task.perfect, task.higher_is_better)
+    target = float(task.target or 0.0)  # never None: TaskSpec refuses a missing target
+    args = (target, task.perfect, task.higher_is_better)
     pts = float(points(value, trivial, *args))
     return {
         "value": pts,
@@ -118,7 +119,7 @@ def points_block(
         "rule": POINTS_RULE,
         "trivial_baseline": task.trivial,
         "trivial_value": finite(trivial),
-        "target_value": float(task.target),  # type: ignore[arg-type]
+        "target_value": target,
         "target_source": task.target_source,
         "perfect_value": task.perfect,
     }
