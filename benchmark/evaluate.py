@@ -54,7 +54,9 @@ __all__ = [
     "EVALUATOR_VERSION",
 ]
 
-EVALUATOR_VERSION = "1.0"
+#: 1.1: decathlon points are logarithmic between the trivial baseline and a per-task target
+#: (points rule ``log-ratio-v2``, :mod:`.points`).
+EVALUATOR_VERSION = "1.1"
 
 
 @runtime_checkable

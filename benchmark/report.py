@@ -23,6 +23,7 @@ __all__ = [
     "gap_text",
     "event_means",
     "format_run",
+    "format_score",
     "format_describe",
     "format_registries",
     "format_bench",
@@ -223,17 +224,37 @@ def format_run(run: dict[str, Any]) -> str:
     for ev, m, prim, mean, n in event_means(run["results"]):
         lines.append(f"event {ev:28s} {m:18s} mean {prim} over {n} tasks: {mean:.4g}")
     for m, s in sorted(run["scores"].items()):
-        lines.append(
-            f"decathlon score {m:18s} {s['total']:8.1f}  "
-            f"95% CI [{s['ci95'][0]:.1f}, {s['ci95'][1]:.1f}]  "
-            f"over {len(s['events'])} events (max {s['max']}; a task a model cannot do scores 0)"
-        )
+        lines.append(format_score(m, s))
     by_reason: dict[str, list[str]] = {}
     for t, why in run["skipped"].items():
         by_reason.setdefault(why, []).append(t)
     for why, ts in by_reason.items():
         lines.append(f"skipped {', '.join(ts)}: {why}")
     return "\n".join(lines)
+
+
+def format_score(model: str, s: dict[str, Any]) -> str:
+    """One decathlon-score line: total, interval, events scored of all registered events.
+
+    Examples
+    --------
+    >>> s = {"total": 812.5, "ci95": [790.0, 830.0], "max": 2000, "complete": False,
+    ...      "events": {"a/x": 812.5, "b/y": 0.0}, "missing_events": ["b/y"],
+    ...      "missing_tasks": ["b/y-graph"], "missing": ["b/y"]}
+    >>> print(format_score("gru", s))  # doctest: +NORMALIZE_WHITESPACE
+    decathlon score gru 812.5 of 2000  95% CI [790.0, 830.0]  1 of 2 events;
+    incomplete: missing b/y (counted 0)
+    """
+    n_all = len(s["events"])
+    missing = s.get("missing", s.get("missing_tasks", []))
+    n_run = n_all - len(s.get("missing_events", []))
+    head = (
+        f"decathlon score {model:18s} {s['total']:8.1f} of {s['max']}  "
+        f"95% CI [{s['ci95'][0]:.1f}, {s['ci95'][1]:.1f}]  {n_run} of {n_all} events"
+    )
+    if missing:
+        return f"{head}; incomplete: missing {', '.join(missing)} (counted 0)"
+    return f"{head}; complete (a task a model cannot do scores 0)"
 
 
 def format_describe(d: dict[str, Any], as_json: bool = False) -> str:

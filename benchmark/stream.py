@@ -41,7 +41,7 @@ from .data import Tier, store_meta
 from .evaluate import _model_info, batch_of, check_prediction, hardware, model_predictor
 from .metrics import _auroc_from_groups, get_metric, metric_curve
 from .normalization import task_stats
-from .points import points
+from .points import points_block
 from .probes import probe_variants, score_probes, transform
 from .symmetries import score_equivariance
 from .tasks import TaskSpec, get_task
@@ -207,13 +207,7 @@ def _score(task: TaskSpec, sc: StreamScores, ex: _Extras) -> dict[str, Any]:
         out["equivariance"] = equiv
     base, base_reps = sc(task.primary, "plain")
     tv, treps = sc(task.primary, "trivial")
-    out["points"] = {
-        "value": float(points(np.array([base]), np.array([tv]), task.perfect)[0]),
-        "ci95": ci(points(base_reps, treps, task.perfect)),
-        "trivial_baseline": task.trivial,
-        "trivial_value": finite(tv),
-        "perfect_value": task.perfect,
-    }
+    out["points"] = points_block(task, base, base_reps, tv, treps)
     return out
 
 

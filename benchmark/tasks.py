@@ -21,6 +21,7 @@ Windows are cut in :mod:`decathlon.benchmark.windows`, normalization statistics 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -109,7 +110,12 @@ class TaskSpec:
     probes, shuffle_seeds
         Temporal probes run on every evaluation; the seeds of the K shuffle permutations.
     trivial
-        Baseline name scoring 0 decathlon points (1000 = a perfect score).
+        Baseline name scoring 0 decathlon points.
+    target, target_source
+        The value of the primary metric that scores 1000 decathlon points (the best published
+        value for this metric and protocol, else a stated physics or noise floor) and where it
+        comes from, in one line. Required; it must be better than the trivial baseline where
+        that is known without data (chance AUROC 0.5) and worse than the perfect value.
     mini_windows
         Cap on test windows at the ``mini`` tier (first ones, deterministic); ``None``: all.
     reversible
@@ -147,6 +153,8 @@ class TaskSpec:
     mini_windows: int | None = None
     reversible: bool | None = None
     window_fn: Callable[[TaskSpec, xr.Dataset], Windows] | None = None
+    target: float | None = None
+    target_source: str = ""
     description: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -157,7 +165,7 @@ class TaskSpec:
 
     @property
     def perfect(self) -> float:
-        """Best attainable value of the primary metric (1000 decathlon points)."""
+        """Best attainable value of the primary metric (the end of the points' log scale)."""
         return get_metric(self.primary)[0].perfect
 
     @property
@@ -208,6 +216,38 @@ class TaskSpec:
                 raise ValueError(
                     f"task {self.name!r}: metric {m!r} names a step outside 1..{self.horizon}"
                 )
+        _check_target(self)
+
+
+#: Values of a primary metric under a trivial baseline that no data can change: constant edge
+#: scores rank every pair equally, so chance AUROC is 1/2 at any edge density.
+FIXED_TRIVIAL: Mapping[tuple[str, str], float] = {("chance", "auroc"): 0.5}
+
+
+def _check_target(task: TaskSpec) -> None:
+    """Refuse a points target that is missing, not finite, at or past the perfect value, or no
+    better than a trivial value known without data (``docs/probes.md`` §4)."""
+    t, perfect, up = task.target, task.perfect, task.higher_is_better
+    where = f"task {task.name!r}: points target"
+    if t is None or not task.target_source:
+        raise ValueError(
+            f"{where} {t!r} with source {task.target_source!r}; every task declares "
+            "TaskSpec.target (the value of its primary metric worth 1000 points: the best "
+            "published value, else a stated floor) and a one-line target_source"
+        )
+    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+        raise ValueError(f"{where} {t!r} is not a finite number; give a float")
+    if (perfect - t if up else t - perfect) <= 0:
+        raise ValueError(
+            f"{where} {t!r} is at or past the perfect {task.primary} {perfect}; points are "
+            "logarithmic in the error, so declare a target short of perfection (a floor)"
+        )
+    fixed = FIXED_TRIVIAL.get((task.trivial, task.primary))
+    if fixed is not None and (t <= fixed if up else t >= fixed):
+        raise ValueError(
+            f"{where} {t!r} is no better than the {task.trivial} baseline's {task.primary} "
+            f"{fixed}; declare a target better than the trivial baseline"
+        )
 
 
 TASKS: Registry[TaskSpec] = Registry("task", plugins=("decathlon.datasets",))

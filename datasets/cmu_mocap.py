@@ -473,6 +473,10 @@ CMU_WALKING = register_task(
         metrics=("ade", "l2@1", "l2@20", "l2@40"),
         primary="ade",
         trivial="static",
+        # noise floor (no published value gathered): white noise per coordinate <= 0.96 mm from
+        # the second differences of trial 35_01, so E|noise| <= 1.5 mm (docs/probes.md §4)
+        target=0.0015,
+        target_source="noise floor: 1.5 mm, the mean 3-D norm of the recording's jitter",
         reversible=False,
         description=(
             "CMU subject 35 walking, 31 joints in metres at 120 Hz. See 50 frames, predict the "

@@ -19,6 +19,7 @@ from decathlon.benchmark.context import EvalConfig, prepare
 from decathlon.benchmark.contract import validate
 from decathlon.benchmark.describe import describe
 from decathlon.benchmark.evaluate import evaluate
+from decathlon.benchmark.points import metric_error
 from decathlon.benchmark.probes import probe_variants
 from decathlon.benchmark.results import validate_result
 from decathlon.benchmark.tasks import get_task, list_tasks
@@ -103,6 +104,12 @@ def test_task_contract(tiny_cache, name):
         assert set(r.get("equivariance", {})) == set(task.equivariance)
         if b == task.trivial:
             assert r["points"]["value"] == 0
+            # the declared points target is better than the trivial baseline's measured value
+            err = [
+                metric_error(r["points"][k], task.perfect, task.higher_is_better)
+                for k in ("target_value", "trivial_value")
+            ]
+            assert err[0] < err[1], (name, r["points"])
         ran.append(b)
     assert task.trivial in ran
     assert len(probe_variants(task)) == len(set(probe_variants(task)))

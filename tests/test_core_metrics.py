@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from decathlon.benchmark import metrics
-from decathlon.benchmark.points import decathlon_score, points
 
 
 def test_rollout_error_hand_computed():
@@ -132,34 +131,6 @@ def test_f1_hand_computed():
     assert metrics.metric_value("precision", st)[0] == 0.5
     assert metrics.metric_value("recall", st)[0] == 0.5
     assert metrics.metric_value("f1", st)[0] == 0.5
-
-
-def test_points():
-    assert points(np.array([0.0]), np.array([2.0]), 0.0)[0] == 1000
-    assert points(np.array([3.0]), np.array([2.0]), 0.0)[0] == 0  # worse than trivial clips to 0
-    assert points(np.array([1.0]), np.array([0.5]), 1.0)[0] == 1000
-    assert points(np.array([0.6]), np.array([0.5]), 1.0)[0] == pytest.approx(200)
-
-
-def test_decathlon_score_counts_missing_tasks_as_zero():
-
-    def rec(task, event, pts):
-        return {
-            "task": {"name": task, "event": event},
-            "points": {"value": pts, "ci95": [pts, pts]},
-        }
-
-    rs = [
-        rec("a/x-forecast", "a/x", 600.0),
-        rec("a/x-graph", "a/x", 200.0),
-        rec("b/y-forecast", "b/y", 300.0),
-    ]
-    s = decathlon_score(rs)
-    assert s["events"] == {"a/x": 400.0, "b/y": 300.0} and s["total"] == 700.0 and s["max"] == 2000
-    s = decathlon_score(
-        rs[:1], events={"a/x": ["a/x-forecast", "a/x-graph"], "b/y": ["b/y-forecast"]}
-    )
-    assert s["events"] == {"a/x": 300.0, "b/y": 0.0} and s["total"] == 300.0 and s["max"] == 2000
 
 
 @pytest.mark.parametrize("distinct", [7, None])
