@@ -49,8 +49,9 @@ def test_readme_your_model_journey_in_python(springs_mini, ridge_file):
     exec(compile(blocks[1].replace("print(", quiet), "README.md", "exec"), scope)  # our own file
     r = scope["result"]
     assert r["model"]["name"] == "ridge-ar" and r["model"]["n_parameters"] == 52
-    # a 52-parameter model far better than the trivial baseline: the issue's 988 points
-    assert 900 < r["points"]["value"] <= 1000
+    # a 52-parameter model far better than the trivial baseline, yet far from the task's target:
+    # it scored 988 of 1000 under linear points (issue 11), the log-ratio points leave it room
+    assert 100 < r["points"]["value"] < 700
     assert (ridge_file.parent / "results/ridge-ar__particles-springs-forecast__mini.json").is_file()
     exec(compile(blocks[2], "README.md", "exec"), scope)  # the torch DataLoader lines
     assert tuple(scope["x"].shape) == (256, 3, 5, 4) and tuple(scope["y"].shape) == (256, 1, 5, 4)
@@ -75,7 +76,7 @@ def test_own_model_file_from_the_cli(springs_mini, ridge_file, capsys):
     out = ridge_file.parent / "cli"
     assert _evaluate_cli(f"{ridge_file}:RidgeAR", out) == 0
     rec = json.loads((out / "ridge-ar__particles-springs-forecast__mini.json").read_text())
-    assert rec["model"]["n_parameters"] == 52 and rec["points"]["value"] > 900
+    assert rec["model"]["n_parameters"] == 52 and rec["points"]["value"] > 100
     capsys.readouterr()
     assert _evaluate_cli("ridge_ar.py:RidgeAR", out) == 2  # a rerun never overwrites silently
     err = capsys.readouterr().err
