@@ -278,6 +278,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_data_commands(sub)
     _add_evaluation_commands(sub)
     _add_maintainer_commands(sub)
+    from decathlon.cli_leaderboard import add_leaderboard_commands
+
+    add_leaderboard_commands(sub)
     return p
 
 
