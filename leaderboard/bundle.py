@@ -140,8 +140,11 @@ def open_bundle(path: str | Path) -> Iterator[Path]:
         return
     if p.stat().st_size > MAX_BUNDLE_BYTES:
         raise ValueError(f"bundle {p} is {p.stat().st_size} bytes; at most {MAX_BUNDLE_BYTES}")
+    with open(p, "rb") as f:
+        magic = f.read(4)
     with tempfile.TemporaryDirectory(prefix="decathlon-bundle-") as tmp:
-        if zipfile.is_zipfile(p):
+        # by the first bytes: zipfile.is_zipfile also says yes to a tar that ends in an .npz
+        if magic in (b"PK\x03\x04", b"PK\x05\x06"):
             _unzip(p, Path(tmp))
         elif tarfile.is_tarfile(p):
             _untar(p, Path(tmp))
