@@ -294,9 +294,8 @@ def evaluate(
         Batch size, bootstrap resamples and seed, probes on/off, progress bar
         (:class:`EvalConfig`; defaults if omitted).
     save_predictions
-        Also write every prediction the model made (plain and each probe variant) to this
-        ``.npz`` path, in the format ``decathlon score`` reads (what a leaderboard submission
-        carries, :func:`write_predictions`).
+        Also write every prediction made (plain and each probe variant) to this ``.npz`` path,
+        in the format ``decathlon score`` reads (:func:`write_predictions`; for submissions).
 
     Returns
     -------
