@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import platform
 import time
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -51,6 +52,7 @@ __all__ = [
     "score_predictions",
     "model_predictor",
     "count_parameters",
+    "write_predictions",
     "EVALUATOR_VERSION",
 ]
 
@@ -312,7 +314,11 @@ def _model_info(model: Any) -> dict[str, Any]:
 
 
 def evaluate(
-    model: Any, prepared: PreparedTask | TaskSpec | str, config: EvalConfig | None = None
+    model: Any,
+    prepared: PreparedTask | TaskSpec | str,
+    config: EvalConfig | None = None,
+    *,
+    save_predictions: str | Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``model`` on a prepared task: metrics, probes and points in a result record.
 
@@ -327,6 +333,9 @@ def evaluate(
     config
         Batch size, bootstrap resamples and seed, probes on/off, progress bar
         (:class:`EvalConfig`; defaults if omitted).
+    save_predictions
+        Also write every prediction made (plain and each probe variant) to this ``.npz`` path,
+        in the format ``decathlon score`` reads (:func:`write_predictions`; for submissions).
 
     Returns
     -------
@@ -341,8 +350,13 @@ def evaluate(
     t0 = time.perf_counter()
     variants = probe_variants(task) if cfg.probes else []
     predict = model_predictor(model, task, w)
+    kept: dict[str, list[np.ndarray]] = {}
+    if save_predictions is not None:
+        predict = _recording(predict, kept)
     col = collect(task, w, variants, predict, cfg.batch_size, cfg.progress)
     wall = time.perf_counter() - t0
+    if save_predictions is not None:
+        write_predictions(save_predictions, w.ids, {v: np.concatenate(p) for v, p in kept.items()})
     scored = score_predictions(prepared, col, trivial_prediction(prepared), cfg.n_boot, cfg.seed)
     seeds = {
         "bootstrap": cfg.seed,
@@ -359,3 +373,42 @@ def evaluate(
         predictions_sha256=col.sha256,
         verification="self-reported",
     )
+
+
+def _recording(predict: PredictFn, kept: dict[str, list[np.ndarray]]) -> PredictFn:
+    """``predict`` that also keeps each checked batch, per variant, in the order it is called
+    (:func:`~decathlon.benchmark.collect.collect` walks each variant's windows in order)."""
+
+    def recorded(v: str, sl: slice) -> np.ndarray:
+        p = predict(v, sl)
+        kept.setdefault(v, []).append(p)
+        return p
+
+    return recorded
+
+
+def write_predictions(path: str | Path, ids: np.ndarray, preds: dict[str, np.ndarray]) -> Path:
+    """Write predictions in the offline format: ``ids``, ``pred`` and ``pred__<variant>``.
+
+    float32 when that loses nothing (re-scoring then gives the very same numbers), else float64;
+    compressed; written to a temporary name and renamed when complete.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> p = write_predictions(os.path.join(tempfile.mkdtemp(), "p.npz"), np.arange(2),
+    ...                       {"plain": np.zeros((2, 3))})
+    >>> sorted(np.load(p)), np.load(p)["pred"].dtype
+    (['ids', 'pred'], dtype('float32'))
+    """
+    arrays: dict[str, np.ndarray] = {"ids": np.asarray(ids, dtype=np.int64)}
+    for v, a in preds.items():
+        small = a.astype(np.float32)
+        arrays["pred" if v == "plain" else f"pred__{v}"] = small if np.array_equal(small, a) else a
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
+    tmp.replace(path)
+    return path

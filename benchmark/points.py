@@ -38,6 +38,7 @@ __all__ = [
     "task_points",
     "registered_events",
     "decathlon_score",
+    "check_score_inputs",
 ]
 
 #: Name and version of the points rule, recorded in every result's ``points`` block.
@@ -194,6 +195,7 @@ def decathlon_score(
     >>> s["total"], s["max"], s["complete"], s["missing_events"]
     (500.0, 2000, False, ['b/y'])
     """
+    check_score_inputs(results)
     by_task = {r["task"]["name"]: r for r in results if "points" in r}
     events = registered_events() if events is None else events
     rng = np.random.default_rng(seed)
@@ -229,3 +231,40 @@ def decathlon_score(
         "missing_tasks": [n for ns in events.values() for n in ns if n not in by_task],
         "missing": missing,
     }
+
+
+def check_score_inputs(results: list[dict[str, Any]]) -> None:
+    """Refuse what would make :func:`decathlon_score` wrong rather than fail loudly: two results
+    for one task (the second would silently replace the first), non-finite points (a NaN total)
+    and inverted or non-finite intervals (a negative spread).
+
+    Examples
+    --------
+    >>> rec = {"task": {"name": "a/x"}, "points": {"value": 5.0, "ci95": [6.0, 4.0]}}
+    >>> check_score_inputs([rec])
+    Traceback (most recent call last):
+    ...
+    ValueError: points/ci95 of task 'a/x' is [6.0, 4.0]: inverted (low > high); ...
+    """
+    seen: set[str] = set()
+    for r in results:
+        name = r["task"]["name"]
+        if name in seen:
+            raise ValueError(
+                f"two results for task {name!r}; a model scores once per task: keep one"
+            )
+        seen.add(name)
+        if "points" not in r:
+            continue
+        value, (lo, hi) = r["points"]["value"], r["points"]["ci95"]
+        ends = [x for x in (value, lo, hi) if x is not None]
+        if not all(isinstance(x, (int, float)) and np.isfinite(x) for x in ends) or value is None:
+            raise ValueError(
+                f"points of task {name!r} are {value} with interval {[lo, hi]}; points and their "
+                "interval must be finite numbers"
+            )
+        if lo is not None and hi is not None and lo > hi:
+            raise ValueError(
+                f"points/ci95 of task {name!r} is {[lo, hi]}: inverted (low > high); an interval "
+                "is [low, high]"
+            )

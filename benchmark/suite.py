@@ -48,6 +48,7 @@ def run_baseline(
     epochs: int = 20,
     config: EvalConfig | None = None,
     stream: int | None = None,
+    save_predictions: str | Path | None = None,
 ) -> dict[str, Any]:
     """Prepare ``task``, make baseline ``baseline``, ``fit`` it if it learns, evaluate it.
 
@@ -57,8 +58,11 @@ def run_baseline(
     ``task`` is a task name or an evaluation context from :func:`~.context.prepare` (then
     ``split`` and ``tier`` are its own). Returns the result record. ``epochs`` is handed to
     learned baselines (training epochs); :class:`CannotTrain` if ``fit`` refuses the task.
+    ``save_predictions``: an ``.npz`` path for every prediction made (not with ``stream``).
     """
     cfg = config or EvalConfig()
+    if stream is not None and save_predictions is not None:
+        raise ValueError("save_predictions needs the in-memory evaluation; leave out stream")
     if stream is not None and not isinstance(task, PreparedTask):
         spec_t = get_task(task)
         materialize(spec_t.dataset, tier, progress=cfg.progress)
@@ -66,7 +70,7 @@ def run_baseline(
         return evaluate_stream(model, spec_t, split, tier, cfg, chunk=stream)
     prepared = prepare(task, split, tier, progress=cfg.progress)
     model = _trained(baseline, prepared.task, prepared.tier, epochs, cfg.progress)
-    return evaluate(model, prepared, cfg)
+    return evaluate(model, prepared, cfg, save_predictions=save_predictions)
 
 
 def _trained(baseline: str, task: TaskSpec, tier: Tier, epochs: int, progress: bool) -> Any:
@@ -108,11 +112,14 @@ def run_suite(
     config: EvalConfig | None = None,
     say: Callable[[str], None] = log.info,
     client: Any = None,
+    save_predictions: bool = False,
 ) -> dict[str, Any]:
     """Run the demo decathlon and write result JSONs into ``out``.
 
     ``client``: a ``dask.distributed.Client`` to build the data and run the evaluations on its
     workers (the cache must be reachable from them); ``None`` runs everything here, in order.
+    ``save_predictions``: also write each evaluation's predictions (every probe variant) to
+    ``out/predictions/<result file name>.npz``, what ``decathlon submit`` bundles (serial runs).
 
     Returns
     -------
@@ -124,7 +131,9 @@ def run_suite(
     cfg = config or EvalConfig(progress=True)
     names = tasks or list_tasks()
     skipped: dict[str, str] = {}
-    run = _run_here if client is None else partial(_run_on, client)
+    if client is not None and save_predictions:
+        raise ValueError("save_predictions runs serially: leave out the Dask client")
+    run = partial(_run_here, save_predictions) if client is None else partial(_run_on, client)
     results, files = run(names, baselines, tier, out, epochs, cfg, say, skipped)
     by_model: dict[str, list[dict[str, Any]]] = {}
     for r in results:
@@ -144,6 +153,7 @@ def _skipped(name: str, tier: Tier, skipped: dict[str, str], say: Callable[[str]
 
 
 def _run_here(
+    save_predictions: bool,
     names: list[str],
     baselines: tuple[str, ...],
     tier: Tier,
@@ -164,13 +174,16 @@ def _run_here(
         for b in baselines:
             if task.kind not in BASELINES.get(b).kinds:
                 continue
+            kept = Path(out) / "predictions" / f".{b}.npz" if save_predictions else None
             try:
-                r = run_baseline(b, prepared, epochs=epochs, config=cfg)
+                r = run_baseline(b, prepared, epochs=epochs, config=cfg, save_predictions=kept)
             except CannotTrain as e:
                 say(f"skip {b} on {name}: {e}")
                 continue
             results.append(r)
             files.append(save_result(r, out, overwrite=True))  # the demo reruns
+            if kept is not None:  # named after its result file
+                kept.replace(kept.parent / (files[-1].stem + ".npz"))
             say(f"{name:34s} {b:18s} {task.primary}={r['metrics'][task.primary]['value']:.4g}")
     return results, files
 

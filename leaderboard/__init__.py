@@ -1,1 +1,10 @@
-"""decathlon.leaderboard"""
+"""decathlon.leaderboard: submit, verify by re-scoring, build the leaderboard.
+
+* :mod:`.bundle`: the submission bundle format, its limits, opening an untrusted one safely;
+* :mod:`.submit`: ``decathlon submit`` (results + predictions + provenance, verified first);
+* :mod:`.verify`: ``decathlon leaderboard verify`` (every number recomputed from predictions);
+* :mod:`.build`: ``decathlon leaderboard build`` (``leaderboard.json`` and the static site);
+* :mod:`.reference`: the reference baselines' entries in ``leaderboard/entries/``.
+
+Nothing imports this package but the CLI (``docs/architecture.md``); see ``docs/leaderboard.md``.
+"""

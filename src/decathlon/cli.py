@@ -190,7 +190,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = EvalConfig(n_boot=args.n_boot, progress=not args.no_progress)
     with _client(args) as client:
         res = run_suite(
-            args.tasks, bl, args.tier, args.out, epochs=args.epochs, config=cfg, client=client
+            args.tasks,
+            bl,
+            args.tier,
+            args.out,
+            epochs=args.epochs,
+            config=cfg,
+            client=client,
+            save_predictions=args.save_predictions,
         )
     print(format_run(res))
     if res["results"]:
@@ -275,6 +282,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_data_commands(sub)
     _add_evaluation_commands(sub)
     _add_maintainer_commands(sub)
+    from decathlon.cli_leaderboard import add_leaderboard_commands
+
+    add_leaderboard_commands(sub)
     return p
 
 
@@ -348,6 +358,11 @@ def _add_evaluation_commands(sub: Any) -> None:
     s.add_argument("--epochs", type=_at_least(1), default=20, help="epochs of learned baselines")
     s.add_argument("--n-boot", type=_at_least(0), default=1000)
     s.add_argument("--no-progress", action="store_true")
+    s.add_argument(
+        "--save-predictions",
+        action="store_true",
+        help="also write every prediction to OUT/predictions/ (what `decathlon submit` bundles)",
+    )
     _add_dask_arguments(s, "build the data and run the (task, baseline) evaluations")
     s.set_defaults(func=cmd_run)
 
