@@ -427,27 +427,30 @@ def _check_intervals(obj: Any, where: str) -> None:
 
 
 def _check_points(rec: dict[str, Any], spec: Any) -> None:
-    """The points block follows from the primary metric, the trivial value and the perfect
-    value under :func:`decathlon.benchmark.points.points` (kept apart: the formula may change)."""
-    import numpy as np
-
-    from .points import points
+    """The points block follows from the primary metric and the trivial value under the task's
+    anchors and :func:`decathlon.benchmark.points.points` (rule, target and perfect value must be
+    those in force)."""
+    from .points import POINTS_RULE, points
 
     pts = rec["points"]
-    if pts["trivial_baseline"] != spec.trivial or pts.get("perfect_value") != spec.perfect:
+    anchors = (pts.get("rule"), pts["trivial_baseline"], pts.get("target_value"))
+    want_anchors = (POINTS_RULE, spec.trivial, spec.target)
+    if anchors != want_anchors or pts.get("perfect_value") != spec.perfect:
         raise ValueError(
-            f"points of {spec.name!r} are anchored at {pts['trivial_baseline']!r} / "
-            f"{pts.get('perfect_value')}, the task's anchors are {spec.trivial!r} / {spec.perfect}"
+            f"points of {spec.name!r} use rule / trivial baseline / target {anchors}, the ones in "
+            f"force are {want_anchors}: score the predictions again with this version"
         )
     value = rec["metrics"][spec.primary]["value"]
     trivial = pts.get("trivial_value")
     nan = float("nan")
     want = float(
         points(
-            np.array([nan if value is None else value]),
-            np.array([nan if trivial is None else trivial]),
+            nan if value is None else value,
+            nan if trivial is None else trivial,
+            spec.target,
             spec.perfect,
-        )[0]
+            spec.higher_is_better,
+        )
     )
     if abs(want - pts["value"]) > POINTS_TOLERANCE * 1000:
         raise ValueError(

@@ -153,9 +153,9 @@ def test_score_with_explicit_events_and_report_line():
 @pytest.mark.parametrize(
     "pts, ci95, match",
     [
-        (float("nan"), None, "points nan"),
+        (float("nan"), None, "are nan .* must be finite"),
         (1500.0, None, "points 1500"),
-        (500.0, [600.0, 400.0], r"interval \[600.0, 400.0\]"),
+        (500.0, [600.0, 400.0], r"is \[600.0, 400.0\]: inverted"),
         (500.0, [float("nan"), 600.0], "interval"),
     ],
 )
