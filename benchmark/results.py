@@ -7,14 +7,14 @@ evaluator writes validates against it, and so must every submission.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import time
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
+
+from .cache import write_atomic
 
 __all__ = [
     "make_result",
@@ -112,11 +112,8 @@ def save_result(result: dict[str, Any], directory: str | Path) -> Path:
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     path = d / result_filename(result)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".result-")
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=1)
-    os.replace(tmp, path)
-    return path
+    # written with the user's umask (not mkstemp's 0600), renamed into place when complete
+    return write_atomic(path, json.dumps(result, indent=1), prefix=".result-")
 
 
 def load_result(path: str | Path, max_bytes: int = 5 << 20) -> dict[str, Any]:
