@@ -139,7 +139,21 @@ class Parser(argparse.ArgumentParser):
 
 
 def exit_status(e: BaseException, args: argparse.Namespace) -> int:
-    """2 for a usage error, 1 for a runtime failure (the split of the module docstring)."""
+    """2 for a usage error, 1 for a runtime failure (the split of :mod:`decathlon.cli`).
+
+    Runtime failures: :class:`Failed` (anything raised once the work started), a corrupted or
+    missing store, a baseline that cannot train, a checksum mismatch, any ``OSError`` (network,
+    disk) except a missing file whose path the user typed. Everything else that reaches
+    :func:`decathlon.cli.main` (unknown names, refused values or input files) is a usage error.
+
+    Examples
+    --------
+    >>> args = argparse.Namespace(predictions="p.npz")
+    >>> exit_status(KeyError("unknown task 'x'"), args), exit_status(OSError("offline"), args)
+    (2, 1)
+    >>> exit_status(FileNotFoundError("predictions file p.npz does not exist"), args)
+    2
+    """
     from decathlon.benchmark.data import StoreError
     from decathlon.benchmark.suite import CannotTrain
     from decathlon.datasets.fetch import ChecksumError
@@ -147,10 +161,9 @@ def exit_status(e: BaseException, args: argparse.Namespace) -> int:
     if isinstance(e, (Failed, StoreError, CannotTrain, ChecksumError)):
         return RUNTIME_FAILURE
     if isinstance(e, FileNotFoundError):  # a path the user typed, or one the work needed
-        typed = {str(v) for v in vars(args).values() if isinstance(v, str)}
-        return (
-            USAGE_ERROR if e.filename is not None and str(e.filename) in typed else RUNTIME_FAILURE
-        )
+        typed = {v for v in vars(args).values() if isinstance(v, str) and ("." in v or "/" in v)}
+        named = e.filename is not None and str(e.filename) in typed
+        return USAGE_ERROR if named or any(v in str(e) for v in typed) else RUNTIME_FAILURE
     if isinstance(e, OSError):
         return RUNTIME_FAILURE
     return USAGE_ERROR
