@@ -90,7 +90,7 @@ def pair_key(
     from .evaluate import EVALUATOR_VERSION
 
     settings = {k: v for k, v in asdict(eval_config).items() if k != "progress"}
-    config = getattr(model, "config_dict", lambda: {})()
+    config: dict[str, Any] = getattr(model, "config_dict", lambda: {})()
     return json.loads(  # a JSON round trip: the key compares equal to one read back from disk
         json.dumps(
             {
