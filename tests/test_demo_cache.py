@@ -134,7 +134,7 @@ def test_estimate_uses_recorded_timings_and_the_load(springs_mini, tmp_path, mon
     est = runcache.estimate(
         [_pair("particles/springs-forecast", "gru")], "mini", tmp_path, {"x": "y"}
     )
-    gru = runcache.DEFAULT_SECONDS["gru"]["*"]
+    gru = runcache.DEFAULT_SECONDS["gru"]["particles/springs-forecast"]
     assert est["recorded"] == 0 and est["seconds"] == pytest.approx(2.5 * gru, abs=0.1)
     text = format_estimate(est)
     assert "mostly gru" in text and "busy (load 4.0 on 2 CPUs)" in text

@@ -96,11 +96,12 @@ def _dataset_of(name: str) -> str:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    from decathlon.benchmark.data import DATASETS, materialize
+    from decathlon.benchmark.data import DATASETS, data_root, materialize
 
     ds = _dataset_of(args.name)
     spec = DATASETS.get(ds)
     spec.resolve_tier(args.tier)  # a tier the dataset does not have is a usage error
+    data_root()  # so is $DECATHLON_DATA_DIR naming a file or a dangling link
     if args.from_dir is not None:
         from decathlon.datasets.fetch import import_local
 
@@ -111,7 +112,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         print(
             f"{len(copied)} files of {ds} verified and copied from {args.from_dir} into the cache"
         )
-    with _work(), _client(args) as client:
+    with _client(args) as client, _work():
         path = materialize(ds, args.tier, progress=_progress(), force=args.force, client=client)
     print(f"{ds} ({args.tier}) ready at {path}")
     return 0
@@ -170,6 +171,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from decathlon.benchmark.baselines import BASELINES
     from decathlon.benchmark.context import EvalConfig
+    from decathlon.benchmark.data import data_root
     from decathlon.benchmark.report import format_run, plot_results
     from decathlon.benchmark.suite import DEFAULT_BASELINES, run_suite
     from decathlon.benchmark.tasks import get_task
@@ -179,8 +181,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         get_task(name)
     for b in bl or ():
         BASELINES.get(b)
+    data_root()  # $DECATHLON_DATA_DIR naming a file or a dangling link: a usage error
     cfg = EvalConfig(n_boot=args.n_boot, progress=_progress(args))
-    with _work(), _client(args) as client:
+    with _client(args) as client, _work():
         res = run_suite(
             args.tasks,
             bl or DEFAULT_BASELINES,
