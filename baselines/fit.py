@@ -4,14 +4,22 @@
 ``loss(batch) -> scalar tensor`` on dicts of tensors, with Adam, mini-batches, early stopping on
 the validation loss (the best weights are restored), a progress bar, and CUDA when available
 (``config.device="auto"``), the CPU otherwise.
+
+On the CPU, torch's thread count is capped once per process (:func:`cap_torch_threads`) so that
+training does not oversubscribe a machine other jobs are using: by default torch starts one
+thread per physical core whatever the load (issue 11: on a busy 2-core machine the demo took
+14.5 minutes instead of 53 s, the GRU on charged alone 8 minutes). ``DECATHLON_THREADS=N``
+sets the number; ``OMP_NUM_THREADS`` (or ``MKL_NUM_THREADS``) set by the user is honoured as it
+is.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, cast
 
@@ -20,9 +28,103 @@ import torch
 
 from decathlon.benchmark.windows import Windows
 
-__all__ = ["FitConfig", "fit", "pick_device", "to_tensors"]
+__all__ = [
+    "FitConfig",
+    "cap_torch_threads",
+    "choose_threads",
+    "fit",
+    "pick_device",
+    "to_tensors",
+]
 
 log = logging.getLogger("decathlon")
+
+#: The thread count chosen by :func:`cap_torch_threads` in this process (None: not yet).
+_CHOSEN: int | None = None
+
+
+def choose_threads(
+    cores: int, load: float | None, env: Mapping[str, str], current: int
+) -> tuple[int, str]:
+    """How many threads torch should use here, and why (a pure function of its arguments).
+
+    Parameters
+    ----------
+    cores : int
+        CPUs this process may run on (``len(os.sched_getaffinity(0))``).
+    load : float or None
+        The 1-minute load average (``os.getloadavg()[0]``); None where the OS has none.
+    env : mapping
+        The environment: ``DECATHLON_THREADS`` decides when set; ``OMP_NUM_THREADS`` or
+        ``MKL_NUM_THREADS`` set by the user keep torch's own setting.
+    current : int
+        ``torch.get_num_threads()`` now (one per physical core unless someone changed it).
+
+    Returns
+    -------
+    (int, str)
+        The thread count, never above ``current`` unless ``DECATHLON_THREADS`` asks for it,
+        and a few words saying where it comes from. Otherwise it is the free cores: ``cores``
+        less the load of other processes (the load average less one for this process),
+        rounded, at least 1.
+
+    Raises
+    ------
+    ValueError
+        ``DECATHLON_THREADS`` is not a whole number >= 1.
+
+    Examples
+    --------
+    >>> choose_threads(16, 0.5, {}, 8)  # idle: torch's default (physical cores)
+    (8, 'free cores: 16 CPUs, load 0.5')
+    >>> choose_threads(2, 3.0, {}, 2)  # two other jobs on a 2-core machine
+    (1, 'free cores: 2 CPUs, load 3.0')
+    >>> choose_threads(8, 3.2, {}, 8)
+    (6, 'free cores: 8 CPUs, load 3.2')
+    >>> choose_threads(2, 9.0, {"DECATHLON_THREADS": "2"}, 2)
+    (2, 'DECATHLON_THREADS=2')
+    >>> choose_threads(8, 9.0, {"OMP_NUM_THREADS": "4"}, 4)
+    (4, "OMP_NUM_THREADS=4 is set: torch's setting kept")
+    """
+    wanted = env.get("DECATHLON_THREADS", "").strip()
+    if wanted:
+        if not wanted.isdigit() or int(wanted) < 1:
+            raise ValueError(
+                f"DECATHLON_THREADS={wanted[:20]!r} is not a whole number >= 1; set it to the "
+                "number of threads torch may use (e.g. DECATHLON_THREADS=2), or unset it"
+            )
+        return int(wanted), f"DECATHLON_THREADS={int(wanted)}"
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        if env.get(var, "").strip():
+            return current, f"{var}={env[var].strip()} is set: torch's setting kept"
+    cores = max(1, cores)
+    if load is None:
+        return max(1, min(current, cores)), f"{cores} CPUs (no load average here)"
+    free = int(math.floor(cores - max(0.0, load - 1.0) + 0.5))
+    return max(1, min(current, cores, free)), f"free cores: {cores} CPUs, load {load:.1f}"
+
+
+def cap_torch_threads() -> int:
+    """Set torch's thread count once per process (:func:`choose_threads`); log it once.
+
+    Later calls return the number chosen first. Called by :func:`fit` before training.
+    """
+    global _CHOSEN
+    if _CHOSEN is None:
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            cores = os.cpu_count() or 1
+        try:
+            load: float | None = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            load = None
+        n, why = choose_threads(cores, load, os.environ, torch.get_num_threads())
+        if n != torch.get_num_threads():
+            torch.set_num_threads(n)
+        _CHOSEN = n
+        log.info("torch uses %d CPU threads (%s; DECATHLON_THREADS=N to choose)", n, why)
+    return _CHOSEN
 
 
 @dataclass
@@ -124,6 +226,8 @@ def fit(
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     device = pick_device(config.device)
+    if device.type == "cpu":
+        cap_torch_threads()
     module.to(device)
     opt = torch.optim.Adam(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     hist: dict[str, Any] = {"train_loss": [], "valid_loss": [], "device": str(device)}

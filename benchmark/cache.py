@@ -1,4 +1,5 @@
-"""Where the data cache is, and whether it can be used, checked before any work starts."""
+"""Where the data cache is, and whether it can be used, checked before any work starts; and the
+one atomic writer of the files a user reads (:func:`write_atomic`), with the user's umask."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["data_root", "build_lock"]
+__all__ = ["data_root", "build_lock", "current_umask", "public_mode", "write_atomic"]
+
+_UMASK_LOCK = threading.Lock()
 
 log = logging.getLogger("decathlon")
 
@@ -122,3 +126,64 @@ def advice(d: Path, meta: Any, name: str, tier: str) -> str:
             "nothing is wrong with it: run the command again"
         )
     return f"delete {d} and run `decathlon prepare {name} --tier {tier}` again"
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the OS allows.
+
+    Linux reports it in ``/proc/self/status`` (``Umask:``); elsewhere it is read by setting it
+    and putting it straight back, under a lock so threads of this package never see the
+    temporary value.
+
+    Examples
+    --------
+    >>> 0 <= current_umask() <= 0o777
+    True
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def public_mode() -> int:
+    """The mode a plain ``open(path, "w")`` would give a new file: ``0o666 & ~umask``.
+
+    ``tempfile.mkstemp`` creates files readable by their owner only (0600); a file written
+    through it and renamed into place gets this mode first (:func:`write_atomic`).
+    """
+    return 0o666 & ~current_umask()
+
+
+def write_atomic(path: str | Path, data: str | bytes, *, prefix: str = ".tmp-") -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, renamed into place.
+
+    The file gets the mode a plain ``open(path, "w")`` would give it (the user's umask, not the
+    0600 of a temporary file); a reader never sees a half-written file, and no temporary file is
+    left behind on failure. Text is written as UTF-8.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> p = write_atomic(os.path.join(tempfile.mkdtemp(), "a.json"), "{}")
+    >>> p.read_text(), oct(p.stat().st_mode & 0o777) == oct(public_mode())
+    ('{}', True)
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.chmod(tmp, public_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .data import DATASETS, StoreError, Tier, is_prepared, open_part, store_dir, store_meta
+from .data import (
+    DATASETS,
+    Chunk,
+    StoreError,
+    Tier,
+    is_prepared,
+    open_part,
+    store_dir,
+    store_meta,
+)
 from .symmetries import SYMMETRIES
 from .tasks import TaskSpec, get_task
 from .windows import constant_names, feature_names
@@ -51,7 +60,12 @@ def probe_applicability(task: TaskSpec | str) -> dict[str, str | None]:
     return out
 
 
-def _output(task: TaskSpec, n_ent: Any, tfeats: list[str]) -> dict[str, Any]:
+def _count(feats: list[str] | str) -> Any:
+    """The number of features, or ``F`` when the names are not known yet (a string says why)."""
+    return "F" if isinstance(feats, str) else len(feats)
+
+
+def _output(task: TaskSpec, n_ent: Any, tfeats: list[str] | str) -> dict[str, Any]:
     if task.kind != "forecast":
         return {
             "dims": ["window", "entity", "entity_"],
@@ -67,7 +81,7 @@ def _output(task: TaskSpec, n_ent: Any, tfeats: list[str]) -> dict[str, Any]:
     k = task.best_of
     return {
         "dims": ["window", "horizon", "entity", "target_feature"],
-        "shape": ["W", len(steps), n_ent, len(tfeats)],
+        "shape": ["W", len(steps), n_ent, _count(tfeats)],
         "features": tfeats,
         "meaning": f"{what}, in the input's units"
         + (f"; or (W, K <= {k}, ...) stochastic samples scored best-of-K" if k > 1 else ""),
@@ -75,13 +89,13 @@ def _output(task: TaskSpec, n_ent: Any, tfeats: list[str]) -> dict[str, Any]:
 
 
 def _inputs(
-    task: TaskSpec, n_ent: Any, feats: list[str], cfeats: list[str] | None
+    task: TaskSpec, n_ent: Any, feats: list[str] | str, cfeats: list[str] | None
 ) -> dict[str, Any]:
     inputs: dict[str, Any] = {
         "ids": {"dims": ["window"], "shape": ["W"], "dtype": "int64"},
         "x": {
             "dims": ["window", "time", "entity", "feature"],
-            "shape": ["W", task.context, n_ent, len(feats)],
+            "shape": ["W", task.context, n_ent, _count(feats)],
             "dtype": "float32",
             "features": feats,
         },
@@ -103,41 +117,71 @@ def _inputs(
     return inputs
 
 
+def _sample_of(task: TaskSpec, tier: Tier, prepared: bool) -> tuple[Any, str]:
+    """A dataset to read entity and feature names from, and where it came from.
+
+    The built store when prepared; else, for a simulator, one simulated sample of the test part
+    (a fraction of a second: the names and counts are those of the store); else None (a download:
+    the names are known once the files are parsed).
+    """
+    spec = DATASETS.get(task.dataset)
+    part = task.splits["test"].part
+    if prepared:  # a store that exists but cannot be read is corrupt, not "not prepared"
+        meta = store_meta(task.dataset, tier)
+        # verified: a damaged store (a deleted chunk too) is reported here, with the fix
+        return open_part(task.dataset, tier, part, verify=True, meta=meta), "store"
+    if spec.build_chunk is not None and spec.chunk_size:
+        one = Chunk(part, 0, 0, 1)
+        return spec.build_chunk(spec, spec.resolve_tier(tier), one), "one simulated sample"
+    return None, f"known after `decathlon prepare {task.dataset}`"
+
+
+def _names(task: TaskSpec, tier: Tier, ds: Any, from_store: bool) -> tuple[Any, Any, Any, Any]:
+    """Entity count and input, target and constant feature names read from ``ds``; a store
+    they cannot be read from is reported as corrupted, with the fix."""
+    try:
+        n_ent = ds.sizes.get("entity", "N") if task.window_fn is None else "P"
+        feats = [f for v in task.inputs for f in feature_names(ds, v)]
+        tfeats = [f for v in task.targets for f in feature_names(ds, v)]
+        cfeats = [f for v in task.constants for f in constant_names(ds, v)]
+    except (KeyError, ValueError, OSError) as e:
+        if not from_store:
+            raise
+        d = store_dir(DATASETS.get(task.dataset), tier)
+        raise StoreError(
+            f"store {d} is corrupted ({type(e).__name__}: {str(e)[:200]}); delete {d} and "
+            f"run `decathlon prepare {task.dataset} --tier {tier}` again"
+        ) from None
+    return n_ent, feats, tfeats, cfeats
+
+
 def describe(task: TaskSpec | str, tier: Tier = "mini") -> dict[str, Any]:
     """What the model receives and must return, with names, dims and shapes.
 
-    Shapes are given with ``W`` for the number of windows; entity and feature counts are read
-    from the prepared dataset when available, else left symbolic.
+    Shapes are given with ``W`` for the number of windows. Entity and feature counts are read
+    from the prepared dataset; before ``prepare``, a simulator's are read from one simulated
+    sample (``shapes_from`` says which), and a download's are left symbolic (``N``, ``F``)
+    with ``features`` saying they are known after ``decathlon prepare``. Downloaded datasets
+    also list which upstream files are pinned (sha256 published in the package) and which are
+    trust-on-first-use.
 
     Examples
     --------
     >>> d = describe("particles/springs-forecast")
-    >>> d["output"]["dims"]
-    ['window', 'horizon', 'entity', 'target_feature']
+    >>> d["output"]["dims"], d["output"]["shape"]
+    (['window', 'horizon', 'entity', 'target_feature'], ['W', 20, 5, 4])
+    >>> d["output"]["features"]
+    ['pos_x', 'pos_y', 'vel_x', 'vel_y']
     """
     task = get_task(task)
     spec = DATASETS.get(task.dataset)
-    n_ent: Any = "N"
-    feats: list[str] = list(task.inputs)
-    tfeats: list[str] = list(task.targets)
-    cfeats: list[str] | None = None
     prepared = is_prepared(task.dataset, tier)
-    if prepared:  # a store that exists but cannot be read is corrupt, not "not prepared"
-        meta = store_meta(task.dataset, tier)
-        # verified: a damaged store (a deleted chunk too) is reported here, with the fix
-        ds = open_part(task.dataset, tier, task.splits["test"].part, verify=True, meta=meta)
-        try:
-            n_ent = ds.sizes.get("entity", "N") if task.window_fn is None else "P"
-            feats = [f for v in task.inputs for f in feature_names(ds, v)]
-            tfeats = [f for v in task.targets for f in feature_names(ds, v)]
-            cfeats = [f for v in task.constants for f in constant_names(ds, v)]
-        except (KeyError, ValueError, OSError) as e:
-            d = store_dir(DATASETS.get(task.dataset), tier)
-            raise StoreError(
-                f"store {d} is corrupted ({type(e).__name__}: {str(e)[:200]}); delete {d} and "
-                f"run `decathlon prepare {task.dataset} --tier {tier}` again"
-            ) from None
-    return {
+    ds, source = _sample_of(task, tier, prepared)
+    if ds is None:
+        n_ent, feats, tfeats, cfeats = "N", source, source, None
+    else:
+        n_ent, feats, tfeats, cfeats = _names(task, tier, ds, from_store=source == "store")
+    out = {
         "task": task.name,
         "version": task.version,
         "event": task.event,
@@ -146,6 +190,7 @@ def describe(task: TaskSpec | str, tier: Tier = "mini") -> dict[str, Any]:
         "domain": spec.domain,
         "tier": tier,
         "prepared": prepared,
+        "shapes_from": source,
         "context": task.context,
         "horizon": task.horizon,
         "normalization": task.normalize or "none (original units)",
@@ -163,3 +208,9 @@ def describe(task: TaskSpec | str, tier: Tier = "mini") -> dict[str, Any]:
         "trivial_baseline": task.trivial,
         "description": task.description,
     }
+    if spec.files:
+        out["upstream_files"] = {
+            "pinned": [f.name for f in spec.files if f.sha256],
+            "trust_on_first_use": [f.name for f in spec.files if not f.sha256],
+        }
+    return out

@@ -21,14 +21,15 @@ KeyError: "unknown colour 'blue'; valid names: red"
 
 from __future__ import annotations
 
+import difflib
 import importlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["Registry", "shorten"]
+__all__ = ["Registry", "shorten", "did_you_mean"]
 
 
 def shorten(value: object, limit: int = 80) -> str:
@@ -41,6 +42,37 @@ def shorten(value: object, limit: int = 80) -> str:
     """
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def did_you_mean(name: object, valid: Iterable[str]) -> str:
+    """`` Did you mean 'x'?`` for the valid names closest to a misspelt ``name``, else ``""``.
+
+    Names are compared by the part after their last ``/`` (a shared ``particles/`` says
+    nothing; ``sprngs-forecast`` finds ``particles/springs-forecast``) with
+    :class:`difflib.SequenceMatcher`; names scoring at least 0.6 and within 0.1 of the best are
+    offered, at most three, best first.
+
+    Examples
+    --------
+    >>> did_you_mean("particles/sprngs-forecast", ["particles/springs-forecast", "x/y"])
+    " Did you mean 'particles/springs-forecast'?"
+    >>> did_you_mean("constant-velocty", ["constant-velocity", "static"])
+    " Did you mean 'constant-velocity'?"
+    >>> did_you_mean("zzz", ["static"])
+    ''
+    """
+    if not isinstance(name, str) or not name:
+        return ""
+    tail = name.rsplit("/", 1)[-1]
+
+    def score(v: str) -> float:
+        return difflib.SequenceMatcher(None, tail, v.rsplit("/", 1)[-1]).ratio()
+
+    scored = sorted(((score(v), v) for v in valid), key=lambda sv: (-sv[0], sv[1]))
+    if not scored or scored[0][0] < 0.6:
+        return ""
+    close = [v for s, v in scored if s >= 0.6 and s >= scored[0][0] - 0.1][:3]
+    return " Did you mean " + " or ".join(repr(c) for c in close) + "?"
 
 
 class Registry(Generic[T]):
@@ -99,13 +131,17 @@ class Registry(Generic[T]):
                 self._entries.pop(name, None)
 
     def get(self, name: str) -> T:
-        """The entry called ``name``; ``KeyError`` listing the valid names otherwise."""
+        """The entry called ``name``; ``KeyError`` listing the valid names otherwise (and the
+        closest ones to a misspelt name, :func:`did_you_mean`)."""
         self._load()
         try:
             return self._entries[name]
         except (KeyError, TypeError):
             valid = ", ".join(sorted(self._entries)) or "(none registered)"
-            raise KeyError(f"unknown {self.kind} {shorten(name)}; valid names: {valid}") from None
+            hint = did_you_mean(name, self._entries)
+            raise KeyError(
+                f"unknown {self.kind} {shorten(name)}; valid names: {valid}" + (hint and "." + hint)
+            ) from None
 
     def names(self) -> list[str]:
         """Sorted names of every registered entry."""

@@ -219,18 +219,23 @@ def plot_results(
 
 
 def format_run(run: dict[str, Any]) -> str:
-    """The ``decathlon run`` report: results table, event means, decathlon scores, skips."""
+    """The ``decathlon run`` report: results table, event means, skips, what was reused, and
+    last the decathlon scores."""
     lines = [format_table(run["results"]), ""]
     for ev, m, prim, mean, n in event_means(run["results"]):
         lines.append(f"event {ev:28s} {m:18s} mean {prim} over {n} tasks: {mean:.4g}")
-    for m, s in sorted(run["scores"].items()):
-        lines.append(format_score(m, s))
     by_reason: dict[str, list[str]] = {}
     for t, why in run["skipped"].items():
         by_reason.setdefault(why, []).append(t)
-    for why, ts in by_reason.items():
-        lines.append(f"skipped {', '.join(ts)}: {why}")
-    return "\n".join(lines)
+    lines += [f"skipped {', '.join(ts)}: {why}" for why, ts in by_reason.items()]
+    lines += _refused_lines(run.get("skipped_pairs", {}))
+    if "cached" in run:
+        lines.append(
+            f"{run['cached']} cached, {run['computed']} computed in {run['seconds']:.0f} s "
+            f"(estimated {run['estimate']['seconds']:.0f} s; `decathlon run --force` recomputes "
+            "every result)"
+        )
+    return "\n".join(lines + [format_score(m, s) for m, s in sorted(run["scores"].items())])
 
 
 def format_score(model: str, s: dict[str, Any]) -> str:
@@ -255,6 +260,51 @@ def format_score(model: str, s: dict[str, Any]) -> str:
     if missing:
         return f"{head}; incomplete: missing {', '.join(missing)} (counted 0)"
     return f"{head}; complete (a task a model cannot do scores 0)"
+
+
+def _refused_lines(refused: dict[tuple[str, str], str]) -> list[str]:
+    """One line per (baseline, reason) of the pairs a learned baseline refused; the task's name
+    in a reason is replaced by "the task" so that one reason covers every task it applies to."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for (task, baseline), why in refused.items():
+        general = why.replace(repr(task), "the task").replace(task, "the task")
+        groups.setdefault((baseline, general), []).append(task)
+    return [f"skipped {b} on {', '.join(ts)}: {why}" for (b, why), ts in groups.items()]
+
+
+def format_estimate(est: dict[str, Any]) -> str:
+    """The plan ``decathlon run`` says before it starts: what is cached, what will be computed,
+    about how long it will take here and what dominates (:func:`.runcache.estimate`)."""
+    text = (
+        f"plan: {est['pairs']} evaluations ({est['tasks']} task{'s' * (est['tasks'] != 1)} x "
+        "the baselines that serve them)"
+        f": {est['cached']} cached, {est['to_compute']} to compute"
+    )
+    if est["builds"]:
+        text += f", data to build for {', '.join(est['builds'])}"
+    if est["seconds"] <= 0:
+        return text + "; nothing to compute."
+    parts = est["by_part"]
+    top = next(iter(parts))
+    text += (
+        f". About {est['seconds']:.0f} s on this machine, mostly {top} "
+        f"({parts[top]:.0f} s of {sum(parts.values()):.0f} s at full speed)"
+    )
+    n = est["to_compute"]
+    text += (
+        f"; timings of the last run here for {est['recorded']} of {n} evaluations, "
+        "built-in ones (an idle 2-vCPU machine) for the rest"
+        if est["recorded"] < n
+        else "; timings of the last run here"
+    )
+    if est["busy"] > 1:
+        text += (
+            f"; the machine is busy (load {est['load']:.1f} on {est['cores']} CPUs): "
+            f"x{est['busy']:.1f}"
+        )
+    if est["skipped"]:
+        text += f". {est['skipped']} task{'s' * (est['skipped'] != 1)} skipped (listed at the end)"
+    return text + "."
 
 
 def format_describe(d: dict[str, Any], as_json: bool = False) -> str:
@@ -284,13 +334,70 @@ def format_describe(d: dict[str, Any], as_json: bool = False) -> str:
         )
     o = d["output"]
     lines.append(f"  model returns: dims={o['dims']} shape={o['shape']}: {o['meaning']}")
+    src = d.get("shapes_from", "store" if d["prepared"] else "")
     if not d["prepared"]:
-        lines.append(f"  (entity/feature counts appear after `decathlon prepare {d['task']}`)")
+        lines.append(
+            "  (the store is not built: counts from one simulated sample)"
+            if src == "one simulated sample"
+            else f"  (entity/feature counts appear after `decathlon prepare {d['dataset']}`)"
+        )
+    if "upstream_files" in d:
+        pinned, tofu = d["upstream_files"]["pinned"], d["upstream_files"]["trust_on_first_use"]
+        lines.append(
+            f"  upstream files: {len(pinned)} pinned (sha256 published in the package)"
+            + (
+                f", {len(tofu)} trust-on-first-use (sha256 recorded at first download): "
+                f"{', '.join(tofu)}"
+                if tofu
+                else ""
+            )
+        )
     return "\n".join(lines)
 
 
-def format_registries(tasks: list[Any], datasets: list[Any], baselines: list[Any]) -> str:
-    """``decathlon list``: every registered task, dataset and baseline, one line each."""
+def format_registries(
+    tasks: list[Any], datasets: list[Any], baselines: list[Any], as_json: bool = False
+) -> str:
+    """``decathlon list``: every registered task, dataset and baseline, one line each (or, with
+    ``as_json``, one JSON object with a list of records per registry)."""
+    if as_json:
+        return json.dumps(
+            {
+                "tasks": [
+                    {
+                        "name": t.name,
+                        "version": t.version,
+                        "event": t.event,
+                        "kind": t.kind,
+                        "primary": t.primary,
+                        "dataset": t.dataset,
+                    }
+                    for t in tasks
+                ],
+                "datasets": [
+                    {
+                        "name": s.name,
+                        "version": s.version,
+                        "domain": s.domain,
+                        "origin": "download" if s.files else "simulated",
+                        "tiers": list(s.tiers),
+                        "files": len(s.files),
+                        "pinned_files": sum(1 for f in s.files if f.sha256),
+                    }
+                    for s in datasets
+                ],
+                "baselines": [
+                    {
+                        "name": b.name,
+                        "kinds": list(b.kinds),
+                        "learned": b.learned,
+                        "description": b.description,
+                    }
+                    for b in baselines
+                ],
+            },
+            indent=1,
+        )
     lines = ["tasks:"]
     lines += [
         f"  {t.name:36s} {t.kind:9s} primary={t.primary:14s} dataset={t.dataset}" for t in tasks
@@ -298,7 +405,9 @@ def format_registries(tasks: list[Any], datasets: list[Any], baselines: list[Any
     lines.append("datasets:")
     for s in datasets:
         origin = "download" if s.files else "simulated"
-        lines.append(f"  {s.name:36s} {s.domain:12s} {origin:9s} tiers={','.join(s.tiers)}")
+        pins = sum(1 for f in s.files if f.sha256)
+        files = f" files={len(s.files)} ({pins} pinned)" if s.files else ""
+        lines.append(f"  {s.name:36s} {s.domain:12s} {origin:9s} tiers={','.join(s.tiers)}{files}")
     lines.append("baselines:")
     lines += [f"  {b.name:20s} {','.join(b.kinds):9s} {b.description}" for b in baselines]
     return "\n".join(lines)

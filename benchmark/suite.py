@@ -8,27 +8,35 @@ writes one result JSON per (model, task), and returns the records; :mod:`.report
 Given a Dask client, :func:`run_suite` builds the data on the cluster and runs every
 (task, baseline) evaluation as a task on its workers (:func:`.cluster.run_pairs`); the records are
 gathered, saved and scored here, in the serial order.
+
+Before it starts, :func:`run_suite` says what it will do and about how long it will take
+(:func:`plan_suite`, :func:`.runcache.estimate`). A (task, baseline) pair whose stored result
+was made from the same model, task, data and evaluator (:mod:`.runcache`) is reused instead of
+recomputed, unless ``force=True``.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from .baselines import BASELINES, make_baseline
 from .context import EvalConfig, PreparedTask, prepare
-from .data import DATASETS, Tier, is_prepared, materialize
+from .data import DATASETS, Tier, is_prepared, materialize, store_meta
 from .evaluate import evaluate
 from .points import decathlon_score
 from .results import save_result
+from .runcache import cached_result, estimate, pair_key, record_pair
 from .stream import evaluate_stream
 from .tasks import TaskSpec, get_task, list_tasks
 from .user_models import make_user_model
 
-__all__ = ["run_baseline", "run_suite", "DEFAULT_BASELINES", "CannotTrain"]
+__all__ = ["run_baseline", "run_suite", "plan_suite", "Pair", "DEFAULT_BASELINES", "CannotTrain"]
 
 log = logging.getLogger("decathlon")
 
@@ -73,16 +81,21 @@ def run_baseline(
     return evaluate(model, prepared, cfg, save_predictions=save_predictions)
 
 
+def _make(baseline: str, task: TaskSpec, epochs: int, progress: bool) -> Any:
+    """Baseline ``baseline`` made for ``task`` (learned ones get ``epochs`` and ``progress``)."""
+    learned = BASELINES.get(baseline).learned
+    extra = {"epochs": epochs, "progress": progress} if learned else {}
+    return make_baseline(baseline, task, **extra)
+
+
 def _trained(baseline: str, task: TaskSpec, tier: Tier, epochs: int, progress: bool) -> Any:
     """Baseline ``baseline`` made for ``task``, trained on ``tier`` if it learns; any other name
     is a user's model (:func:`~.user_models.make_user_model`: ``module:Class``, a file, an entry
     point)."""
     if baseline not in BASELINES:
         return make_user_model(baseline, task, tier)
-    spec = BASELINES.get(baseline)
-    extra = {"epochs": epochs, "progress": progress} if spec.learned else {}
-    model = make_baseline(baseline, task, **extra)
-    if spec.learned:
+    model = _make(baseline, task, epochs, progress)
+    if BASELINES.get(baseline).learned:
         try:
             model.fit(tier)
         except ValueError as e:
@@ -102,6 +115,60 @@ def _skip_reason(name: str, tier: Tier) -> str | None:
     return None
 
 
+@dataclass
+class Pair:
+    """One (task, baseline) evaluation of a suite run and what is known about it in advance.
+
+    ``key`` is its cache key (None until its dataset is built); ``hit`` the stored result and
+    its path when the key matches an intact stored result (:func:`.runcache.cached_result`).
+    """
+
+    task: str
+    baseline: str
+    key: dict[str, Any] | None = None
+    hit: tuple[dict[str, Any], Path] | None = field(default=None, repr=False)
+
+
+def _key(pair: Pair, tier: Tier, epochs: int, cfg: EvalConfig) -> dict[str, Any]:
+    """The cache key of ``pair`` (its dataset must be built)."""
+    task = get_task(pair.task)
+    model = _make(pair.baseline, task, epochs, progress=False)
+    meta = store_meta(task.dataset, tier)
+    version = DATASETS.get(task.dataset).version
+    return pair_key(model, pair.baseline, task, tier, meta, version, cfg)
+
+
+def _look_up(pair: Pair, tier: Tier, out: str | Path, epochs: int, cfg: EvalConfig) -> None:
+    """Fill ``pair.key`` and ``pair.hit`` (its dataset must be built)."""
+    if pair.key is None:
+        pair.key = _key(pair, tier, epochs, cfg)
+    pair.hit = cached_result(out, pair.baseline, pair.task, tier, pair.key)
+
+
+def plan_suite(
+    names: list[str],
+    baselines: tuple[str, ...],
+    tier: Tier,
+    out: str | Path,
+    epochs: int,
+    cfg: EvalConfig,
+    force: bool = False,
+) -> list[Pair]:
+    """Every (task, baseline) pair to run, in the serial order, with its cached result if any.
+
+    Only pairs whose dataset is already built can be looked up now (the key holds the data's
+    hash); the others are looked up once their data is built. ``force``: look nothing up.
+    """
+    pairs = [
+        Pair(n, b) for n in names for b in baselines if get_task(n).kind in BASELINES.get(b).kinds
+    ]
+    if not force:
+        for p in pairs:
+            if is_prepared(get_task(p.task).dataset, tier):
+                _look_up(p, tier, out, epochs, cfg)
+    return pairs
+
+
 def run_suite(
     tasks: list[str] | None = None,
     baselines: tuple[str, ...] = DEFAULT_BASELINES,
@@ -112,110 +179,175 @@ def run_suite(
     config: EvalConfig | None = None,
     say: Callable[[str], None] = log.info,
     client: Any = None,
+    force: bool = False,
     save_predictions: bool = False,
 ) -> dict[str, Any]:
     """Run the demo decathlon and write result JSONs into ``out``.
 
     ``client``: a ``dask.distributed.Client`` to build the data and run the evaluations on its
     workers (the cache must be reachable from them); ``None`` runs everything here, in order.
-    ``save_predictions``: also write each evaluation's predictions (every probe variant) to
-    ``out/predictions/<result file name>.npz``, what ``decathlon submit`` bundles (serial runs).
+    ``say`` receives the plan and estimate before anything runs, then one line per evaluation.
+    A pair whose stored result in ``out`` has the same cache key (:mod:`.runcache`) is reused;
+    ``force=True`` recomputes every pair. ``save_predictions``: also write each evaluation's
+    predictions (every probe variant) to ``out/predictions/<result file name>.npz``, what
+    ``decathlon submit`` bundles (serial runs; a cached pair without its file is recomputed).
 
     Returns
     -------
     dict
-        ``results`` (records), ``skipped`` (task -> reason), ``files`` (written paths) and
-        ``scores`` (model -> decathlon score over every registered event; tasks that did not
-        run count 0 and are listed in its ``missing_tasks``).
+        ``results`` (records), ``skipped`` (task -> reason), ``skipped_pairs``
+        (``(task, baseline)`` -> reason a learned baseline refused the task), ``files`` (written
+        or reused paths), ``scores`` (model -> decathlon score over every registered event; tasks
+        that did not run count 0 and are listed in its ``missing_tasks``),
+        ``estimate`` (what was said up front: :func:`.runcache.estimate`), ``cached`` and
+        ``computed`` (numbers of pairs) and ``seconds`` (wall time of the run).
     """
-    cfg = config or EvalConfig(progress=True)
-    names = tasks or list_tasks()
-    skipped: dict[str, str] = {}
+    t0 = time.perf_counter()
     if client is not None and save_predictions:
         raise ValueError("save_predictions runs serially: leave out the Dask client")
-    run = partial(_run_here, save_predictions) if client is None else partial(_run_on, client)
-    results, files = run(names, baselines, tier, out, epochs, cfg, say, skipped)
+    cfg = config or EvalConfig(progress=True)
+    names = tasks or list_tasks()
+    skipped = {n: why for n in names if (why := _skip_reason(n, tier))}
+    todo = [n for n in names if n not in skipped]
+    pairs = plan_suite(todo, baselines, tier, out, epochs, cfg, force)
+    est = estimate(pairs, tier, out, skipped)
+    from .report import format_estimate
+
+    say(format_estimate(est))
+    run = _run_here if client is None else partial(_run_on, client)
+    ctx = _Run(tier, out, epochs, cfg, say, force, save_predictions)
+    results, files = run(pairs, ctx)
+    return {
+        "results": results,
+        "skipped": skipped,
+        "skipped_pairs": ctx.refused,
+        "files": files,
+        "scores": scores_by_model(results),
+        "estimate": est,
+        "cached": ctx.cached,
+        "computed": ctx.computed,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+def scores_by_model(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each model's decathlon score over every registered event, whatever ran here: a task that
+    did not run counts 0 and the score says it is incomplete, so totals from machines with
+    different downloads stay comparable."""
     by_model: dict[str, list[dict[str, Any]]] = {}
     for r in results:
         by_model.setdefault(r["model"]["name"], []).append(r)
-    # over every registered event, whatever ran here: a skipped task counts 0 and the score says
-    # it is incomplete, so totals from machines with different downloads stay comparable
-    scores = {m: decathlon_score(rs) for m, rs in by_model.items()}
-    return {"results": results, "skipped": skipped, "files": files, "scores": scores}
+    return {m: decathlon_score(rs) for m, rs in by_model.items()}
 
 
-def _skipped(name: str, tier: Tier, skipped: dict[str, str], say: Callable[[str], None]) -> bool:
-    why = _skip_reason(name, tier)
-    if why:
-        skipped[name] = why
-        say(f"skip {name}: {why}")
-    return why is not None
+@dataclass
+class _Run:
+    """What every pair of one suite run shares, and its tallies."""
+
+    tier: Tier
+    out: str | Path
+    epochs: int
+    cfg: EvalConfig
+    say: Callable[[str], None]
+    force: bool
+    save_predictions: bool = False
+    cached: int = 0
+    computed: int = 0
+    refused: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def reuse(self, pair: Pair) -> tuple[dict[str, Any], Path] | None:
+        """The stored result of ``pair`` when it can be reused (looked up now if not yet)."""
+        if self.force:
+            return None
+        if pair.key is None:
+            _look_up(pair, self.tier, self.out, self.epochs, self.cfg)
+        if pair.hit is not None and self.save_predictions:
+            if not self.predictions_file(pair.hit[1]).is_file():
+                return None  # its predictions were not kept: compute it again, keeping them
+        if pair.hit is not None:
+            self.cached += 1
+            self.line(pair, pair.hit[0], "cached")
+        return pair.hit
+
+    def keep(self, pair: Pair, r: dict[str, Any], seconds: float | None) -> Path:
+        """Save a computed result and its cache key; count it."""
+        path = save_result(r, self.out, overwrite=True)  # the demo reruns
+        key = pair.key or _key(pair, self.tier, self.epochs, self.cfg)
+        record_pair(self.out, pair.baseline, pair.task, self.tier, key, path, seconds)
+        self.computed += 1
+        self.line(pair, r, f"{seconds:.1f} s" if seconds is not None else "")
+        return path
+
+    def predictions_file(self, result_file: Path) -> Path:
+        """Where the predictions of the result in ``result_file`` are kept."""
+        return Path(self.out) / "predictions" / (result_file.stem + ".npz")
+
+    def line(self, pair: Pair, r: dict[str, Any], note: str) -> None:
+        prim = get_task(pair.task).primary
+        value = r["metrics"][prim]["value"]
+        self.say(f"{pair.task:34s} {pair.baseline:18s} {prim}={value:.4g}  {note}".rstrip())
 
 
-def _run_here(
-    save_predictions: bool,
-    names: list[str],
-    baselines: tuple[str, ...],
-    tier: Tier,
-    out: str | Path,
-    epochs: int,
-    cfg: EvalConfig,
-    say: Callable[[str], None],
-    skipped: dict[str, str],
-) -> tuple[list[dict[str, Any]], list[Path]]:
-    """Every (task, baseline) in this process, one after the other; each result saved at once."""
+def _run_here(pairs: list[Pair], ctx: _Run) -> tuple[list[dict[str, Any]], list[Path]]:
+    """Every pair in this process, one after the other; each result saved at once."""
     results: list[dict[str, Any]] = []
     files: list[Path] = []
-    for name in names:
-        if _skipped(name, tier, skipped, say):
+    prepared: PreparedTask | None = None
+    for pair in pairs:
+        materialize(get_task(pair.task).dataset, ctx.tier, progress=ctx.cfg.progress)
+        hit = ctx.reuse(pair)
+        if hit is not None:
+            results.append(hit[0])
+            files.append(hit[1])
             continue
-        prepared = prepare(name, "test", tier, progress=cfg.progress)
-        task = prepared.task
-        for b in baselines:
-            if task.kind not in BASELINES.get(b).kinds:
-                continue
-            kept = Path(out) / "predictions" / f".{b}.npz" if save_predictions else None
-            try:
-                r = run_baseline(b, prepared, epochs=epochs, config=cfg, save_predictions=kept)
-            except CannotTrain as e:
-                say(f"skip {b} on {name}: {e}")
-                continue
-            results.append(r)
-            files.append(save_result(r, out, overwrite=True))  # the demo reruns
-            if kept is not None:  # named after its result file
-                kept.replace(kept.parent / (files[-1].stem + ".npz"))
-            say(f"{name:34s} {b:18s} {task.primary}={r['metrics'][task.primary]['value']:.4g}")
+        if prepared is None or prepared.task.name != pair.task:
+            prepared = prepare(pair.task, "test", ctx.tier, progress=ctx.cfg.progress)
+        t0 = time.perf_counter()
+        kept: Path | None = None
+        if ctx.save_predictions:
+            kept = Path(ctx.out) / "predictions" / f".{pair.baseline}.npz"
+        try:
+            r = run_baseline(
+                pair.baseline, prepared, epochs=ctx.epochs, config=ctx.cfg, save_predictions=kept
+            )
+        except CannotTrain as e:
+            ctx.refused[(pair.task, pair.baseline)] = str(e)
+            continue
+        results.append(r)
+        files.append(ctx.keep(pair, r, time.perf_counter() - t0))
+        if kept is not None:  # named after its result file
+            kept.replace(ctx.predictions_file(files[-1]))
     return results, files
 
 
-def _run_on(
-    client: Any,
-    names: list[str],
-    baselines: tuple[str, ...],
-    tier: Tier,
-    out: str | Path,
-    epochs: int,
-    cfg: EvalConfig,
-    say: Callable[[str], None],
-    skipped: dict[str, str],
-) -> tuple[list[dict[str, Any]], list[Path]]:
-    """The data built on ``client``'s cluster, then every (task, baseline) as a task there;
+def _run_on(client: Any, pairs: list[Pair], ctx: _Run) -> tuple[list[dict[str, Any]], list[Path]]:
+    """The data built on ``client``'s cluster, then every pair not reused as a task there;
     results saved here in the serial order."""
     from .cluster import run_pairs
 
-    names = [n for n in names if not _skipped(n, tier, skipped, say)]
-    for dataset in dict.fromkeys(get_task(n).dataset for n in names):
-        materialize(dataset, tier, progress=cfg.progress, client=client)
-    pairs = [(n, b) for n in names for b in baselines if get_task(n).kind in BASELINES.get(b).kinds]
-    outcomes = run_pairs(client, pairs, tier, epochs, cfg)
+    for dataset in dict.fromkeys(get_task(p.task).dataset for p in pairs):
+        materialize(dataset, ctx.tier, progress=ctx.cfg.progress, client=client)
+    reused = {id(p): ctx.reuse(p) for p in pairs}
+    todo = [p for p in pairs if reused[id(p)] is None]
+    outcomes = dict(
+        zip(
+            [id(p) for p in todo],
+            run_pairs(client, [(p.task, p.baseline) for p in todo], ctx.tier, ctx.epochs, ctx.cfg),
+            strict=True,
+        )
+    )
     results: list[dict[str, Any]] = []
     files: list[Path] = []
-    for (name, b), (ok, r) in zip(pairs, outcomes, strict=True):
+    for pair in pairs:
+        hit = reused[id(pair)]
+        if hit is not None:
+            results.append(hit[0])
+            files.append(hit[1])
+            continue
+        ok, r = outcomes[id(pair)]
         if not ok:
-            say(f"skip {b} on {name}: {r}")
+            ctx.refused[(pair.task, pair.baseline)] = str(r)
             continue
         results.append(r)
-        files.append(save_result(r, out, overwrite=True))  # the demo reruns
-        prim = get_task(name).primary
-        say(f"{name:34s} {b:18s} {prim}={r['metrics'][prim]['value']:.4g}")
+        files.append(ctx.keep(pair, r, None))
     return results, files

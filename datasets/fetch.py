@@ -18,6 +18,11 @@
   of strings, or a lock path that is a folder, is refused with what to do.
 * Files obtained elsewhere (behind a firewall, or already on disk) are copied into the cache by
   :func:`import_local` after the same sha256 check (``decathlon prepare DATASET --from DIR``).
+* Missing files are reported all at once: a failed download raises one ``OSError`` listing every
+  file of the dataset still missing from the cache, each with its URL and whether its sha256 is
+  pinned or trust-on-first-use
+  (:func:`decathlon.datasets.pinning.pin_summary`); :func:`import_local` lists every file
+  missing from the folder the same way.
 * Nothing happens at import time; nothing downloaded is ever executed or unpickled.
 """
 
@@ -35,9 +40,12 @@ from pathlib import Path, PurePosixPath
 import xarray as xr
 from filelock import FileLock, Timeout
 
+from decathlon.benchmark.cache import public_mode, write_atomic
 from decathlon.benchmark.data import DatasetSpec, FileSpec, data_root
+from decathlon.datasets.pinning import file_lines, pin_summary
 
 __all__ = [
+    "ChecksumError",
     "fetch",
     "file_builder",
     "file_sha256",
@@ -49,6 +57,11 @@ __all__ = [
 log = logging.getLogger("decathlon")
 
 _POOCH = None
+
+
+class ChecksumError(ValueError):
+    """A file's sha256 is not the pinned or recorded one (a corrupted or changed file)."""
+
 
 #: Seconds to wait for another process recording hashes before giving up.
 LOCK_TIMEOUT_S = 120.0
@@ -155,20 +168,13 @@ def _record_hash(key: str, digest: str) -> str:
 
 def _write_json(p: Path, table: dict[str, str]) -> None:
     """Write ``table`` to ``p`` atomically; no temporary file is left behind on failure."""
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".lock-")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(table, f, indent=1, sort_keys=True)
-        os.replace(tmp, p)
+        write_atomic(p, json.dumps(table, indent=1, sort_keys=True), prefix=".lock-")
     except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
         raise OSError(
             f"could not write the hash lock file {p} ({e}); check that {p.parent} is writable "
             f"and that {p.name} is a regular file"
         ) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _record_fresh(spec: DatasetSpec, f: FileSpec, path: Path, digest: str, cached: bool) -> None:
@@ -208,8 +214,8 @@ def _record_fresh(spec: DatasetSpec, f: FileSpec, path: Path, digest: str, cache
         )
 
 
-def _mismatch(path: Path, expected: str, actual: str, url: str, what: str) -> ValueError:
-    return ValueError(
+def _mismatch(path: Path, expected: str, actual: str, url: str, what: str) -> ChecksumError:
+    return ChecksumError(
         f"{path.name}: sha256 mismatch ({what}).\n  file:     {path}\n  expected: {expected}\n"
         f"  actual:   {actual}\n  source:   {url}\nThe file is truncated or corrupted. Delete it "
         "and run the command again to download it afresh; if the new download fails the same "
@@ -258,10 +264,29 @@ def fetch(
             out[f.name] = local
             continue
         cached = local.is_file()
-        out[f.name] = _download(pup, key, f, expected, progress, downloader)
+        try:
+            out[f.name] = _download(pup, key, f, expected, progress, downloader)
+        except OSError as e:
+            raise _missing_downloads(spec, f, e, Path(pup.path) / spec.name) from None
         if expected is None:
             _record_fresh(spec, f, out[f.name], file_sha256(out[f.name]), cached)
     return out
+
+
+def _missing_downloads(spec: DatasetSpec, failed: FileSpec, e: OSError, raw: Path) -> OSError:
+    """The one error of a failed download: every file still missing from the cache, with URLs.
+
+    Downloading stops at the first failure (with the network down, each further file would wait
+    for its own time-out); the files after it are listed as missing, not tried.
+    """
+    missing = [f.name for f in spec.files if not (raw / f.name).is_file()]
+    return OSError(
+        f"{e}\n{len(missing)} of the {len(spec.files)} files of {spec.name} are not in the "
+        f"cache ({raw}); the download stopped at {failed.name}, the others were not tried:\n"
+        f"{file_lines(spec, missing)}\n{pin_summary(spec)}.\nCheck the connection and run the "
+        f"command again (files already downloaded are kept), or fetch the files elsewhere and "
+        f"run `decathlon prepare {spec.name} --from DIR` with each file at DIR/<name> above."
+    )
 
 
 def _download(pup, key: str, f: FileSpec, expected: str | None, progress: bool, downloader) -> Path:
@@ -271,7 +296,9 @@ def _download(pup, key: str, f: FileSpec, expected: str | None, progress: bool, 
     if downloader is not None:
         kwargs["downloader"] = downloader
     try:
-        return Path(pup.fetch(key, **kwargs))
+        path = Path(pup.fetch(key, **kwargs))
+        os.chmod(path, public_mode())  # pooch's temporary download file is owner-only
+        return path
     except ValueError as e:
         if "hash" in str(e).lower() and expected:
             raise _mismatch(
@@ -279,9 +306,10 @@ def _download(pup, key: str, f: FileSpec, expected: str | None, progress: bool, 
             ) from None
         raise
     except Exception as e:  # network errors come in many types
+        check = "its pinned sha256 is checked" if f.sha256 else "it is trust-on-first-use"
         raise OSError(
-            f"could not download {f.url} ({type(e).__name__}: {e}). Check the connection, or "
-            f"put the file at {Path(pup.path) / key} yourself (its sha256 is checked)."
+            f"could not download {f.url} ({type(e).__name__}: {str(e)[:300]}). Put the file at "
+            f"{Path(pup.path) / key} yourself if you have it ({check})."
         ) from None
 
 
@@ -388,7 +416,7 @@ def _check_staged(
         if expected is not None and actual != expected:
             bad.append(_local_mismatch(sources[f.name], f, expected, where, actual))
     if bad:
-        raise ValueError("\n\n".join(bad) + f"\n\nNothing was copied into {raw}.")
+        raise ChecksumError("\n\n".join(bad) + f"\n\nNothing was copied into {raw}.")
 
 
 def _local_mismatch(src: Path, f: FileSpec, expected: str, where: str, actual: str) -> str:
@@ -432,15 +460,14 @@ def _find_local(spec: DatasetSpec, directory: Path) -> dict[str, Path]:
                     f"{f.name} (several files are named {base}: put it at {directory / f.name})"
                 )
     if missing:
-        urls = [f.url for f in spec.files if f.name in missing]
-        shown = "\n  ".join(urls[:10]) + ("\n  ..." if len(urls) > 10 else "")
         raise ValueError(
             f"{len(missing)} of the {len(spec.files)} files of dataset {spec.name!r} are not in "
-            f"{directory}: {missing[:10]}{' ...' if len(missing) > 10 else ''}"
+            f"{directory}: {missing}"
             + (f"; {'; '.join(notes)}" if notes else "")
-            + f".\nPut each file at {directory}/<name> with the names above (or directly in "
-            f"{directory} when its base name is unique), as downloaded from:\n  {shown}\n"
-            f"or run `decathlon prepare {spec.name}` with internet access. Nothing was copied."
+            + f".\nPut each file at {directory}/<name> (or directly in {directory} when its "
+            f"base name is unique), as downloaded from:\n{file_lines(spec, missing)}\n"
+            f"{pin_summary(spec)}.\nOr run `decathlon prepare {spec.name}` with internet "
+            "access. Nothing was copied."
         )
     return found
 
@@ -455,6 +482,7 @@ def _copy_hashing(src: Path, dst: Path, chunk: int = 1 << 20) -> tuple[Path, str
             for block in iter(lambda: fin.read(chunk), b""):
                 h.update(block)
                 fout.write(block)
+        os.chmod(tmp, public_mode())  # the mode of a plain download, not mkstemp's 0600
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -12,7 +12,9 @@ their hashes at first download in ``<cache>/raw/hashes.lock.json``
   ``None`` with the recorded hash in double quotes. Nothing else in the file changes. Lines whose
   file already has a pinned hash are left alone.
 
-The CLI command ``decathlon pin-hashes DATASET`` calls these.
+The CLI command ``decathlon pin-hashes DATASET`` calls these. :func:`pin_summary` says in one
+sentence which files of a dataset are pinned and which are trust-on-first-use (used in the
+fetcher's errors and ``decathlon describe``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 
 from decathlon.benchmark.data import DatasetSpec
 
-__all__ = ["MARKER", "pin_hashes_source", "write_pins"]
+__all__ = ["MARKER", "file_lines", "pin_hashes_source", "pin_summary", "write_pins"]
 
 log = logging.getLogger("decathlon")
 
@@ -36,6 +38,51 @@ log = logging.getLogger("decathlon")
 MARKER = "# pin:"
 _MARKER_RE = re.compile(r"#\s*pin:\s*(\S+)\s*$")
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
+
+
+def pin_summary(spec: DatasetSpec) -> str:
+    """One sentence saying which files of ``spec`` are pinned and which are trust-on-first-use.
+
+    Pinned files carry a published sha256 in the package and are verified against it;
+    trust-on-first-use files are verified against the hash recorded when they were first
+    downloaded (or imported), which is whatever that first copy held.
+
+    Examples
+    --------
+    >>> from decathlon.benchmark.data import DATASETS
+    >>> print(pin_summary(DATASETS.get("eth-ucy")))
+    all 24 files of eth-ucy are pinned (sha256 published in the package, checked on every use)
+    >>> print(pin_summary(DATASETS.get("cmu-mocap-35")))  # doctest: +ELLIPSIS
+    2 of the 24 files of cmu-mocap-35 are pinned (35.asf, 35_01.amc); the other 22 are trust-on-...
+    """
+    pinned = [f.name for f in spec.files if f.sha256]
+    n = len(spec.files)
+    if len(pinned) == n:
+        return (
+            f"all {n} files of {spec.name} are pinned (sha256 published in the package, "
+            "checked on every use)"
+        )
+    tofu = (
+        "trust-on-first-use (no published sha256: the hash of the first copy is recorded in "
+        "the cache's hashes.lock.json and later copies are checked against it)"
+    )
+    if not pinned:
+        return f"none of the {n} files of {spec.name} is pinned; all are {tofu}"
+    return (
+        f"{len(pinned)} of the {n} files of {spec.name} are pinned ({', '.join(pinned)}); "
+        f"the other {n - len(pinned)} are {tofu}"
+    )
+
+
+def file_lines(spec: DatasetSpec, names: list[str]) -> str:
+    """``name  url  (pinned | trust-on-first-use)`` for each file of ``names``, one per line."""
+    by_name = {f.name: f for f in spec.files}
+    width = max(len(n) for n in names)
+    return "\n".join(
+        f"  {n:{width}s}  {by_name[n].url}  "
+        f"({'pinned' if by_name[n].sha256 else 'trust-on-first-use'})"
+        for n in names
+    )
 
 
 def _recorded(spec: DatasetSpec) -> dict[str, str]:

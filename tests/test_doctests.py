@@ -8,7 +8,7 @@ import pytest
 
 
 def _modules() -> list[str]:
-    names = ["decathlon", "decathlon.cli"]
+    names = ["decathlon", "decathlon.cli", "decathlon.cli_support"]
     for sub in ("benchmark", "datasets", "baselines", "leaderboard"):
         pkg = importlib.import_module(f"decathlon.{sub}")
         names.append(pkg.__name__)

@@ -36,7 +36,8 @@ def test_a_forged_marker_is_refused_with_the_fix(marker, capsys, edit, match):
     marker.write_text(json.dumps(edit(json.loads(marker.read_text()))))
     with pytest.raises(StoreError, match=match):
         store_meta("nri-springs", "mini")
-    assert main(["evaluate", "--model", "static", "--task", TASK, "--n-boot", "5"]) == 2
+    # a corrupted store is a runtime failure: exit status 1 (issue 11)
+    assert main(["evaluate", "--model", "static", "--task", TASK, "--n-boot", "5"]) == 1
     err = capsys.readouterr().err
     assert match.split("'")[0] in err and "`decathlon prepare nri-springs --tier mini` again" in err
 

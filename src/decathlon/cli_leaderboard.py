@@ -88,21 +88,37 @@ def add_leaderboard_commands(sub: Any) -> None:
     s.add_argument("--model", required=True, help="the model name in the result files")
     s.add_argument("--results", default="results", help="folder of `decathlon run --out`")
     s.add_argument("--out", required=True, help="new bundle: a folder, .zip, .tar or .tar.gz")
-    s.add_argument("--training-data", help="what the model was trained on (required)")
-    s.add_argument("--meta", help="JSON file of model metadata (keys as the options below)")
-    s.add_argument("--model-version", help="the model's version")
-    s.add_argument("--authors", help="comma-separated author names")
-    s.add_argument("--contact", help="an e-mail address or other contact")
-    s.add_argument("--code-url", help="where the model's code is (http/https)")
-    s.add_argument("--paper", help="the model's paper (http/https URL)")
-    s.add_argument("--n-parameters", type=_at_least(0), help="parameter count")
+    s.add_argument(
+        "--training-data",
+        help="what the model was trained on (required, here or in --meta; default: none)",
+    )
+    s.add_argument(
+        "--meta",
+        help="JSON file of model metadata (keys as the options below; default: the options only)",
+    )
+    s.add_argument(
+        "--model-version", help="the model's version (default: the results' model version)"
+    )
+    s.add_argument("--authors", help="comma-separated author names (default: none)")
+    s.add_argument("--contact", help="an e-mail address or other contact (default: none)")
+    s.add_argument("--code-url", help="where the model's code is (http/https; default: none)")
+    s.add_argument("--paper", help="the model's paper (http/https URL; default: none)")
+    s.add_argument(
+        "--n-parameters",
+        type=_at_least(0),
+        help="parameter count (default: the largest in the results)",
+    )
     s.set_defaults(func=cmd_submit)
 
     lb = sub.add_parser("leaderboard", help="verify submissions, build the leaderboard site")
     lsub = lb.add_subparsers(dest="leaderboard_cmd", required=True)
     s = lsub.add_parser("verify", help="re-score a bundle's predictions; reject any mismatch")
     s.add_argument("bundle", help="a submission bundle (folder, .zip, .tar)")
-    s.add_argument("--accept", metavar="ENTRIES", help="when accepted, add it to this folder")
+    s.add_argument(
+        "--accept",
+        metavar="ENTRIES",
+        help="when accepted, add it to this folder (default: only report)",
+    )
     s.add_argument("--n-boot", type=_at_least(0), default=1000)
     s.set_defaults(func=cmd_leaderboard_verify)
 
