@@ -1,16 +1,19 @@
-"""Evaluator benchmark: a full evaluation against a plain script computing the same metric.
+"""Evaluator benchmark: a full evaluation against plain scripts doing the same job.
 
 Each side runs in its own fresh Python process, so its wall time and peak resident memory
-(``ru_maxrss``) are its own; the two sides take turns ``repeats`` times and the medians are
+(``ru_maxrss``) are its own; the sides take turns ``repeats`` times and the medians are
 reported, side by side, in one results file. The plain scripts are written the way one would
-compute the number by hand, without this package: ``zarr`` arrays read directly, the NRI
-normalization from the train arrays, the prediction, one metric, no bootstrap, no probes. Their
-value must equal the evaluator's (it is recorded next to it), so both sides do the same job.
+compute the numbers by hand, without this package: ``zarr`` arrays read directly, the NRI
+normalization from the train arrays, the prediction, the metric, no bootstrap. Their values
+must equal the evaluator's (they are recorded next to them), so both sides do the same job.
 
 ``forecast``: ``static`` on ``particles/springs-forecast`` (MSE). ``graph``: ``proximity`` on
-``particles/springs-graph`` (pooled AUROC). The evaluator side is timed twice: the full
-evaluation (probes and 1000 bootstrap resamples) and the plain score with its bootstrap interval
-(``probes=False``), which does exactly the script's job plus the interval.
+``particles/springs-graph`` (pooled AUROC). Two pairs are timed: ``plain`` (the primary metric)
+against ``evaluate_no_probes`` (the same score with its 1000-resample bootstrap interval), and
+``plain_probes`` (the primary metric on every probe input as well: reversal, ten shuffles,
+freeze, and the equivariance error of rot90, reflect and permute) against ``evaluate`` (a full
+evaluation: probes, intervals, points). At the full tier the figures measured before the
+evaluator was rewritten (issue 9, commit 1095a22) are printed beside them.
 """
 
 from __future__ import annotations

@@ -245,21 +245,31 @@ def format_bench(rows: list[dict[str, Any]]) -> str:
 
 
 def format_bench_evaluator(rows: list[dict[str, Any]]) -> str:
-    """``decathlon bench`` evaluator rows: the evaluator against the plain scripts, then the
-    streaming memory rows."""
+    """``decathlon bench`` evaluator rows: each evaluator side against the plain script doing
+    the same job (``x wall``, ``x mem``), the figures before the rewrite, then the streaming
+    memory rows."""
     lines = [
         f"{'evaluator':10s} {'side':20s} {'wall s':>8s} {'peak MiB':>9s} {'x wall':>7s} "
-        f"{'x mem':>6s}  value"
+        f"{'x mem':>6s}  {'same job as':14s} value"
     ]
     for r in rows:
         if "kind" not in r:
             continue
-        for side in ("plain", "evaluate_no_probes", "evaluate"):
-            d = r[side]
+        for side in ("plain", "plain_probes", "evaluate_no_probes", "evaluate"):
+            d = r.get(side)
+            if d is None:
+                continue
             ratios = f"{d.get('wall_ratio', 1.0):7.2f} {d.get('memory_ratio', 1.0):6.2f}"
             lines.append(
                 f"{r['kind']:10s} {side:20s} {d['wall_s']:8.2f} {d['peak_mib']:9.0f} {ratios}  "
-                f"{d['value']:.10g}"
+                f"{d.get('reference', '-'):14s} {d['value']:.10g}"
+            )
+        b = r.get("before")
+        if b:
+            mem = "-" if b.get("peak_mib") is None else f"{b['peak_mib']:.0f}"
+            lines.append(
+                f"{r['kind']:10s} {'before (' + b['commit'] + ')':20s} {b['wall_s']:8.2f} "
+                f"{mem:>9s} {b['wall_s'] / b['plain_wall_s']:7.2f} {'':6s}  plain (then)"
             )
     stream = [r for r in rows if "mode" in r]
     if stream:
