@@ -225,7 +225,7 @@ def format_bench(rows: list[dict[str, Any]]) -> str:
     """
     lines = [
         f"{'simulator':22s} {'batch':>6s} {'ref ms/sim':>11s} {'fast ms/sim':>12s} "
-        f"{'C ms/sim':>9s} {'fast/C':>7s} {'speedup':>8s} {'peak MB':>8s}"
+        f"{'C ms/sim':>9s} {'fast/C':>7s} {'speedup':>8s} {'peak MB':>8s} {'before':>7s}"
     ]
     notes = []
     for r in rows:
@@ -235,12 +235,15 @@ def format_bench(rows: list[dict[str, Any]]) -> str:
             f"{r['reference_per_sim_ms']:11.2f} {r['fast_per_sim_ms']:12.3f} "
             f"{'-' if c is None else f'{c:.3f}':>9s} "
             f"{'-' if ratio is None else f'{ratio:.2f}x':>7s} "
-            f"{r['speedup']:7.0f}x {r['fast_peak_mb']:8.1f}"
+            f"{r['speedup']:7.0f}x {r['fast_peak_mb']:8.1f} "
+            f"{'-' if r.get('before_per_sim_ms') is None else r['before_per_sim_ms']:>7}"
         )
         if str(r.get("compiled_by", "")).startswith("skipped"):
             notes.append(f"{r['name']}: compiled column {r['compiled_by']}")
     compilers = {r["compiled_by"] for r in rows if r.get("compiled_per_sim_ms") is not None}
     notes += [f"compiled with {c}" for c in sorted(compilers)]
+    if any(r.get("before_per_sim_ms") for r in rows):
+        notes.append("before: fast ms/sim at batch 2000 before the rework (commit 1095a22)")
     return "\n".join(lines + notes)
 
 
@@ -292,6 +295,12 @@ def format_store_bench(row: dict[str, Any]) -> str:
     ]
     for k, v in ms.items():
         lines.append(f"  {k:34s} {v:8.1f} {ms['np.load'] / v:10.2f}x")
+    b = row.get("before")
+    if b:
+        lines.append(
+            f"  {'before (' + b['commit'] + ', zarr)':34s} {b['ms']:8.1f} "
+            f"{b['np_load_ms'] / b['ms']:10.2f}x  (np.load then: {b['np_load_ms']:.0f} ms)"
+        )
     lines.append(
         "  on disk (MB): " + ", ".join(f"{k} {v:.1f}" for k, v in disk.items() if k not in ("new",))
     )
