@@ -1,16 +1,19 @@
-"""Evaluator benchmark: a full evaluation against a plain script computing the same metric.
+"""Evaluator benchmark: a full evaluation against plain scripts doing the same job.
 
 Each side runs in its own fresh Python process, so its wall time and peak resident memory
-(``ru_maxrss``) are its own; the two sides take turns ``repeats`` times and the medians are
+(``ru_maxrss``) are its own; the sides take turns ``repeats`` times and the medians are
 reported, side by side, in one results file. The plain scripts are written the way one would
-compute the number by hand, without this package: ``zarr`` arrays read directly, the NRI
-normalization from the train arrays, the prediction, one metric, no bootstrap, no probes. Their
-value must equal the evaluator's (it is recorded next to it), so both sides do the same job.
+compute the numbers by hand, without this package: ``zarr`` arrays read directly, the NRI
+normalization from the train arrays, the prediction, the metric, no bootstrap. Their values
+must equal the evaluator's (they are recorded next to them), so both sides do the same job.
 
 ``forecast``: ``static`` on ``particles/springs-forecast`` (MSE). ``graph``: ``proximity`` on
-``particles/springs-graph`` (pooled AUROC). The evaluator side is timed twice: the full
-evaluation (probes and 1000 bootstrap resamples) and the plain score with its bootstrap interval
-(``probes=False``), which does exactly the script's job plus the interval.
+``particles/springs-graph`` (pooled AUROC). Two pairs are timed: ``plain`` (the primary metric)
+against ``evaluate_no_probes`` (the same score with its 1000-resample bootstrap interval), and
+``plain_probes`` (the primary metric on every probe input as well: reversal, ten shuffles,
+freeze, and the equivariance error of rot90, reflect and permute) against ``evaluate`` (a full
+evaluation: probes, intervals, points). At the full tier the figures measured before the
+evaluator was rewritten (issue 9, commit 1095a22) are printed beside them.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from .tasks import get_task
 
 __all__ = ["run_evaluator_benchmarks", "PLAIN_SCRIPTS"]
 
@@ -81,13 +86,112 @@ def main():
 """,
 }
 
+#: The same scripts, also scoring every probe variant the evaluator scores on these tasks
+#: (reversal, 10 shuffles, freeze; the equivariance error of rot90, reflect and permute): the
+#: hand-written job of a full evaluation, without bootstrap intervals.
+_PROBE_INPUTS = """
+PERM = np.array(PERMUTATION)
+ROTS = {"rot90": np.array([[0.0, -1.0], [1.0, 0.0]]), "reflect": np.diag([-1.0, 1.0])}
+def probe_inputs(ctx, lo, hi, vel):
+    c, h = ctx.shape[1], (hi - lo) / 2
+    def phys(u):
+        return (u.astype(np.float64) + 1) * h + lo
+    def unit(p):
+        return ((p - lo) / h - 1).astype(np.float32)
+    rev = ctx[:, ::-1].copy()
+    rev[..., vel] = unit(-phys(rev))[..., vel]      # velocities negated in physical units
+    yield "reversal", rev, None
+    for s in range(10):
+        yield "shuffle", ctx[:, np.random.default_rng(s).permutation(c)], None
+    yield "freeze", np.repeat(ctx[:, -1:], c, axis=1), None
+    for g, rot in ROTS.items():
+        def sym(u, rot=rot):                        # rotate every (x, y) pair in physical units
+            p = phys(u)
+            for k in range(0, p.shape[-1], 2):
+                p[..., k : k + 2] = p[..., k : k + 2] @ rot.T
+            return unit(p)
+        yield "equiv_" + g, sym(ctx), sym
+    yield "equiv_permute", ctx[:, :, PERM], lambda u: u[:, :, PERM]
+"""
+
+_PROBES_MAIN = {
+    "forecast": """
+def main():
+    feats, lo, hi = [], [], []
+    for var in ("pos", "vel"):
+        a, b = minmax(ROOT, var)
+        feats.append(arr(ROOT, "test", var)[:, :69].astype(np.float64))
+        lo, hi = lo + [a, a], hi + [b, b]
+    lo, hi = np.array(lo), np.array(hi)
+    x = ((np.concatenate(feats, axis=-1) - lo) / ((hi - lo) / 2) - 1).astype(np.float32)
+    ctx, y = x[:, :49], x[:, 49:69]
+    def static(c):
+        return np.repeat(c[:, -1:], 20, axis=1)
+    def mse(p):
+        return float(((p - y).astype(np.float64) ** 2).mean())
+    plain = static(ctx)
+    out = {"plain": mse(plain), "shuffle": []}
+    for name, xv, g in probe_inputs(ctx, lo, hi, [2, 3]):
+        pred = static(xv)
+        if g is None:
+            v = mse(pred)
+            out["shuffle"].append(v) if name == "shuffle" else out.__setitem__(name, v)
+        else:                                       # equivariance: f(g x) against g f(x)
+            out[name] = float(((pred - g(plain)).astype(np.float64) ** 2).mean())
+    out["shuffle"] = float(np.mean(out["shuffle"]))
+    return out
+""",
+    "graph": """
+def proximity(pos):
+    d = np.sqrt(((pos[:, :, :, None] - pos[:, :, None, :]) ** 2).sum(-1)).mean(1)
+    flat = d[:, OFF]
+    return 1.0 - (rankdata(flat, method="average", axis=1) - 1.0) / (flat.shape[1] - 1)
+def auroc(score, y):
+    r = rankdata(score.ravel())
+    n_pos, n_neg = y.sum(), (~y).sum()
+    return float((r[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+def main():
+    global OFF
+    feats, lo, hi = [], [], []
+    for var in ("pos", "vel"):
+        a, b = minmax(ROOT, var)
+        feats.append(arr(ROOT, "test", var)[:, :49].astype(np.float64))
+        lo, hi = lo + [a, a], hi + [b, b]
+    lo, hi = np.array(lo), np.array(hi)
+    ctx = ((np.concatenate(feats, axis=-1) - lo) / ((hi - lo) / 2) - 1).astype(np.float32)
+    edges = arr(ROOT, "test", "edges")
+    OFF = ~np.eye(edges.shape[-1], dtype=bool)
+    y = edges[:, OFF].ravel() > 0.5
+    plain = proximity(ctx[..., :2].astype(np.float64))
+    out = {"plain": auroc(plain, y), "shuffle": []}
+    full = np.zeros(edges.shape)
+    full[:, OFF] = plain
+    for name, xv, g in probe_inputs(ctx, lo, hi, [2, 3]):
+        s = proximity(xv[..., :2].astype(np.float64))
+        if g is None:
+            v = auroc(s, y)
+            out["shuffle"].append(v) if name == "shuffle" else out.__setitem__(name, v)
+        else:                                       # a graph output moves only with entities
+            target = full[:, PERM][:, :, PERM] if name == "equiv_permute" else full
+            sf = np.zeros(edges.shape)
+            sf[:, OFF] = s
+            out[name] = float(((sf - target) ** 2).mean())
+    out["shuffle"] = float(np.mean(out["shuffle"]))
+    return out
+""",
+}
+
 _EVALUATE = """
 def main():
     from decathlon import EvalConfig, evaluate, prepare
     from decathlon.benchmark.baselines import make_baseline
     prepared = prepare(TASK, "test", TIER, build=False)
     r = evaluate(make_baseline(MODEL, prepared.task), prepared, EvalConfig(probes=PROBES))
-    return r["metrics"][prepared.task.primary]["value"]
+    value = r["metrics"][prepared.task.primary]["value"]
+    if not PROBES:
+        return value
+    out = {"plain": value, **{p: e["value"] for p, e in r["probes"].items()}}
+    return out | {"equiv_" + g: e["error"] for g, e in r.get("equivariance", {}).items()}
 """
 
 _STREAM = """
@@ -122,33 +226,66 @@ def _median(rows: list[dict[str, Any]], key: str) -> float:
     return float(statistics.median(r[key] for r in rows))
 
 
+#: The figures of the table in issue 9, measured on the 2-core development machine at commit
+#: 1095a22, before the evaluator was rewritten (medians of 3-5 runs): ``decathlon bench``
+#: prints them beside today's so the change stays visible; they are not re-measured.
+BEFORE = {
+    "forecast": {"commit": "1095a22", "wall_s": 11.3, "peak_mib": 1049.0, "plain_wall_s": 0.90},
+    "graph": {"commit": "1095a22", "wall_s": 72.0, "peak_mib": None, "plain_wall_s": 0.92},
+}
+
+#: Each evaluator side and the hand-written script that does the same job.
+SIDES = {"evaluate_no_probes": "plain", "evaluate": "plain_probes"}
+
+
+def _scripts(kind: str, task: str, model: str, tier: str, root: str) -> dict[str, str]:
+    """The four programs of one case: both plain scripts and both evaluator runs."""
+    from .symmetries import symmetry
+
+    t = get_task(task)
+    perm = symmetry(t, "permute", 2, 5)["perm"].tolist() if "permute" in t.equivariance else []
+    read = PLAIN_SCRIPTS[kind].replace("ROOT", repr(root))
+    probes = (
+        _READ + _PROBE_INPUTS.replace("PERMUTATION", repr(perm)) + _PROBES_MAIN[kind]
+    ).replace("ROOT", repr(root))
+    if kind == "graph":
+        probes = "from scipy.stats import rankdata\n" + probes
+    head = _START + f"TASK, MODEL, TIER = {task!r}, {model!r}, {tier!r}\n"
+    return {
+        "plain": _START + read + _MEASURE,
+        "plain_probes": _START + probes + _MEASURE,
+        "evaluate_no_probes": head + "PROBES = False\n" + _EVALUATE + _MEASURE,
+        "evaluate": head + "PROBES = True\n" + _EVALUATE + _MEASURE,
+    }
+
+
 def _case(kind: str, tier: str, repeats: int) -> dict[str, Any]:
     from .data import DATASETS, materialize, store_dir
-    from .tasks import get_task
 
     task, model = CASES[kind]
     spec = DATASETS.get(get_task(task).dataset)
     materialize(spec.name, tier)  # type: ignore[arg-type]
-    root = store_dir(spec, tier)
-    plain = _START + PLAIN_SCRIPTS[kind].replace("ROOT", repr(str(root))) + _MEASURE
-    head = _START + f"TASK, MODEL, TIER = {task!r}, {model!r}, {tier!r}\n"
-    full = head + "PROBES = True\n" + _EVALUATE + _MEASURE
-    bare = head + "PROBES = False\n" + _EVALUATE + _MEASURE
-    runs: dict[str, list[dict[str, Any]]] = {"plain": [], "evaluate": [], "evaluate_no_probes": []}
+    scripts = _scripts(kind, task, model, tier, str(store_dir(spec, tier)))
+    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in scripts}
     for _ in range(repeats):  # take turns, so that the machine's state is shared fairly
-        runs["plain"].append(_run(plain))
-        runs["evaluate"].append(_run(full))
-        runs["evaluate_no_probes"].append(_run(bare))
+        for side, code in scripts.items():
+            runs[side].append(_run(code))
     row: dict[str, Any] = {"kind": kind, "task": task, "model": model, "tier": tier}
     for side, rs in runs.items():
+        v = rs[0]["value"]
         row[side] = {
             "wall_s": _median(rs, "wall_s"),
             "peak_mib": _median(rs, "peak_mib"),
-            "value": rs[0]["value"],
+            "value": v["plain"] if isinstance(v, dict) else v,
         }
-    for side in ("evaluate", "evaluate_no_probes"):
-        row[side]["wall_ratio"] = row[side]["wall_s"] / row["plain"]["wall_s"]
-        row[side]["memory_ratio"] = row[side]["peak_mib"] / row["plain"]["peak_mib"]
+        if isinstance(v, dict):
+            row[side]["probe_values"] = v
+    for side, ref in SIDES.items():
+        row[side]["reference"] = ref
+        row[side]["wall_ratio"] = row[side]["wall_s"] / row[ref]["wall_s"]
+        row[side]["memory_ratio"] = row[side]["peak_mib"] / row[ref]["peak_mib"]
+    if tier == "full":
+        row["before"] = BEFORE[kind]
     return row
 
 

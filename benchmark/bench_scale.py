@@ -137,6 +137,11 @@ def store_read(
             "disk_mb": sizes,
             "speed_vs_np_load": ms["np.load"] / ms["store (decathlon load)"],
             "repeats": repeats,
+            # issue 9, measured at commit 1095a22 on the 2-core development machine (the
+            # springs full test split from its old zarr layout); shown beside, not re-measured
+            "before": {"commit": "1095a22", "ms": 155.0, "np_load_ms": 19.0}
+            if (dataset, tier, part) == ("nri-springs", "full", "test")
+            else None,
         }
 
 

@@ -244,7 +244,8 @@ def score_predictions(
     out["probes"] = score_probes(task, boot, collected_sensitivity(col, seed))
     n = len(col.plain)
     scale = float((col.plain.reshape(n, -1) ** 2).mean())
-    errors = {v: (float(e.mean()), boot.mean(e)) for v, e in col.equivariance.items()}
+    equiv_reps = boot.means(col.equivariance)
+    errors = {v: (float(e.mean()), equiv_reps[v]) for v, e in col.equivariance.items()}
     equiv = score_equivariance(task, errors, scale)
     if equiv:
         out["equivariance"] = equiv

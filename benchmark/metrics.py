@@ -280,56 +280,68 @@ def graph_stats(
 
 
 # ------------------------------------------------------------------------ metrics from stats
-# Every metric is a ratio of window-weighted sums of per-window statistics, so one function
-# gives the point value (every window once) and the bootstrap replicates (resampled windows).
-# ``w`` is (b, W) window multiplicities; ``step`` the 0-based horizon step of ``name@k`` metrics.
+# Every metric but AUROC is a function of window-weighted sums of per-window statistics: its
+# ``columns`` are those per-window arrays and ``combine`` turns their weighted sums into the
+# value, so one definition gives the point value (every window once) and the bootstrap
+# replicates (resampled windows; :class:`~decathlon.benchmark.bootstrap.PairedBootstrap` stacks
+# the columns of every metric and variant and weights them in one matrix product).
+# ``step`` is the 0-based horizon step of ``name@k`` metrics.
 Stats = dict[str, Any]
+Columns = tuple[np.ndarray, ...]
 
 
-def _ratio(num: np.ndarray, den: np.ndarray, w: np.ndarray) -> np.ndarray:
-    return (w @ num) / np.maximum(w @ den, 1e-300)
+def _ratio(sums: list[np.ndarray]) -> np.ndarray:
+    return sums[0] / np.maximum(sums[1], 1e-300)
 
 
-def _mean_error(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
-    return _ratio(st["sum"].sum(1), st["count"].sum(1), w)
+def _mean_error(st: Stats, step: int | None) -> Columns:
+    return st["sum"].sum(1), st["count"].sum(1)
 
 
-def _step_error(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
-    return _ratio(st["sum"][:, step], st["count"][:, step], w)
+def _step_error(st: Stats, step: int | None) -> Columns:
+    return st["sum"][:, step], st["count"][:, step]
 
 
-def _final_error(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
+def _final_error(st: Stats, step: int | None) -> Columns:
     if "fde_sum" in st:  # best-of-K: the per-entity minimum final error
-        return _ratio(st["fde_sum"], st["fde_count"], w)
-    return _ratio(st["sum"][:, -1], st["count"][:, -1], w)
+        return st["fde_sum"], st["fde_count"]
+    return st["sum"][:, -1], st["count"][:, -1]
 
 
-def _edge_accuracy(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
-    return (w @ st["correct"]) / (w @ st["pairs"])
+def _edge_accuracy(st: Stats, step: int | None) -> Columns:
+    return st["correct"], st["pairs"]
 
 
-def _shd(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
-    return (w @ st["shd"]) / w.sum(1)
+def _quotient(sums: list[np.ndarray]) -> np.ndarray:
+    return sums[0] / sums[1]
 
 
-def _pooled_counts(st: Stats, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    tp, fp, fn = w @ st["tp"], w @ st["fp"], w @ st["fn"]
+def _shd(st: Stats, step: int | None) -> Columns:
+    return st["shd"], np.ones(len(st["shd"]))  # the weighted count of windows
+
+
+def _counts(st: Stats, step: int | None) -> Columns:
+    return st["tp"], st["fp"], st["fn"]
+
+
+def _pooled(sums: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    tp, fp, fn = sums
     with np.errstate(invalid="ignore", divide="ignore"):
         prec = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
         rec = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
     return prec, rec
 
 
-def _precision(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
-    return _pooled_counts(st, w)[0]
+def _precision(sums: list[np.ndarray]) -> np.ndarray:
+    return _pooled(sums)[0]
 
 
-def _recall(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
-    return _pooled_counts(st, w)[1]
+def _recall(sums: list[np.ndarray]) -> np.ndarray:
+    return _pooled(sums)[1]
 
 
-def _f1(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
-    prec, rec = _pooled_counts(st, w)
+def _f1(sums: list[np.ndarray]) -> np.ndarray:
+    prec, rec = _pooled(sums)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(prec + rec > 0, 2 * prec * rec / (prec + rec), 0.0)
 
@@ -345,34 +357,48 @@ def _auroc(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
 class Metric:
     """One row of :data:`METRICS`.
 
-    ``fn(stats, weights, step)`` computes the metric for a batch of window weightings;
-    ``higher_is_better`` gives the ranking direction, ``perfect`` the best attainable value (the
-    1000-point end of the decathlon points), ``kind`` the task kind whose statistics it reads.
-    ``per_step`` metrics are named ``<family>@k`` with ``k`` a 1-based horizon step.
+    A metric is either *linear*: ``columns(stats, step)`` gives per-window arrays and
+    ``combine(sums)`` the value from their window-weighted sums (one entry per weighting), or
+    computed ``direct``-ly by ``direct(stats, weights, step)`` (AUROC, whose pooled ranks do not
+    decompose). ``higher_is_better`` gives the ranking direction, ``perfect`` the best
+    attainable value, ``kind`` the task kind whose statistics it reads. ``per_step`` metrics
+    are named ``<family>@k`` with ``k`` a 1-based horizon step.
     """
 
-    fn: Callable[[Stats, np.ndarray, int | None], np.ndarray]
     higher_is_better: bool
     perfect: float
     kind: str
+    columns: Callable[[Stats, int | None], Columns] | None = None
+    combine: Callable[[list[np.ndarray]], np.ndarray] = _ratio
+    direct: Callable[[Stats, np.ndarray, int | None], np.ndarray] | None = None
     per_step: bool = False
     description: str = ""
+
+
+def _row(columns: Any, combine: Any, better: bool, perfect: float, kind: str, **kw: Any) -> Metric:
+    return Metric(better, perfect, kind, columns=columns, combine=combine, **kw)
 
 
 #: The one metric table: name -> (function, direction, perfect value). ``mse@k``/``l2@k`` stand
 #: for every horizon step ``k``.
 METRICS: dict[str, Metric] = {
-    "mse": Metric(_mean_error, False, 0.0, "forecast", description="mean error over steps"),
-    "ade": Metric(_mean_error, False, 0.0, "forecast", description="average displacement"),
-    "fde": Metric(_final_error, False, 0.0, "forecast", description="final displacement"),
-    "mse@k": Metric(_step_error, False, 0.0, "forecast", per_step=True, description="at step k"),
-    "l2@k": Metric(_step_error, False, 0.0, "forecast", per_step=True, description="at step k"),
-    "edge_accuracy": Metric(_edge_accuracy, True, 1.0, "graph", description="per-pair accuracy"),
-    "shd": Metric(_shd, False, 0.0, "graph", description="structural Hamming distance"),
-    "precision": Metric(_precision, True, 1.0, "graph", description="pooled precision"),
-    "recall": Metric(_recall, True, 1.0, "graph", description="pooled recall"),
-    "f1": Metric(_f1, True, 1.0, "graph", description="pooled F1"),
-    "auroc": Metric(_auroc, True, 1.0, "graph", description="pooled AUROC"),
+    "mse": _row(_mean_error, _ratio, False, 0.0, "forecast", description="mean error over steps"),
+    "ade": _row(_mean_error, _ratio, False, 0.0, "forecast", description="average displacement"),
+    "fde": _row(_final_error, _ratio, False, 0.0, "forecast", description="final displacement"),
+    "mse@k": _row(
+        _step_error, _ratio, False, 0.0, "forecast", per_step=True, description="at step k"
+    ),
+    "l2@k": _row(
+        _step_error, _ratio, False, 0.0, "forecast", per_step=True, description="at step k"
+    ),
+    "edge_accuracy": _row(
+        _edge_accuracy, _quotient, True, 1.0, "graph", description="per-pair accuracy"
+    ),
+    "shd": _row(_shd, _quotient, False, 0.0, "graph", description="structural Hamming distance"),
+    "precision": _row(_counts, _precision, True, 1.0, "graph", description="pooled precision"),
+    "recall": _row(_counts, _recall, True, 1.0, "graph", description="pooled recall"),
+    "f1": _row(_counts, _f1, True, 1.0, "graph", description="pooled F1"),
+    "auroc": Metric(True, 1.0, "graph", direct=_auroc, description="pooled AUROC"),
 }
 
 
@@ -412,7 +438,9 @@ def metric_value(name: str, stats: Stats, weights: np.ndarray | None = None) -> 
     row, step = get_metric(name)
     n_win = len(next(iter(stats.values())))
     w = np.ones((1, n_win)) if weights is None else np.atleast_2d(np.asarray(weights, np.float64))
-    return row.fn(stats, w, step)
+    if row.columns is None:
+        return row.direct(stats, w, step)  # type: ignore[misc]
+    return row.combine([w @ c for c in row.columns(stats, step)])
 
 
 def metric_curve(stats: Stats) -> list[float]:

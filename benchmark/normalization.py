@@ -28,7 +28,7 @@ import numpy as np
 from .data import Tier, store_meta
 from .tasks import TaskSpec, get_task, load_split
 
-__all__ = ["to_unit", "from_unit", "column_ranges", "task_stats", "Ranges", "Stats"]
+__all__ = ["to_unit", "from_unit", "half_range", "column_ranges", "task_stats", "Ranges", "Stats"]
 
 #: ``{variable: [min, max]}`` (one range) or ``{variable: [[min, max], ...]}`` (one per column).
 Stats = Mapping[str, list[Any]]
@@ -36,18 +36,18 @@ Stats = Mapping[str, list[Any]]
 Ranges = tuple[np.ndarray, np.ndarray]
 
 
-def _half_range(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def half_range(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.where(hi > lo, (hi - lo) / 2.0, 1.0)  # a constant column is only shifted
 
 
 def to_unit(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """The minmax scaling ``(v - lo) * 2 / (hi - lo) - 1`` (NRI's ``utils.load_data``)."""
-    return (v - lo) / _half_range(lo, hi) - 1.0
+    return (v - lo) / half_range(lo, hi) - 1.0
 
 
 def from_unit(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """The inverse of :func:`to_unit`: back to physical units."""
-    return (x + 1.0) * _half_range(lo, hi) + lo
+    return (x + 1.0) * half_range(lo, hi) + lo
 
 
 def column_ranges(stats: Stats, widths: list[int], variables: tuple[str, ...]) -> Ranges:

@@ -114,13 +114,14 @@ def transform(task: TaskSpec, w: Windows, variant: str) -> dict[str, Any]:
     if variant == "reversal":
         cols = velocity_columns(task, w.features)
         if cols:  # negate velocities in physical units (normalized ranges need not be symmetric)
-            x = x.astype(np.float64)
+            v = x[..., cols].astype(np.float64)  # x is already a copy (fancy indexing)
             if w.ranges is None:
-                x[..., cols] *= -1
+                v *= -1
             else:
                 lo, hi = w.ranges[0][cols], w.ranges[1][cols]
-                x[..., cols] = to_unit(-from_unit(x[..., cols], lo, hi), lo, hi)
-            x = x.astype(np.float32)
+                v = to_unit(-from_unit(v, lo, hi), lo, hi)
+            x = x.astype(np.float32, copy=False)
+            x[..., cols] = v
     mask = None if w.mask_x is None else w.mask_x[:, t]
     return {"x": np.ascontiguousarray(x), "mask": mask}
 

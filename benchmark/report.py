@@ -422,7 +422,7 @@ def format_bench(rows: list[dict[str, Any]]) -> str:
     """
     lines = [
         f"{'simulator':22s} {'batch':>6s} {'ref ms/sim':>11s} {'fast ms/sim':>12s} "
-        f"{'C ms/sim':>9s} {'fast/C':>7s} {'speedup':>8s} {'peak MB':>8s}"
+        f"{'C ms/sim':>9s} {'fast/C':>7s} {'speedup':>8s} {'peak MB':>8s} {'before':>7s}"
     ]
     notes = []
     for r in rows:
@@ -432,31 +432,44 @@ def format_bench(rows: list[dict[str, Any]]) -> str:
             f"{r['reference_per_sim_ms']:11.2f} {r['fast_per_sim_ms']:12.3f} "
             f"{'-' if c is None else f'{c:.3f}':>9s} "
             f"{'-' if ratio is None else f'{ratio:.2f}x':>7s} "
-            f"{r['speedup']:7.0f}x {r['fast_peak_mb']:8.1f}"
+            f"{r['speedup']:7.0f}x {r['fast_peak_mb']:8.1f} "
+            f"{'-' if r.get('before_per_sim_ms') is None else r['before_per_sim_ms']:>7}"
         )
         if str(r.get("compiled_by", "")).startswith("skipped"):
             notes.append(f"{r['name']}: compiled column {r['compiled_by']}")
     compilers = {r["compiled_by"] for r in rows if r.get("compiled_per_sim_ms") is not None}
     notes += [f"compiled with {c}" for c in sorted(compilers)]
+    if any(r.get("before_per_sim_ms") for r in rows):
+        notes.append("before: fast ms/sim at batch 2000 before the rework (commit 1095a22)")
     return "\n".join(lines + notes)
 
 
 def format_bench_evaluator(rows: list[dict[str, Any]]) -> str:
-    """``decathlon bench`` evaluator rows: the evaluator against the plain scripts, then the
-    streaming memory rows."""
+    """``decathlon bench`` evaluator rows: each evaluator side against the plain script doing
+    the same job (``x wall``, ``x mem``), the figures before the rewrite, then the streaming
+    memory rows."""
     lines = [
         f"{'evaluator':10s} {'side':20s} {'wall s':>8s} {'peak MiB':>9s} {'x wall':>7s} "
-        f"{'x mem':>6s}  value"
+        f"{'x mem':>6s}  {'same job as':14s} value"
     ]
     for r in rows:
         if "kind" not in r:
             continue
-        for side in ("plain", "evaluate_no_probes", "evaluate"):
-            d = r[side]
+        for side in ("plain", "plain_probes", "evaluate_no_probes", "evaluate"):
+            d = r.get(side)
+            if d is None:
+                continue
             ratios = f"{d.get('wall_ratio', 1.0):7.2f} {d.get('memory_ratio', 1.0):6.2f}"
             lines.append(
                 f"{r['kind']:10s} {side:20s} {d['wall_s']:8.2f} {d['peak_mib']:9.0f} {ratios}  "
-                f"{d['value']:.10g}"
+                f"{d.get('reference', '-'):14s} {d['value']:.10g}"
+            )
+        b = r.get("before")
+        if b:
+            mem = "-" if b.get("peak_mib") is None else f"{b['peak_mib']:.0f}"
+            lines.append(
+                f"{r['kind']:10s} {'before (' + b['commit'] + ')':20s} {b['wall_s']:8.2f} "
+                f"{mem:>9s} {b['wall_s'] / b['plain_wall_s']:7.2f} {'':6s}  plain (then)"
             )
     stream = [r for r in rows if "mode" in r]
     if stream:
@@ -479,6 +492,12 @@ def format_store_bench(row: dict[str, Any]) -> str:
     ]
     for k, v in ms.items():
         lines.append(f"  {k:34s} {v:8.1f} {ms['np.load'] / v:10.2f}x")
+    b = row.get("before")
+    if b:
+        lines.append(
+            f"  {'before (' + b['commit'] + ', zarr)':34s} {b['ms']:8.1f} "
+            f"{b['np_load_ms'] / b['ms']:10.2f}x  (np.load then: {b['np_load_ms']:.0f} ms)"
+        )
     lines.append(
         "  on disk (MB): " + ", ".join(f"{k} {v:.1f}" for k, v in disk.items() if k not in ("new",))
     )

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .bootstrap import ci, finite
-from .normalization import Ranges, from_unit, to_unit
+from .normalization import Ranges, half_range
 from .tasks import TaskSpec
 from .windows import Windows
 
@@ -86,15 +86,20 @@ def apply_symmetry(
     reordered along ``entity_axis`` by ``perm``.
     """
     out = np.array(arr, dtype=np.float64)
-    if ranges is not None:
-        out = from_unit(out, *ranges)
+    half = np.ones(1) if ranges is None else half_range(*ranges)
+    if ranges is not None:  # from_unit, in place: (x + 1) * half + lo
+        out += 1.0
+        out *= half
+        out += ranges[0]
     for var, cols in _vector_groups(features).items():
         v = out[..., cols] @ g["rot"][: len(cols), : len(cols)].T
         if var == "pos":
             v = v + g["shift"][: len(cols)]
         out[..., cols] = v
-    if ranges is not None:
-        out = to_unit(out, *ranges)
+    if ranges is not None:  # to_unit, in place: (v - lo) / half - 1
+        out -= ranges[0]
+        out /= half
+        out -= 1.0
     return np.take(out, g["perm"], axis=entity_axis)
 
 

@@ -101,6 +101,12 @@ def _compiled(b: SimBench) -> tuple[Callable[[int], object] | None, str]:
         return None, f"skipped: {e}"
 
 
+#: Vectorized ms per simulation at a batch of 2000, measured on the 2-core development machine
+#: at commit 1095a22 before the simulators were reworked (issue 9; charged: "3.6x the CPU of
+#: springs", i.e. 3.6 x 0.39). ``decathlon bench`` prints them beside today's; not re-measured.
+BEFORE_MS_PER_SIM = {"nri-springs": 0.39, "nri-charged": 1.40}
+
+
 def _ms(seconds: float | None, n: int) -> float | None:
     return None if seconds is None else 1e3 * seconds / n
 
@@ -128,6 +134,7 @@ def _row(b: SimBench, scale: float, repeats: int) -> dict:
         "fast_vs_compiled": None if tc is None else tf / tc,
         "compiled_by": how,
         "fast_peak_mb": _peak_mb(b.fast, nf),
+        "before_per_sim_ms": BEFORE_MS_PER_SIM.get(b.name),
     }
 
 

@@ -120,8 +120,10 @@ def test_bench_table_columns():
         "speedup": 320.0,
         "fast_peak_mb": 12.0,
         "compiled_by": "cc -O2 -shared -fPIC: cc 12",
+        "before_per_sim_ms": 0.39,
     }
     skipped = row | {
+        "before_per_sim_ms": None,
         "name": "nri-charged",
         "compiled_per_sim_ms": None,
         "fast_vs_compiled": None,
@@ -141,6 +143,7 @@ def test_bench_table_columns():
         "speedup",
         "peak",
         "MB",
+        "before",
     ]
     assert lines[1].split() == [
         "nri-springs",
@@ -151,7 +154,8 @@ def test_bench_table_columns():
         "1.25x",
         "320x",
         "12.0",
+        "0.39",
     ]
-    assert lines[2].split()[4:6] == ["-", "-"]
+    assert lines[2].split()[4:6] == ["-", "-"] and lines[2].split()[-1] == "-"
     assert "nri-charged: compiled column skipped: no C compiler" in lines
     assert "compiled with cc -O2 -shared -fPIC: cc 12" in lines
