@@ -9,7 +9,7 @@ import xarray as xr
 
 from decathlon.benchmark import data, stores
 from decathlon.benchmark.bench_scale import store_read
-from decathlon.benchmark.report import format_store_bench
+from decathlon.benchmark.report_bench import format_store_bench
 from decathlon.benchmark.suite import _skip_reason
 from decathlon.cli import TIER_CHOICES, _parser
 
@@ -160,7 +160,7 @@ def test_run_suite_on_two_workers_equals_serial(springs_mini, two_workers, tmp_p
 @pytest.mark.slow
 def test_build_bench_rows_agree_on_the_data(override):
     from decathlon.benchmark.bench_scale import build_throughput
-    from decathlon.benchmark.report import format_build_bench
+    from decathlon.benchmark.report_bench import format_build_bench
 
     spec = _tiny("nri-springs")
     override(data.DATASETS, spec.name, spec)

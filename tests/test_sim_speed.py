@@ -10,7 +10,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from decathlon.benchmark.report import format_bench
+from decathlon.benchmark.report_bench import format_bench
 from decathlon.datasets import c_reference, nbody, nri, nri_kernels, speed
 
 

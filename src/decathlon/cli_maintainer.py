@@ -39,7 +39,7 @@ def cmd_pin_hashes(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from decathlon.benchmark.bench_eval import run_evaluator_benchmarks
     from decathlon.benchmark.bench_scale import run_scale_benchmarks
-    from decathlon.benchmark.report import (
+    from decathlon.benchmark.report_bench import (
         format_bench,
         format_bench_evaluator,
         format_build_bench,
