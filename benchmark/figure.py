@@ -167,10 +167,12 @@ def _totals_panel(ax: Axes, totals: dict[str, Any], colors: dict[str, Any]) -> N
     ax.set_yticks(range(len(models)), models, fontsize=8)
     ax.set_xlim(0, top)
     ax.set_xlabel(f"decathlon score (max {top})")
-    missing = sorted({ev for t in totals.values() for ev in t["missing"]})
+    sets = [set(t["missing"]) for t in totals.values()]
+    nowhere = sorted(set.intersection(*sets)) if sets else []  # no model has a result there
     note = (
-        f"incomplete (hatched): no result for {', '.join(_short(e) for e in missing)}"
-        if missing
+        "incomplete totals hatched: a task a model cannot do counts 0"
+        + (f"; no result at all for {', '.join(_short(e) for e in nowhere)}" if nowhere else "")
+        if any(sets)
         else "complete: every event has a result"
     )
     ax.set_title("Total with 95% interval\n" + "\n".join(textwrap.wrap(note, 50)), fontsize=9)

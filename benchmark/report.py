@@ -264,7 +264,8 @@ def _refused_lines(refused: dict[tuple[str, str], str]) -> list[str]:
     in a reason is replaced by "the task" so that one reason covers every task it applies to."""
     groups: dict[tuple[str, str], list[str]] = {}
     for (task, baseline), why in refused.items():
-        general = why.replace(repr(task), "the task").replace(task, "the task")
+        general = why.replace(f"task {task!r}", "the task").replace(repr(task), "the task")
+        general = general.replace(task, "the task")
         groups.setdefault((baseline, general), []).append(task)
     return [f"skipped {b} on {', '.join(ts)}: {why}" for (b, why), ts in groups.items()]
 

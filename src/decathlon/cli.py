@@ -200,7 +200,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     print(format_run(res))
     if res["results"]:
-        fig = plot_results(res["results"], Path(args.out) / "decathlon.png")
+        fig = plot_results(res["results"], Path(args.out) / "decathlon.png", res["scores"])
         print(f"\n{len(res['files'])} result files in {args.out}/; figure: {fig}")
     return 0
 
