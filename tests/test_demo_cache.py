@@ -177,7 +177,7 @@ def test_refusals_are_grouped_per_baseline_and_reason():
     }
     lines = [ln for ln in format_run(run).splitlines() if ln.startswith("skipped")]
     assert lines == [
-        "skipped gru on ped/a, ped/b: the gru baseline needs a fixed set of entities; task "
+        "skipped gru on ped/a, ped/b: the gru baseline needs a fixed set of entities; "
         "the task has entities that come and go"
     ]
 
