@@ -37,6 +37,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -168,8 +169,16 @@ def challenge_data(task: TaskSpec | str, tier: Tier, secret: Secret) -> xr.Datas
             f"{', '.join(challenge_tasks())}"
         )
     spec = DATASETS.get(task.dataset)
-    seeded = dataclasses.replace(spec, seed=secret.seed(spec.name, spec.resolve_tier(tier)))
-    build, part = seeded.chunk_builder(), task.splits["test"].part
+    tier_built = spec.resolve_tier(tier)
+    return _simulate(
+        spec.name, tier_built, task.splits["test"].part, secret.seed(spec.name, tier_built)
+    )
+
+
+@lru_cache(maxsize=2)  # the tasks of one dataset share its challenge part
+def _simulate(dataset: str, tier: str, part: str, seed: int) -> xr.Dataset:
+    seeded = dataclasses.replace(DATASETS.get(dataset), seed=seed)
+    build = seeded.chunk_builder()
     pieces = []
     for chunk in seeded.chunks(tier):
         if chunk.part == part:
@@ -256,7 +265,7 @@ def make_challenge(
     out = Path(out)
     if (out / CHALLENGE_FILE).exists():
         raise ValueError(f"{out / CHALLENGE_FILE} exists; give a new folder for the challenge")
-    entries = []
+    entries: list[dict[str, Any]] = []
     for t in tasks or challenge_tasks():
         prepared = prepare_challenge(t, tier, secret)
         arrays = challenge_arrays(prepared, name, secret.commitment)

@@ -22,8 +22,8 @@ from decathlon.cli import main
 from decathlon.leaderboard.build import leaderboard_data, load_entry
 from decathlon.leaderboard.challenge import (
     arrays_sha256,
-    prepare_challenge,
     predict_inputs,
+    prepare_challenge,
     secret_from,
     slug,
 )
@@ -54,7 +54,9 @@ def flow(springs_mini, tmp_path_factory):
         assert main([*make, "--tasks", FORECAST, GRAPH]) == 0
         for t in (FORECAST, GRAPH):
             out = str(inputs / f"{slug(t)}.npz")
-            assert main(["export-inputs", t, out, "--split", "challenge", "--challenge", str(ch)]) == 0
+            assert (
+                main(["export-inputs", t, out, "--split", "challenge", "--challenge", str(ch)]) == 0
+            )
         preds = _predict(inputs, tmp / "preds")
         bundle = tmp / "bundle.zip"
         submit = ["submit", "--model", "rules", "--challenge", str(ch), "--predictions"]
