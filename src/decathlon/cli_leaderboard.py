@@ -153,18 +153,7 @@ def add_leaderboard_commands(sub: Any) -> None:
         type=_at_least(0),
         help="parameter count (default: the largest in the results)",
     )
-    s.add_argument(
-        "--challenge",
-        metavar="FOLDER",
-        help="a published challenge folder: bundle predictions for it, without results "
-        "(default: a bundle of results)",
-    )
-    s.add_argument(
-        "--predictions",
-        metavar="DIR",
-        help="with --challenge: folder of <task>.npz predictions, named as the challenge's "
-        "inputs (default: none)",
-    )
+    _add_submit_challenge_options(s)
     s.set_defaults(func=cmd_submit)
 
     lb = sub.add_parser("leaderboard", help="verify submissions, build the leaderboard site")
@@ -199,6 +188,22 @@ SECRET_HELP = (
     "the challenge secret (default: $DECATHLON_CHALLENGE_SECRET; prefer the variable: a command "
     "line is visible to other users of the machine)"
 )
+
+
+def _add_submit_challenge_options(s: Any) -> None:
+    """``submit --challenge FOLDER --predictions DIR``: a challenge bundle (no results)."""
+    s.add_argument(
+        "--challenge",
+        metavar="FOLDER",
+        help="a published challenge folder: bundle predictions for it, without results "
+        "(default: a bundle of results)",
+    )
+    s.add_argument(
+        "--predictions",
+        metavar="DIR",
+        help="with --challenge: folder of <task>.npz predictions, named as the challenge's "
+        "inputs (default: none)",
+    )
 
 
 def _add_challenge_commands(lsub: Any) -> None:
