@@ -32,7 +32,14 @@ from .probes import probe_variants, transform
 from .safe_npz import Member, read_npz
 from .tasks import TaskSpec
 
-__all__ = ["export_inputs", "load_predictions", "score", "MAX_PREDICTION_BYTES"]
+__all__ = [
+    "export_inputs",
+    "input_arrays",
+    "save_npz",
+    "load_predictions",
+    "score",
+    "MAX_PREDICTION_BYTES",
+]
 
 MAX_PREDICTION_BYTES = 4 << 30  # refuse absurd prediction files before loading them
 
@@ -44,10 +51,19 @@ def export_inputs(
 ) -> Path:
     """Write every input variant of the prepared split to ``path`` (``.npz``, compressed).
 
+    The arrays are :func:`input_arrays`'; written to a temporary file and renamed when complete
+    (:func:`save_npz`).
+    """
+    return save_npz(path, input_arrays(prepared, probes))
+
+
+def input_arrays(prepared: PreparedTask | TaskSpec | str, probes: bool = True) -> dict[str, Any]:
+    """Every input variant of the prepared split, as :func:`export_inputs` writes them.
+
     Keys: ``ids``; ``x`` and ``x__<variant>``; ``mask``/``mask__<variant>`` and ``constants``
     (``constants__<variant>``) where the task has them; ``features``, ``target_features``
     (string arrays), ``task``, ``tier``, ``split``, and ``output_shape`` (the prediction shape
-    expected for ``pred``). Written to a temporary file and renamed when complete.
+    expected for ``pred``). No targets.
     """
     prepared = prepare(prepared)
     task, w = prepared.task, prepared.windows
@@ -70,6 +86,12 @@ def export_inputs(
             arrays["constants" + key] = inp["constants"]
     if w.constants is not None:
         arrays["constants"] = w.constants
+    return arrays
+
+
+def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Write ``arrays`` to ``path`` (``.npz`` added when missing), compressed, under a temporary
+    name renamed when complete; returns the path written."""
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_suffix(".npz")

@@ -364,7 +364,7 @@ def _known_task(t: dict[str, Any]) -> Any:
     """The registered task a record's ``task`` block names, its fields checked against it."""
     from .data import DATASETS
     from .registry import shorten
-    from .tasks import TASKS
+    from .tasks import CHALLENGE_SPLIT, TASKS, supports_challenge
 
     if t["name"] not in TASKS:
         raise ValueError(
@@ -383,10 +383,12 @@ def _known_task(t: dict[str, Any]) -> Any:
             raise ValueError(
                 f"task/{key} is {shorten(t[key])} but task {spec.name!r} has {value!r}"
             )
-    if t["split"] not in spec.splits:
+    challenge = t["split"] == CHALLENGE_SPLIT and supports_challenge(spec)
+    if t["split"] not in spec.splits and not challenge:
         raise ValueError(
             f"task/split {shorten(t['split'])} is not a split of {spec.name!r}; valid: "
             f"{', '.join(spec.splits)}"
+            + (f" ({CHALLENGE_SPLIT!r} for a simulated task)" if supports_challenge(spec) else "")
         )
     tiers = DATASETS.get(spec.dataset).tiers
     if t["tier"] not in tiers:
@@ -462,10 +464,12 @@ def _check_points(rec: dict[str, Any], spec: Any) -> None:
 def check_provenance(rec: dict[str, Any]) -> None:
     """When the record's data are in the cache: its ``data_sha256`` and ``split_sha256`` must
     be those of the stored data (a made-up hash is refused). Not in the cache: nothing to check
-    against (the leaderboard's verification builds the data and always checks)."""
+    against (the leaderboard's verification builds the data and always checks). A record of the
+    challenge split has the public data's ``data_sha256`` (its normalization comes from there);
+    its ``split_sha256`` names the secret part, checked only by the maintainer's verification."""
     from .context import split_hash
     from .data import is_prepared, store_meta
-    from .tasks import get_task
+    from .tasks import CHALLENGE_SPLIT, get_task
 
     t = rec["task"]
     spec = get_task(t["name"])
@@ -473,6 +477,8 @@ def check_provenance(rec: dict[str, Any]) -> None:
         return
     meta = store_meta(spec.dataset, t["tier"])
     want = {"data_sha256": meta["data_sha256"], "split_sha256": split_hash(spec, t["tier"], meta)}
+    if t["split"] == CHALLENGE_SPLIT:
+        del want["split_sha256"]
     for key, value in want.items():
         if t[key] != value:
             raise ValueError(

@@ -36,9 +36,24 @@ if TYPE_CHECKING:
     from .train_data import TrainData
     from .windows import Windows
 
-__all__ = ["TASKS", "Split", "TaskSpec", "get_task", "list_tasks", "register_task", "load_split"]
+__all__ = [
+    "TASKS",
+    "CHALLENGE_SPLIT",
+    "Split",
+    "TaskSpec",
+    "get_task",
+    "list_tasks",
+    "register_task",
+    "load_split",
+    "supports_challenge",
+]
 
 KINDS = ("forecast", "graph")
+
+#: The hidden-target split of a simulated task: a test-sized part simulated from a maintainer's
+#: secret seed, outside the stored tiers (``decathlon.leaderboard.challenge``,
+#: ``docs/leaderboard.md`` §7). It is never in a task's ``splits`` and never in the cache.
+CHALLENGE_SPLIT = "challenge"
 
 
 @dataclass(frozen=True)
@@ -269,6 +284,29 @@ def get_task(name: str | TaskSpec) -> TaskSpec:
     if isinstance(name, TaskSpec):
         return name
     return TASKS.get(name)
+
+
+def supports_challenge(task: TaskSpec | str) -> bool:
+    """Whether ``task`` can have a :data:`CHALLENGE_SPLIT`: its dataset is a simulator built in
+    seeded chunks (``DatasetSpec.build_chunk``) and its test split is a whole simulated part.
+
+    Examples
+    --------
+    >>> supports_challenge("particles/springs-forecast")
+    True
+    """
+    from .data import DATASETS
+
+    task = get_task(task)
+    spec = DATASETS.get(task.dataset)
+    test = task.splits["test"]
+    return (
+        spec.build_chunk is not None
+        and bool(spec.chunk_size)
+        and test.part in spec.parts
+        and test.samples is None
+        and test.coord is None
+    )
 
 
 def list_tasks() -> list[str]:

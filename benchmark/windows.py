@@ -24,6 +24,7 @@ from .tasks import TaskSpec, get_task, load_split
 __all__ = [
     "Windows",
     "make_windows",
+    "split_windows",
     "iter_windows",
     "train_sequences",
     "feature_names",
@@ -212,6 +213,14 @@ def make_windows(
     check_split_tier(task, split, tier)
     stats = task_stats(task, tier, meta) if stats is None else stats
     ds = load_split(task, split, tier, meta)
+    return split_windows(task, split, tier, ds, stats)
+
+
+def split_windows(task: TaskSpec, split: str, tier: Tier, ds: xr.Dataset, stats: Stats) -> Windows:
+    """The windows of the loaded split ``ds`` (what :func:`make_windows` cuts once it has
+    loaded the split; also a split that is not stored, such as a challenge part): normalized
+    with ``stats``, capped at ``task.mini_windows`` at the ``mini`` tier. ``split`` names the
+    split in messages."""
     w = _windows_of(task, split, ds, stats)
     if tier == "mini" and task.mini_windows is not None and len(w) > task.mini_windows:
         w = w.subset(np.arange(task.mini_windows))

@@ -73,6 +73,11 @@ def load_entry(path: str | Path) -> dict[str, Any]:
         sha = file_sha256(member(root, MANIFEST))
         results = _verified(root, manifest, sha)
         tier = "re-scored"
+        if results is None and "challenge" in manifest:
+            raise ValueError(
+                f"a challenge entry has no self-reported numbers: it is published only with "
+                f"the maintainer's {VERIFIED} (`decathlon leaderboard challenge verify --accept`)"
+            )
         if results is None:
             tier = "self-reported"
             results = [

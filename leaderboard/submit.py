@@ -22,7 +22,7 @@ from decathlon.benchmark.results import SCHEMA_VERSION, load_result
 from .bundle import MANIFEST, file_sha256, validate_manifest, write_bundle
 from .verify import Verdict, verify_bundle
 
-__all__ = ["submit", "model_metadata", "METADATA_KEYS"]
+__all__ = ["submit", "model_metadata", "manifest_for", "METADATA_KEYS"]
 
 #: Model metadata a submission declares (``--meta FILE`` keys; command-line options override).
 METADATA_KEYS = ("version", "authors", "contact", "code_url", "paper", "n_parameters")
@@ -54,7 +54,9 @@ def _results_of(model: str, results: Path) -> list[tuple[Path, dict[str, Any]]]:
 def model_metadata(
     model: str, recs: list[dict[str, Any]], meta: dict[str, Any], training_data: str | None
 ) -> dict[str, Any]:
-    """The manifest's ``model`` block: ``meta`` over what the result records say."""
+    """The manifest's ``model`` block: ``meta`` over what the result records say (a challenge
+    submission has no records: then ``meta`` gives everything, and the parameter count must be
+    declared)."""
     unknown = sorted(set(meta) - set(METADATA_KEYS) - {"training_data"})
     if unknown:
         raise ValueError(f"unknown model metadata {unknown}; valid: {list(METADATA_KEYS)}")
@@ -64,8 +66,12 @@ def model_metadata(
             "declare the model's training data (--training-data TEXT), e.g. 'the train split of "
             "each task' or 'none (not trained)'"
         )
-    first = recs[0]
+    none: dict[str, Any] = {"model": {"version": "0"}, "hardware": {}, "seeds": {}}
+    first = recs[0] if recs else none
     walls = [r["wall_clock_s"] for r in recs if r["wall_clock_s"] is not None]
+    n_par = meta.get("n_parameters", max((r["model"]["n_parameters"] for r in recs), default=None))
+    if n_par is None:
+        raise ValueError("declare the model's parameter count (--n-parameters N; 0 for a rule)")
     return {
         "name": model,
         "version": str(meta.get("version", first["model"]["version"])),
@@ -73,9 +79,7 @@ def model_metadata(
         "contact": meta.get("contact"),
         "code_url": meta.get("code_url", first["model"].get("code_url")),
         "paper": meta.get("paper"),
-        "n_parameters": int(
-            meta.get("n_parameters", max(r["model"]["n_parameters"] for r in recs))
-        ),
+        "n_parameters": int(n_par),
         "training_data": training,
         "hardware": first["hardware"],
         "seeds": first["seeds"],
@@ -130,7 +134,7 @@ def submit(
                     "predictions_file_sha256": file_sha256(pred),
                 }
             )
-        manifest = _manifest(model, [r for _, r in found], tasks, meta or {}, training_data)
+        manifest = manifest_for(model, [r for _, r in found], tasks, meta or {}, training_data)
         (root / MANIFEST).write_text(json.dumps(manifest, indent=1))
         verdict = verify_bundle(root, n_boot=n_boot)
         if not verdict.accepted:
@@ -138,14 +142,16 @@ def submit(
         return write_bundle(root, Path(out)), verdict
 
 
-def _manifest(
+def manifest_for(
     model: str,
     recs: list[dict[str, Any]],
     tasks: list[dict[str, Any]],
     meta: dict[str, Any],
     training_data: str | None,
+    challenge: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The validated manifest of a bundle of ``tasks``."""
+    """The validated manifest of a bundle of ``tasks`` (with ``challenge``: a submission to
+    that challenge, :mod:`.challenge_verify`)."""
     from decathlon import __version__
 
     manifest = {
@@ -160,5 +166,7 @@ def _manifest(
         },
         "tasks": tasks,
     }
+    if challenge is not None:
+        manifest["challenge"] = challenge
     validate_manifest(manifest)
     return manifest

@@ -19,6 +19,7 @@ import math
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,15 @@ from decathlon.benchmark.tasks import get_task
 
 from .bundle import MANIFEST, file_sha256, member, open_bundle, read_manifest
 
-__all__ = ["Verdict", "verify_bundle", "compare", "RTOL", "ATOL", "VERIFIED"]
+__all__ = [
+    "Verdict",
+    "verify_bundle",
+    "check_bundle",
+    "compare",
+    "RTOL",
+    "ATOL",
+    "VERIFIED",
+]
 
 #: Relative and absolute tolerance of "a reported number equals the recomputed one": float
 #: round-off of the same computation on another machine, nothing more.
@@ -181,16 +190,54 @@ def verify_bundle(
 
     ``accept_into``: when accepted, copy the bundle into a new folder of this entries folder
     with the verifier's record (``verified.json``: the re-scored records, tier ``re-scored``).
-    Problems of the manifest itself raise ``ValueError``; per-task problems are collected in
+    Problems of the manifest itself raise ``ValueError`` (a challenge bundle among them: only
+    its maintainer can verify it, :mod:`.challenge_verify`); per-task problems are collected in
     :attr:`Verdict.problems` (the caller decides how to report them).
     """
+
+    def check(root: Path, manifest: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+        return _verify_task(root, manifest, entry, n_boot)
+
+    return check_bundle(path, check, accept_into=accept_into)
+
+
+#: ``check(root, manifest, task entry)`` -> the task's re-scored record (``ValueError`` if not).
+TaskCheck = Callable[[Path, dict[str, Any], dict[str, Any]], dict[str, Any]]
+
+
+def check_bundle(
+    path: str | Path,
+    check: TaskCheck,
+    *,
+    challenge: Callable[[dict[str, Any]], None] | None = None,
+    accept_into: str | Path | None = None,
+) -> Verdict:
+    """Open the bundle, validate its manifest and versions, run ``check`` on every task and
+    accept it into ``accept_into`` when nothing was found: the one sequence of
+    :func:`verify_bundle` and of a challenge's verification, which passes ``challenge`` (run on
+    the manifest's ``challenge`` block first; ``ValueError`` when the bundle cannot be verified
+    at all). A bundle of the other kind is refused with the command that verifies it."""
     with open_bundle(path) as root:
         manifest = read_manifest(root)
+        name = manifest["model"]["name"]
+        if challenge is None and "challenge" in manifest:
+            raise ValueError(
+                f"bundle of {name!r} is a submission to challenge "
+                f"{manifest['challenge']['name']!r}: its targets are secret, so only the "
+                "maintainer verifies it (`decathlon leaderboard challenge verify BUNDLE`)"
+            )
+        if challenge is not None:
+            if "challenge" not in manifest:
+                raise ValueError(
+                    f"bundle of {name!r} is not a challenge submission; verify it with "
+                    "`decathlon leaderboard verify BUNDLE`"
+                )
+            challenge(manifest["challenge"])
         verdict = Verdict(manifest, file_sha256(member(root, MANIFEST)))
         verdict.problems += _check_versions(manifest)
         for entry in manifest["tasks"]:
             try:
-                verdict.results.append(_verify_task(root, manifest, entry, n_boot))
+                verdict.results.append(check(root, manifest, entry))
             except (ValueError, KeyError, TypeError, FileNotFoundError) as e:
                 msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
                 verdict.problems.append(f"task {entry['name']}: {msg}")
@@ -209,8 +256,8 @@ def _accept(root: Path, verdict: Verdict, entries: Path) -> Path:
     tmp = entries / f".{dest.name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     files = [MANIFEST] + [
-        t[k] for t in verdict.manifest["tasks"] for k in ("result", "predictions")
-    ]
+        t[k] for t in verdict.manifest["tasks"] for k in ("result", "predictions") if t[k]
+    ]  # a challenge bundle has no result files: its records are the verifier's
     for f in files:
         (tmp / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(member(root, f), tmp / f)

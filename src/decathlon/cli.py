@@ -146,8 +146,18 @@ def cmd_export_inputs(args: argparse.Namespace) -> int:
     from decathlon.benchmark.context import prepare
     from decathlon.benchmark.offline import export_inputs
 
-    prepared = prepare(args.task, args.split, args.tier, progress=_progress())
-    p = export_inputs(prepared, args.out, probes=not args.no_probes)
+    if args.split == "challenge" or args.challenge:
+        from decathlon.leaderboard.challenge import export_challenge_inputs
+
+        if args.split != "challenge" or not args.challenge:
+            raise ValueError(
+                "the challenge split is read from its published folder: pass both --split "
+                "challenge and --challenge FOLDER"
+            )
+        p = export_challenge_inputs(args.challenge, args.task, args.out, args.tier)
+    else:
+        prepared = prepare(args.task, args.split, args.tier, progress=_progress())
+        p = export_inputs(prepared, args.out, probes=not args.no_probes)
     print(
         f"inputs written to {p}; predict key 'pred' for 'x' and 'pred__<probe>' for each "
         "'x__<probe>', same 'ids'"
@@ -269,7 +279,12 @@ def _add_evaluation_commands(sub: Any) -> None:
     s.add_argument("task", help="task name")
     s.add_argument("out", help="output .npz path")
     s.add_argument("--tier", default="mini", choices=TIER_CHOICES, help="data tier")
-    s.add_argument("--split", default="test", help="split to export")
+    s.add_argument("--split", default="test", help="split to export (or challenge)")
+    s.add_argument(
+        "--challenge",
+        metavar="FOLDER",
+        help="with --split challenge: the published challenge folder (default: none)",
+    )
     s.add_argument("--no-probes", action="store_true", help="only the plain inputs")
     s.set_defaults(func=cmd_export_inputs)
 

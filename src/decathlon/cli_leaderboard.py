@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from decathlon.cli import TIER_CHOICES, _at_least, _out_dir
+from decathlon.cli import TIER_CHOICES, _at_least, _out_dir, _work
 
 __all__ = ["add_leaderboard_commands"]
 
@@ -33,6 +33,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
         "n_parameters": args.n_parameters,
     }
     meta.update({k: v for k, v in given.items() if v is not None})
+    if args.challenge:
+        return _submit_challenge(args, meta)
     path, verdict = submit(
         args.model, args.results, args.out, meta=meta, training_data=args.training_data
     )
@@ -44,10 +46,53 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _submit_challenge(args: argparse.Namespace, meta: dict[str, Any]) -> int:
+    from decathlon.leaderboard.challenge_verify import submit_challenge
+
+    if not args.predictions:
+        raise ValueError("submit --challenge needs --predictions DIR (one <task>.npz per task)")
+    path, names = submit_challenge(
+        args.model,
+        args.challenge,
+        args.predictions,
+        args.out,
+        meta=meta,
+        training_data=args.training_data,
+    )
+    print(
+        f"challenge bundle written to {path}: {len(names)} tasks ({', '.join(names)}); the "
+        "maintainer scores it against the secret targets"
+    )
+    return 0
+
+
+def cmd_challenge_make(args: argparse.Namespace) -> int:
+    from decathlon.leaderboard.challenge import make_challenge, secret_from
+
+    secret = secret_from(args.secret)
+    with _work():
+        path = make_challenge(args.out, args.tier, secret, args.tasks, args.name)
+    print(f"challenge written to {path.parent}: publish the folder; keep the secret")
+    return 0
+
+
+def cmd_challenge_verify(args: argparse.Namespace) -> int:
+    from decathlon.leaderboard.challenge import secret_from
+    from decathlon.leaderboard.challenge_verify import verify_challenge
+
+    secret = secret_from(args.secret)
+    verdict = verify_challenge(args.bundle, secret, n_boot=args.n_boot, accept_into=args.accept)
+    return _report(verdict)
+
+
 def cmd_leaderboard_verify(args: argparse.Namespace) -> int:
     from decathlon.leaderboard.verify import verify_bundle
 
-    verdict = verify_bundle(args.bundle, n_boot=args.n_boot, accept_into=args.accept)
+    return _report(verify_bundle(args.bundle, n_boot=args.n_boot, accept_into=args.accept))
+
+
+def _report(verdict: Any) -> int:
+    """Print a verdict: every problem (exit 1), or the re-scored numbers (exit 0)."""
     if not verdict.accepted:
         print(verdict.message(), file=sys.stderr)
         return 1
@@ -108,6 +153,7 @@ def add_leaderboard_commands(sub: Any) -> None:
         type=_at_least(0),
         help="parameter count (default: the largest in the results)",
     )
+    _add_submit_challenge_options(s)
     s.set_defaults(func=cmd_submit)
 
     lb = sub.add_parser("leaderboard", help="verify submissions, build the leaderboard site")
@@ -127,6 +173,8 @@ def add_leaderboard_commands(sub: Any) -> None:
     s.add_argument("--out", required=True, type=_out_dir, help="folder for the site")
     s.set_defaults(func=cmd_leaderboard_build)
 
+    _add_challenge_commands(lsub)
+
     s = lsub.add_parser(
         "build-reference", help="maintainers: regenerate the reference baselines' entries"
     )
@@ -134,3 +182,51 @@ def add_leaderboard_commands(sub: Any) -> None:
     s.add_argument("--baselines", help="comma-separated (default: static,chance,proximity)")
     s.add_argument("--tier", default="mini", choices=TIER_CHOICES)
     s.set_defaults(func=cmd_leaderboard_build_reference)
+
+
+SECRET_HELP = (
+    "the challenge secret (default: $DECATHLON_CHALLENGE_SECRET; prefer the variable: a command "
+    "line is visible to other users of the machine)"
+)
+
+
+def _add_submit_challenge_options(s: Any) -> None:
+    """``submit --challenge FOLDER --predictions DIR``: a challenge bundle (no results)."""
+    s.add_argument(
+        "--challenge",
+        metavar="FOLDER",
+        help="a published challenge folder: bundle predictions for it, without results "
+        "(default: a bundle of results)",
+    )
+    s.add_argument(
+        "--predictions",
+        metavar="DIR",
+        help="with --challenge: folder of <task>.npz predictions, named as the challenge's "
+        "inputs (default: none)",
+    )
+
+
+def _add_challenge_commands(lsub: Any) -> None:
+    """``leaderboard challenge make|verify`` (maintainers; docs/leaderboard.md section 7)."""
+    ch = lsub.add_parser("challenge", help="maintainers: the hidden-target challenge split")
+    csub = ch.add_subparsers(dest="challenge_cmd", required=True)
+    s = csub.add_parser("make", help="simulate a challenge from a secret; write its inputs")
+    s.add_argument("--out", required=True, help="new folder to publish (challenge.json, inputs/)")
+    s.add_argument("--tier", default="mini", choices=TIER_CHOICES, help="data tier")
+    s.add_argument(
+        "--tasks", nargs="*", metavar="TASK", help="tasks (default: every simulated task)"
+    )
+    s.add_argument("--name", default="challenge", help="the challenge's name")
+    s.add_argument("--secret", help=SECRET_HELP)
+    s.set_defaults(func=cmd_challenge_make)
+
+    s = csub.add_parser("verify", help="score a challenge bundle against the secret targets")
+    s.add_argument("bundle", help="a challenge bundle (folder, .zip, .tar)")
+    s.add_argument(
+        "--accept",
+        metavar="ENTRIES",
+        help="when accepted, add it to this folder (default: only report)",
+    )
+    s.add_argument("--n-boot", type=_at_least(0), default=1000, help="bootstrap resamples")
+    s.add_argument("--secret", help=SECRET_HELP)
+    s.set_defaults(func=cmd_challenge_verify)
