@@ -160,7 +160,7 @@ def plan_suite(
     hash); the others are looked up once their data is built. ``force``: look nothing up.
     """
     pairs = [
-        Pair(n, b) for n in names for b in baselines if get_task(n).kind in BASELINES.get(b).kinds
+        Pair(n, b) for n in names for b in baselines if BASELINES.get(b).serves(get_task(n))
     ]
     if not force:
         for p in pairs:

@@ -82,9 +82,10 @@ class Windows:
 
 
 def feature_names(ds: xr.Dataset, var: str) -> list[str]:
-    """Column names of a (sample, time, entity[, k]) variable: ``var`` or ``var_<label>``."""
+    """Column names of a (sample, time, entity[, k]) variable: ``var`` or ``var_<label>``
+    (a sensor network's ``node`` is its entity)."""
     da = ds[var]
-    trailing = [d for d in da.dims if d not in ("sample", "time", "entity")]
+    trailing = [d for d in da.dims if d not in ("sample", "time", "entity", "node")]
     if not trailing:
         return [var]
     if len(trailing) > 1:
