@@ -106,7 +106,7 @@ def masked_stats(
     (window, horizon). Masked MAE/RMSE/MAPE at a step are then ``sum / count``,
     ``sqrt(sq_sum / count)`` and ``ape_sum / count``: DCRNN's ``masked_mae_np`` etc.
     (``lib/metrics.py``: the mask divided by its mean equals the mean over non-zero targets),
-    with null value 0 (Li et al. 2018; ``docs/protocols.md`` §traffic).
+    with null value 0 (Li et al. 2018; ``docs/protocols.md`` §5).
 
     Examples
     --------

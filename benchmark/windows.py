@@ -385,6 +385,8 @@ def train_sequences(task: TaskSpec | str, split: str = "train", tier: Tier = "mi
     check_split_tier(task, split, tier, "train_sequences")
     length = task.train_length or (task.context + task.horizon)
     ds = load_split(task, split, tier)
+    if task.sequence_fn is not None:  # one continuous recording: the split as one sequence
+        return replace(task.sequence_fn(task, ds), dt=_frame_seconds(ds))
     c = _cut(
         task, split, ds, task_stats(task, tier), length, 0, None if task.stride is None else length
     )

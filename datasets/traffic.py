@@ -4,7 +4,7 @@ Speeds (mph, every 5 minutes) of loop detectors on Los Angeles highways (METR-LA
 March-June 2012) and in the Bay Area (PEMS-BAY, 325 sensors, January-June 2017), with the
 sensor graph rebuilt from the published road distances (Li et al., "Diffusion Convolutional
 Recurrent Neural Network", ICLR 2018; code github.com/liyaguang/DCRNN). Protocol:
-``docs/protocols.md`` §9; data cards ``datasets/cards/metr-la.md`` and ``pems-bay.md``.
+``docs/protocols.md`` §5; data cards ``datasets/cards/metr-la.md`` and ``pems-bay.md``.
 
 * :func:`read_speed_h5` reads the pandas "fixed" HDFStore nodes (``axis0`` sensor ids,
   ``axis1`` int64 nanosecond timestamps, ``block0_values`` (time, sensor) float64) directly with

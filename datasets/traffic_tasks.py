@@ -1,7 +1,7 @@
 """Task records of the traffic event: ``traffic/metr-la`` and ``traffic/pems-bay``.
 
 DCRNN's protocol (Li et al., ICLR 2018; ``scripts/generate_training_data.py``;
-``docs/protocols.md`` §9): 12 readings in (one hour), the next 12 out; every window of 24
+``docs/protocols.md`` §5): 12 readings in (one hour), the next 12 out; every window of 24
 consecutive frames (stride 1), split chronologically 70/10/20 by window; masked MAE, RMSE and
 MAPE (a zero target is missing) at horizons 3, 6 and 12 (15, 30, 60 minutes) and averaged over
 the 12 steps. The model sees speed (mph, 0 where missing, with the presence mask) plus the time
