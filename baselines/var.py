@@ -76,7 +76,9 @@ class VAR(Baseline):
         hist = (batch["x"][:, -p:, :, col].astype(np.float64) - self.mu) / self.sigma  # (B,p,N)
         outs = []
         for _ in range(max(self.task.steps)):
-            row = np.concatenate([np.ones((len(hist), 1)), *[hist[:, -lag] for lag in range(1, p + 1)]], 1)
+            row = np.concatenate(
+                [np.ones((len(hist), 1)), *[hist[:, -lag] for lag in range(1, p + 1)]], 1
+            )
             nxt = row @ self.coef
             outs.append(nxt)
             hist = np.concatenate([hist[:, 1:], nxt[:, None]], axis=1)

@@ -51,15 +51,19 @@ H5_URLS = {
     "pems-bay.h5": LFS_URL + "master/pems-bay.h5",
 }
 SHA256_METR_LA = {
-    "metr-la.h5": "64784b76d6fb8ec9bff4b6decafb354da2bb37840468fdccee5044e511277c05",  # pin: metr-la.h5
-    "distances_la_2012.csv": "a576a2a3e28dbb959be6da22688e24dd1b246b81264595e129147c256cd53de5",  # pin: distances_la_2012.csv
-    "graph_sensor_ids.txt": "3ba026caa2e6263ab0ea54b0fa1b125dbfa7216544cd05313b555e826292b990",  # pin: graph_sensor_ids.txt
-    "graph_sensor_locations.csv": "eb8ea96e07358b45d0e4ba3b89c2673fa20c54af50150249e627389e749ade6f",  # pin: graph_sensor_locations.csv
+    "metr-la.h5": "64784b76d6fb8ec9bff4b6decafb354da2bb37840468fdccee5044e511277c05",
+    "distances_la_2012.csv": "a576a2a3e28dbb959be6da22688e24dd1b246b81264595e129147c256cd53de5",
+    "graph_sensor_ids.txt": "3ba026caa2e6263ab0ea54b0fa1b125dbfa7216544cd05313b555e826292b990",
+    "graph_sensor_locations.csv": (
+        "eb8ea96e07358b45d0e4ba3b89c2673fa20c54af50150249e627389e749ade6f"
+    ),
 }
 SHA256_PEMS_BAY = {
-    "pems-bay.h5": "65d69fb0a2323dba9867179eb7af47c8b814186bc459ff0a4937d21614153c8f",  # pin: pems-bay.h5
-    "distances_bay_2017.csv": "e5feed06bfa1ba4c554a946d0e03d99f2018365eec5a8f28fd8504dea9d082b5",  # pin: distances_bay_2017.csv
-    "graph_sensor_locations_bay.csv": "276ee01059610774d4e59572507f7e32eaac21f1f5882fcd9e3d7d426a4b7a6c",  # pin: graph_sensor_locations_bay.csv
+    "pems-bay.h5": "65d69fb0a2323dba9867179eb7af47c8b814186bc459ff0a4937d21614153c8f",
+    "distances_bay_2017.csv": "e5feed06bfa1ba4c554a946d0e03d99f2018365eec5a8f28fd8504dea9d082b5",
+    "graph_sensor_locations_bay.csv": (
+        "276ee01059610774d4e59572507f7e32eaac21f1f5882fcd9e3d7d426a4b7a6c"
+    ),
 }
 DT = 300.0  # seconds between readings
 NORMALIZED_K = 0.1  # DCRNN gen_adj_mx.py: weights below this are set to 0
@@ -251,7 +255,12 @@ def open_pems_bay(paths: dict[str, Path]) -> xr.Dataset:
 
 # -------------------------------------------------------------------------------------- fakes
 def write_speed_h5(
-    path: Path, values: np.ndarray, ids: list[str], start: str, key: str = "df", int_ids: bool = False
+    path: Path,
+    values: np.ndarray,
+    ids: list[str],
+    start: str,
+    key: str = "df",
+    int_ids: bool = False,
 ) -> Path:
     """Write a speed table in the pandas "fixed" HDFStore layout of the DCRNN files (h5py).
 
@@ -282,9 +291,15 @@ def _fake_speeds(n_t: int, n_nodes: int, seed: int, missing: float) -> np.ndarra
     """Speeds with a daily rush-hour dip, per-sensor noise (sd 6 mph) and zeros for missing."""
     rng = np.random.default_rng(seed)
     tod = (np.arange(n_t) % 288) / 288.0
-    dip = 25.0 * np.exp(-(((tod - 0.35) / 0.05) ** 2)) + 20.0 * np.exp(-(((tod - 0.72) / 0.06) ** 2))
+    dip = 25.0 * np.exp(-(((tod - 0.35) / 0.05) ** 2)) + 20.0 * np.exp(
+        -(((tod - 0.72) / 0.06) ** 2)
+    )
     base = rng.uniform(55, 70, n_nodes)
-    v = base[None] - dip[:, None] * rng.uniform(0.5, 1.0, n_nodes) + rng.normal(0, 6, (n_t, n_nodes))
+    v = (
+        base[None]
+        - dip[:, None] * rng.uniform(0.5, 1.0, n_nodes)
+        + rng.normal(0, 6, (n_t, n_nodes))
+    )
     v = np.clip(v, 3.0, 80.0).round(3)
     v[rng.random(v.shape) < missing] = 0.0
     return v
@@ -318,7 +333,9 @@ def make_fake_metr_la(d: Path, seed: int = 0) -> dict[str, Path]:
     (d / "graph_sensor_ids.txt").write_text(",".join(ids))
     with open(d / "graph_sensor_locations.csv", "w", newline="") as fh:
         fh.write("index,sensor_id,latitude,longitude\n")
-        fh.writelines(f"{i},{s},{34.1 + i / 100:.5f},{-118.3 + i / 100:.5f}\n" for i, s in enumerate(ids))
+        fh.writelines(
+            f"{i},{s},{34.1 + i / 100:.5f},{-118.3 + i / 100:.5f}\n" for i, s in enumerate(ids)
+        )
     _fake_graph(d, ids, seed, "distances_la_2012.csv", header=True)
     return {n: d / n for n in SHA256_METR_LA}
 
@@ -332,7 +349,9 @@ def make_fake_pems_bay(d: Path, seed: int = 0) -> dict[str, Path]:
     speeds = _fake_speeds(FAKE_STEPS, len(ids), seed + 7, 0.002)
     write_speed_h5(d / "pems-bay.h5", speeds, ids, "2017-01-01", key="speed", int_ids=True)
     with open(d / "graph_sensor_locations_bay.csv", "w", newline="") as fh:
-        fh.writelines(f"{s},{37.3 + i / 100:.6f},{-121.9 + i / 100:.6f}\n" for i, s in enumerate(ids))
+        fh.writelines(
+            f"{s},{37.3 + i / 100:.6f},{-121.9 + i / 100:.6f}\n" for i, s in enumerate(ids)
+        )
     _fake_graph(d, ids, seed, "distances_bay_2017.csv", header=False)
     return {n: d / n for n in SHA256_PEMS_BAY}
 
@@ -365,7 +384,11 @@ def _register(
 
 
 METR_LA = _register(
-    "metr-la", SHA256_METR_LA, open_metr_la, make_fake_metr_la, "DCRNN data/ (Google Drive) " + COMMIT
+    "metr-la",
+    SHA256_METR_LA,
+    open_metr_la,
+    make_fake_metr_la,
+    "DCRNN data/ (Google Drive) " + COMMIT,
 )
 PEMS_BAY = _register(
     "pems-bay", SHA256_PEMS_BAY, open_pems_bay, make_fake_pems_bay, "DCRNN data/ " + COMMIT

@@ -81,7 +81,9 @@ def fake_cache(tmp_path_factory):
         for f, src in files.items():
             (root / "raw" / name).mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, root / "raw" / name / f)
-        pinned = tuple(dataclasses.replace(f, sha256=file_sha256(files[f.name])) for f in spec.files)
+        pinned = tuple(
+            dataclasses.replace(f, sha256=file_sha256(files[f.name])) for f in spec.files
+        )
         specs[name] = dataclasses.replace(spec, files=pinned)
     with data.DATASETS.override("metr-la", specs["metr-la"]):
         with data.DATASETS.override("pems-bay", specs["pems-bay"]):
@@ -127,8 +129,15 @@ def test_baselines_beat_last_value_at_60_minutes_on_the_fake(fake_cache):
     one hour ahead (a broken slot would not); the VAR runs and is finite."""
     task = get_task("traffic/metr-la")
     w = make_windows(task, "test", "full")
-    batch = {"x": w.x, "mask": w.mask_x, "features": w.features, "dt": w.dt,
-             "target_features": w.target_features, "ids": w.ids, "constants": None}
+    batch = {
+        "x": w.x,
+        "mask": w.mask_x,
+        "features": w.features,
+        "dt": w.dt,
+        "target_features": w.target_features,
+        "ids": w.ids,
+        "constants": None,
+    }
     mae = {}
     for name in ("static", "historical-average", "var"):
         model = make_baseline(name, task)
