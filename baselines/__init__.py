@@ -9,7 +9,15 @@ import importlib
 
 from decathlon.benchmark.baselines import BaselineSpec, register_baseline
 
-from . import chance, constant_velocity, linear_fit, proximity, static  # noqa: F401
+from . import (  # noqa: F401
+    chance,
+    constant_velocity,
+    historical_average,
+    linear_fit,
+    proximity,
+    static,
+    var,
+)
 
 
 def _lazy(module: str, attr: str):

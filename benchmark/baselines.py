@@ -20,13 +20,28 @@ __all__ = ["BaselineSpec", "BASELINES", "register_baseline", "make_baseline"]
 
 @dataclass(frozen=True)
 class BaselineSpec:
-    """A reference model: a factory ``make(task, **config)`` and the task kinds it serves."""
+    """A reference model: a factory ``make(task, **config)`` and the task kinds it serves.
+
+    ``families`` limits it to datasets of those data-contract families (empty: every family),
+    e.g. a historical average by time of week serves only sensor networks.
+    """
 
     name: str
     make: Callable[..., Any]
     kinds: tuple[str, ...]
     learned: bool = False
     description: str = ""
+    families: tuple[str, ...] = ()
+
+    def serves(self, task: TaskSpec) -> bool:
+        """Whether this baseline serves ``task`` (its kind and its dataset's family)."""
+        if task.kind not in self.kinds:
+            return False
+        if not self.families:
+            return True
+        from .data import DATASETS
+
+        return DATASETS.get(task.dataset).family in self.families
 
 
 BASELINES: Registry[BaselineSpec] = Registry("baseline", plugins=("decathlon.baselines",))
@@ -40,10 +55,11 @@ def register_baseline(spec: BaselineSpec) -> BaselineSpec:
 def make_baseline(name: str, task: TaskSpec, **config: Any) -> Any:
     """Instantiate baseline ``name`` for ``task``; ``ValueError`` if it does not serve the task."""
     spec = BASELINES.get(name)
-    if task.kind not in spec.kinds:
-        ok = [b for b in BASELINES.names() if task.kind in BASELINES.get(b).kinds]
+    if not spec.serves(task):
+        ok = [b for b in BASELINES.names() if BASELINES.get(b).serves(task)]
+        fams = f" of {list(spec.families)} datasets" if spec.families else ""
         raise ValueError(
-            f"baseline {name!r} serves {list(spec.kinds)} tasks, but {task.name!r} is a "
-            f"{task.kind} task; baselines for it: {', '.join(ok)}"
+            f"baseline {name!r} serves {list(spec.kinds)} tasks{fams}, but {task.name!r} is a "
+            f"{task.kind} task on {task.dataset!r}; baselines for it: {', '.join(ok)}"
         )
     return spec.make(task, **config)

@@ -108,6 +108,7 @@ def split_hash(task: TaskSpec, tier: Tier, meta: Mapping[str, Any]) -> str:
             "part": s.part,
             "samples": list(s.samples) if s.samples is not None else "all",
             "part_sha256": meta["parts"][s.part]["sha256"],
+            **({"shares": [list(s.shares), s.share]} if s.shares is not None else {}),
         }
         for k, s in sorted(task.splits.items())
     }

@@ -67,6 +67,8 @@ FAMILIES: dict[str, Family] = {
             "value": Variable(("time", "node", "channel")),
             "mask": Variable(("time", "node"), required=False, kind="b"),
             "adjacency": Variable(("node", "node_")),
+            # known per-step inputs shared by every node (time of day, day of week: DCRNN)
+            "covariates": Variable(("time", "covariate"), required=False),
         },
         mask="mask",
     ),

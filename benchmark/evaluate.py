@@ -202,8 +202,18 @@ def model_predictor(model: Any, task: TaskSpec, w: Windows) -> PredictFn:
     return predict
 
 
+#: The masking convention of ``error="masked"`` tasks, stated in every result (``metric_variant``).
+MASKED_VARIANT = (
+    "deterministic; masked as DCRNN: a target equal to 0 is missing and excluded from MAE, "
+    "RMSE and MAPE (and from their counts); metric@k at horizon step k, plain names the mean "
+    "of the per-step values; MAPE in percent"
+)
+
+
 def _metric_variant(task: TaskSpec, w: Windows, plain: np.ndarray) -> str:
     k = plain.shape[1] if task.kind == "forecast" and plain.ndim == w.y.ndim + 1 else 1
+    if k == 1 and task.error == "masked":
+        return MASKED_VARIANT
     if k == 1:
         return "deterministic"
     return (
@@ -237,7 +247,7 @@ def score_predictions(
         out["metrics"][name] = {"value": finite(val), "ci95": ci(reps)}
     if task.kind == "forecast":
         out["curve"] = {
-            "metric": "mse" if task.error == "se" else "l2",
+            "metric": {"se": "mse", "masked": "mae"}.get(task.error, "l2"),
             "steps": list(task.steps),
             "per_step": metrics.metric_curve(stats["plain"]),
         }

@@ -18,8 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from .masked import masked_columns, masked_stats, step_mean
+
 __all__ = [
     "forecast_stats",
+    "masked_stats",
     "graph_stats",
     "metric_value",
     "metric_curve",
@@ -51,7 +54,8 @@ def forecast_stats(
         Optional bool (window, horizon, entity): entities present in the target frame.
     error
         ``"se"``: e_{w,h,n} = mean_f (pred - target)^2 (NRI's MSE over the feature vector);
-        ``"l2"``: e_{w,h,n} = ||pred - target||_2 over the features (Euclidean displacement).
+        ``"l2"``: e_{w,h,n} = ||pred - target||_2 over the features (Euclidean displacement);
+        ``"masked"``: :func:`masked_stats` (DCRNN's masked MAE, RMSE and MAPE).
 
     A prediction with one more axis (window, sample, horizon, entity, feature) is a set of K
     stochastic samples: for each entity the sample with the lowest mean error over the horizon
@@ -68,6 +72,8 @@ def forecast_stats(
     stochastic = pred.ndim == target.ndim + 1
     if (pred.shape[:1] + pred.shape[2:] if stochastic else pred.shape) != target.shape:
         raise ValueError(f"prediction shape {pred.shape} != target shape {target.shape}")
+    if error == "masked" and not stochastic:
+        return masked_stats(pred, target, mask)
     tgt = target[:, None] if stochastic else target
     d = pred.astype(np.float64) - tgt.astype(np.float64)
     if error == "se":
@@ -308,6 +314,18 @@ def _final_error(st: Stats, step: int | None) -> Columns:
     return st["sum"][:, -1], st["count"][:, -1]
 
 
+def _masked_row(key: str, root: bool, scale: float, per_step: bool, what: str) -> Metric:
+    return Metric(
+        False,
+        0.0,
+        "forecast",
+        columns=masked_columns(key),
+        combine=step_mean(root, scale),
+        per_step=per_step,
+        description=what,
+    )
+
+
 def _edge_accuracy(st: Stats, step: int | None) -> Columns:
     return st["correct"], st["pairs"]
 
@@ -400,6 +418,16 @@ METRICS: dict[str, Metric] = {
     "f1": _row(_counts, _f1, True, 1.0, "graph", description="pooled F1"),
     "auroc": Metric(True, 1.0, "graph", direct=_auroc, description="pooled AUROC"),
 }
+# DCRNN's masked traffic metrics (zeros in the target excluded; ``error="masked"``): at step k,
+# and averaged over the horizon steps; MAPE in percent.
+for _k, _root, _scale, _what in (
+    ("sum", False, 1.0, "masked MAE"),
+    ("sq_sum", True, 1.0, "masked RMSE"),
+    ("ape_sum", False, 100.0, "masked MAPE (%)"),
+):
+    _name = {"sum": "mae", "sq_sum": "rmse", "ape_sum": "mape"}[_k]
+    METRICS[_name] = _masked_row(_k, _root, _scale, False, _what + ", mean over steps")
+    METRICS[_name + "@k"] = _masked_row(_k, _root, _scale, True, _what + " at step k")
 
 
 def get_metric(name: str) -> tuple[Metric, int | None]:
@@ -419,7 +447,7 @@ def get_metric(name: str) -> tuple[Metric, int | None]:
     if row is None or (at and int(k) < 1):
         raise KeyError(
             f"unknown metric {name!r}; valid: mse, mse@k, ade, fde, l2@k, edge_accuracy, shd, "
-            "precision, recall, f1, auroc"
+            "precision, recall, f1, auroc, mae, mae@k, rmse, rmse@k, mape, mape@k"
         )
     return row, (int(k) - 1 if at else None)
 

@@ -159,9 +159,7 @@ def plan_suite(
     Only pairs whose dataset is already built can be looked up now (the key holds the data's
     hash); the others are looked up once their data is built. ``force``: look nothing up.
     """
-    pairs = [
-        Pair(n, b) for n in names for b in baselines if get_task(n).kind in BASELINES.get(b).kinds
-    ]
+    pairs = [Pair(n, b) for n in names for b in baselines if BASELINES.get(b).serves(get_task(n))]
     if not force:
         for p in pairs:
             if is_prepared(get_task(p.task).dataset, tier):

@@ -63,12 +63,37 @@ class Split:
     ``samples=None`` takes every sample of ``part`` (simulators draw their splits separately).
     Explicit indices are stored in the task and hashed into ``split_sha256``; they are never
     computed from an unseeded RNG.
+
+    ``shares`` (with ``share``) splits one continuous recording (no ``sample`` dim)
+    chronologically by window: of the ``W`` windows of ``context + horizon`` frames, the first
+    ``round(shares[0] * W)`` form share 0, the last ``round(shares[2] * W)`` share 2 and the
+    rest share 1 (DCRNN's ``generate_training_data.py``); the split is the frames its windows
+    cover, so neighbouring splits overlap by ``context + horizon - 1`` frames, as in DCRNN.
     """
 
     part: str
     samples: tuple[int, ...] | None = None
     coord: str | None = None  # select samples by the labels of this coordinate instead
     labels: tuple[str, ...] = ()
+    shares: tuple[float, float, float] | None = None
+    share: int = 0
+
+    def frames(self, n_t: int, length: int) -> slice:
+        """The frames of a ``shares`` split of a recording of ``n_t`` frames, for windows of
+        ``length`` frames.
+
+        Examples
+        --------
+        >>> s = Split("all", shares=(0.7, 0.1, 0.2), share=2)
+        >>> s.frames(34272, 24)  # METR-LA: 34249 windows, the last 6850 are the test split
+        slice(27399, 34272, None)
+        """
+        n_w = max(n_t - length + 1, 0)
+        if self.shares is None or self.share not in (0, 1, 2):
+            raise ValueError(f"split {self!r} is not a chronological share (0, 1 or 2)")
+        first, last = round(self.shares[0] * n_w), round(self.shares[2] * n_w)
+        w0, w1 = [(0, first), (first, n_w - last), (n_w - last, n_w)][self.share]
+        return slice(w0, w1 + length - 1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,7 +137,9 @@ class TaskSpec:
         and the perfect value come from the metric table.
     error
         Forecast error per entity and step: ``"se"`` squared error averaged over target features
-        (NRI's MSE) or ``"l2"`` Euclidean norm over the target's spatial components.
+        (NRI's MSE), ``"l2"`` Euclidean norm over the target's spatial components, or
+        ``"masked"`` DCRNN's masked absolute, squared and percentage errors (zero targets
+        excluded; the ``mae``/``rmse``/``mape`` metrics).
     target_steps
         Only these horizon steps are predicted and scored (e.g. EGNN's single frame 10 steps
         ahead); ``None``: every step 1..horizon.
@@ -138,6 +165,9 @@ class TaskSpec:
     window_fn
         Optional custom window builder ``window_fn(task, ds) -> Windows`` over the loaded split
         ``ds`` (see :func:`decathlon.benchmark.windows.make_windows`).
+    sequence_fn
+        Optional ``sequence_fn(task, ds) -> Windows``: the loaded split as training sequences
+        (e.g. one continuous recording as one sequence), used by ``task.train_data``.
     """
 
     name: str
@@ -168,6 +198,7 @@ class TaskSpec:
     mini_windows: int | None = None
     reversible: bool | None = None
     window_fn: Callable[[TaskSpec, xr.Dataset], Windows] | None = None
+    sequence_fn: Callable[[TaskSpec, xr.Dataset], Windows] | None = None
     target: float | None = None
     target_source: str = ""
     description: str = ""
@@ -327,7 +358,9 @@ def load_split(
         )
     s = task.splits[split]
     ds = open_part(task.dataset, tier, s.part, verify=True, meta=meta)
-    if s.samples is not None:
+    if s.shares is not None:
+        ds = ds.isel(time=s.frames(ds.sizes["time"], task.context + task.horizon))
+    elif s.samples is not None:
         ds = ds.isel(sample=list(s.samples))
     elif s.coord is not None:
         have = [str(v) for v in ds[s.coord].values]

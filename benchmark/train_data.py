@@ -202,7 +202,8 @@ def train_data(
     non-overlapping, normalized with the train-split statistics. A task with its own window
     cutter (``window_fn``: Social-GAN's windows of ETH/UCY) gets that cutter's windows of
     ``split`` instead, input and target frames joined into one sequence each (the protocol
-    trains on the same kind of windows it tests). ``split="valid"`` gives the validation
+    trains on the same kind of windows it tests); a task with a ``sequence_fn`` (a continuous
+    sensor recording) gets its split as one sequence. ``split="valid"`` gives the validation
     sequences for early stopping. With ``build=True`` the dataset is simulated (or downloaded
     and verified) first if it is not in the cache, as :func:`~.context.prepare` does.
     """
@@ -210,7 +211,14 @@ def train_data(
     check_split_tier(task, split, tier, "task.train_data", tier_first=True)
     if build:
         materialize(task.dataset, tier)
-    s = train_sequences(task, split, tier) if task.window_fn is None else _joined(task, split, tier)
+    if task.sequence_fn is not None:
+        ds = load_split(task, split, tier)
+        dt = ds.attrs.get("dt")
+        s = replace(task.sequence_fn(task, ds), dt=None if dt is None else float(dt))
+    elif task.window_fn is None:
+        s = train_sequences(task, split, tier)
+    else:
+        s = _joined(task, split, tier)
     tfeats = task.targets_features(s.features) if task.kind == "forecast" else []
     return TrainData(
         task=task,

@@ -83,9 +83,10 @@ class Windows:
 
 
 def feature_names(ds: xr.Dataset, var: str) -> list[str]:
-    """Column names of a (sample, time, entity[, k]) variable: ``var`` or ``var_<label>``."""
+    """Column names of a (sample, time, entity[, k]) variable: ``var`` or ``var_<label>``
+    (a sensor network's ``node`` is its entity)."""
     da = ds[var]
-    trailing = [d for d in da.dims if d not in ("sample", "time", "entity")]
+    trailing = [d for d in da.dims if d not in ("sample", "time", "entity", "node")]
     if not trailing:
         return [var]
     if len(trailing) > 1:
@@ -393,6 +394,8 @@ def train_sequences(task: TaskSpec | str, split: str = "train", tier: Tier = "mi
     check_split_tier(task, split, tier, "train_sequences")
     length = task.train_length or (task.context + task.horizon)
     ds = load_split(task, split, tier)
+    if task.sequence_fn is not None:  # one continuous recording: the split as one sequence
+        return replace(task.sequence_fn(task, ds), dt=_frame_seconds(ds))
     c = _cut(
         task, split, ds, task_stats(task, tier), length, 0, None if task.stride is None else length
     )
