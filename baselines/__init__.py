@@ -34,6 +34,7 @@ register_baseline(
         "gru",
         _lazy("gru", "_make"),
         kinds=("forecast",),
+        families=("trajectories",),  # trained on whole sequences; a sensor series is one
         learned=True,
         description="GRU over all entities, one-step teacher forcing, rollout",
     )

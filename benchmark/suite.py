@@ -110,7 +110,7 @@ def _skip_reason(name: str, tier: Tier) -> str | None:
     if spec.files and not is_prepared(spec.name, tier):
         return (
             f"needs the {spec.name} download: run `decathlon prepare {spec.name}` once with "
-            "internet access (or put its files in the cache)"
+            f"internet access, or `decathlon prepare {spec.name} --from DIR` with its files"
         )
     return None
 

@@ -112,7 +112,7 @@ GWN_MAE_60 = {"metr-la": 3.53, "pems-bay": 1.95}
 def _traffic_task(dataset: str) -> TaskSpec:
     metrics = tuple(f"{m}@{k}" for m in ("mae", "rmse", "mape") for k in (3, 6, 12))
     return TaskSpec(
-        name=f"traffic/{dataset}",
+        name=f"traffic/{dataset}-forecast",
         version="1",
         event=f"traffic/{dataset}",
         kind="forecast",

@@ -97,7 +97,7 @@ def fake_cache(tmp_path_factory):
 
 
 def test_windows_are_views_of_one_series(fake_cache):
-    w = make_windows("traffic/pems-bay", "test", "full")
+    w = make_windows("traffic/pems-bay-forecast", "test", "full")
     assert w.x.base is not None and np.shares_memory(w.x, w.y)
     assert w.x.shape[1:] == (12, 7, 3) and w.y.shape[1:] == (12, 7, 1)
     np.testing.assert_array_equal(w.x[1, :-1], w.x[0, 1:])  # stride 1
@@ -127,7 +127,7 @@ def test_masked_metrics_equal_a_direct_computation():
 def test_baselines_beat_last_value_at_60_minutes_on_the_fake(fake_cache):
     """The fake has a daily profile plus noise: the time-of-week table must beat persistence
     one hour ahead (a broken slot would not); the VAR runs and is finite."""
-    task = get_task("traffic/metr-la")
+    task = get_task("traffic/metr-la-forecast")
     w = make_windows(task, "test", "full")
     batch = {
         "x": w.x,
@@ -175,3 +175,23 @@ def test_var_recovers_a_known_autoregression():
 def test_sensor_baselines_serve_only_sensor_networks():
     with pytest.raises(ValueError, match="sensor_network"):
         make_baseline("historical-average", get_task("particles/springs-forecast"))
+
+
+def test_run_says_in_one_line_how_to_get_the_traffic_data(tmp_path, monkeypatch):
+    """Without the speed tables in the cache, `decathlon run` skips the traffic events with one
+    line naming the download and the local-files route (and never schedules the GRU there)."""
+    from decathlon.benchmark.baselines import BASELINES
+    from decathlon.benchmark.report import format_run
+    from decathlon.benchmark.suite import run_suite
+
+    monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path / "cache"))
+    names = ["traffic/metr-la-forecast", "traffic/pems-bay-forecast"]
+    run = run_suite(names, ("static", "gru"), out=tmp_path / "out", say=lambda _: None)
+    assert run["results"] == [] and set(run["skipped"]) == set(names)
+    lines = [ln for ln in format_run(run).splitlines() if ln.startswith("skipped")]
+    assert len(lines) == 2, lines
+    for ds, line in zip(("metr-la", "pems-bay"), lines, strict=True):
+        assert (
+            f"`decathlon prepare {ds}`" in line and f"`decathlon prepare {ds} --from DIR`" in line
+        )
+    assert not BASELINES.get("gru").serves(get_task(names[0]))
