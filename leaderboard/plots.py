@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .site import probe_change
+
 __all__ = ["write_plots", "label", "slug"]
 
 
@@ -103,10 +105,17 @@ def _task_figure(data: dict[str, Any], task: str) -> Any:
     probes = sorted({p for _, t in rows for p, v in t.get("probes", {}).items() if "gap" in v})
     width = 0.8 / max(len(rows), 1)
     x = np.arange(len(probes))
+    seen = [0.5, 2.0]  # at least a factor of two either way, so small changes stay small
     for i, (name, t) in enumerate(rows):
-        gaps = [t.get("probes", {}).get(p, {}).get("gap") for p in probes]
-        ax.bar(x + i * width, [np.nan if g is None else g for g in gaps], width, label=label(name))
+        rel = [probe_change(t, task, p) for p in probes]
+        ratio = np.array([np.nan if g is None else max(1.0 + g, 1e-3) for g in rel])
+        # bars grow from 1 (no change): up when the probe makes the error larger, down if smaller
+        ax.bar(x + i * width, ratio - 1.0, width, bottom=1.0, label=label(name))
+        seen += [v for v in ratio.tolist() if np.isfinite(v)]
     ax.set_xticks(x + 0.4 - width / 2, probes)
-    ax.axhline(0, color="k", lw=0.5)
-    ax.set_title("probe gap (score under the probe - plain score)")
+    ax.set_yscale("log")
+    ax.set_ylim(min(seen) / 1.3, max(seen) * 1.3)
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_ylabel("error under the probe / plain error")
+    ax.set_title("temporal probes (1 = no change; the table's numbers)", fontsize=9)
     return fig

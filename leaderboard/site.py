@@ -70,6 +70,29 @@ def _cell(x: Any, ci: Any = None, digits: int = 4) -> str:
     return f'<td class="num" data-value="{esc(value)}">{_num(x, digits)}{interval}</td>'
 
 
+def probe_change(t: dict[str, Any], task: str, probe: str) -> float | None:
+    """The change of the error under ``probe``, ``(E_p - E) / (E - E_perfect)``: the number the
+    suite's table and figure show (:func:`decathlon.benchmark.probes.relative_gap`)."""
+    from decathlon.benchmark.probes import relative_gap
+    from decathlon.benchmark.tasks import get_task
+
+    e = t.get("probes", {}).get(probe, {})
+    if "gap" not in e:
+        return None
+    spec = get_task(task)
+    return relative_gap(e, t["metrics"][spec.primary]["value"], spec.perfect)
+
+
+def _probe_cell(t: dict[str, Any], task: str, probe: str) -> str:
+    """A probe's change of error as the suite prints it (``+12%``, ``x21``), sorted by value."""
+    from decathlon.benchmark.report import gap_text
+
+    rel = probe_change(t, task, probe)
+    value = "" if rel is None else repr(float(rel))
+    text = gap_text(rel) if "gap" in t.get("probes", {}).get(probe, {}) else "-"
+    return f'<td class="num" data-value="{esc(value)}">{esc(text)}</td>'
+
+
 def _tier(v: str) -> str:
     return f'<span class="tier-{esc(v)}">{esc(v)}</span>'
 
@@ -108,7 +131,7 @@ def _task_table(data: dict[str, Any], task: str) -> str:
         return "<p>No entries for this task yet.</p>"
     metrics = list(rows[0][1]["metrics"])
     probes = sorted({p for _, t in rows for p, v in t.get("probes", {}).items() if "gap" in v})
-    head = ["model", "verification", *metrics, "points", *(f"{p} gap" for p in probes)]
+    head = ["model", "verification", *metrics, "points", *(f"{p}: change of error" for p in probes)]
     ths = "".join(
         f'<th data-type="{"text" if h in ("model", "verification") else "number"}">{esc(h)}</th>'
         for h in head
@@ -121,10 +144,7 @@ def _task_table(data: dict[str, Any], task: str) -> str:
             f"<td>{_tier(e['verification'])}</td>",
             *(_cell(t["metrics"][m]["value"], t["metrics"][m]["ci95"]) for m in metrics),
             _cell(pts.get("value"), pts.get("ci95"), 4),
-            *(
-                _cell(t["probes"].get(p, {}).get("gap"), t["probes"].get(p, {}).get("gap_ci95"))
-                for p in probes
-            ),
+            *(_probe_cell(t, task, p) for p in probes),
         ]
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (
@@ -157,9 +177,12 @@ def render_page(data: dict[str, Any], plots: dict[str, str]) -> str:
         f"{n - verified} self-reported and not verified) · generated {esc(data['generated'])} · "
         f"decathlon {esc(data['decathlon_version'])}, evaluator "
         f'{esc(data["evaluator_version"])} · <a href="leaderboard.json">leaderboard.json</a></p>'
-        "<p>Points: 0 at each task's trivial baseline, 1000 at a perfect score; an event's points "
-        "are the mean over its tasks, the total the sum over every registered event (a task "
-        "without a result counts 0). Click a column header to sort.</p>"
+        "<p>Points: 0 at each task's trivial baseline, 1000 at its declared target, equal "
+        "ratios of error gaining equal points; an event's points are the mean over its tasks, "
+        "the total the sum over every registered event (a task without a result counts 0). "
+        "Probe columns: the change of the error when the context is reversed, shuffled or "
+        "frozen, (E_probe - E) / (E - E_perfect); + is worse, x21 is 21 times the error. "
+        "Click a column header to sort.</p>"
     )
     points_img = ""
     if "points" in plots:
