@@ -6,3 +6,4 @@ Importing this package registers every built-in dataset, task and simulator benc
 """
 
 from . import cmu_mocap, eth_ucy, kuramoto, nbody, nri, particle_tasks  # noqa: F401
+from . import ctc, ctc_tasks  # noqa: F401

@@ -43,8 +43,8 @@ def _walks(rng: np.random.Generator, n_frames: int) -> list[tuple[int, int, int,
         life = int(rng.integers(n_frames // 3, n_frames)) if divides else n_frames
         end = min(n_frames - 1, begin + life - 1)
         steps = end - begin + 1
-        vel = rng.normal(0, 0.6, 2)
-        walk = np.cumsum(np.vstack([np.zeros(2), vel + rng.normal(0, 0.3, (steps - 1, 2))]), 0)
+        vel = rng.normal(0, 1.5, 2)
+        walk = np.cumsum(np.vstack([np.zeros(2), vel + rng.normal(0, 0.8, (steps - 1, 2))]), 0)
         cen = np.clip(start + walk, [4, 4], [_SHAPE[0] - 5, _SHAPE[1] - 5])
         tracks.append((label, begin, parent, cen))
         if divides and end < n_frames - 1:
