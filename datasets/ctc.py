@@ -1,4 +1,4 @@
-"""Cell Tracking Challenge: Fluo-N2DL-HeLa cell trajectories and lineages (``docs/protocols.md`` §5).
+"""Cell Tracking Challenge: Fluo-N2DL-HeLa cell trajectories and lineages (``docs/protocols.md`` §6).
 
 Source: the CTC training archive ``Fluo-N2DL-HeLa.zip`` (Maška et al. 2014, 2023; Ulman et al.
 2017), which unpacks to ``Fluo-N2DL-HeLa/{01,02}/tNNN.tif`` (raw frames, not read here),

@@ -1,7 +1,7 @@
 """A tiny Cell Tracking Challenge training archive in the upstream layout, for offline tests.
 
 ``make_fake_ctc(dir, seed)`` writes ``Fluo-N2DL-HeLa.zip`` holding what the real archive holds
-(``docs/protocols.md`` §5, data card ``ctc-fluo-n2dl-hela.md``)::
+(``docs/protocols.md`` §6, data card ``ctc-fluo-n2dl-hela.md``)::
 
     Fluo-N2DL-HeLa/01/t000.tif ...            raw frames (uint16, noise + bright nuclei)
     Fluo-N2DL-HeLa/01_GT/TRA/man_track.txt    L B E P, one line per track, space-separated

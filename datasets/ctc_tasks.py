@@ -1,4 +1,4 @@
-"""Task records of the cells event: CTC Fluo-N2DL-HeLa (``docs/protocols.md`` §5).
+"""Task records of the cells event: CTC Fluo-N2DL-HeLa (``docs/protocols.md`` §6).
 
 ``cells/ctc-hela-forecast``: from the centroids of the last :data:`CONTEXT` frames (2.5 h at
 30 min per frame), predict every cell's centroid over the next :data:`HORIZON` frames (2 h).

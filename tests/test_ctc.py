@@ -37,7 +37,7 @@ def test_real_hela_result_counts_and_spans():
     ds = open_ctc({k: p for k, p in _tree(root.parent).items() if k.startswith("Fluo-N2DL-HeLa/")})
     validate(ds)
     assert ds.sequence.values.tolist() == ["01_RES"] and ds.attrs["units"] == "um"
-    assert len(table) == 285 and int((table[:, 3] > 0).sum()) == 220  # MANIFEST §4a
+    assert len(table) == 285 and int((table[:, 3] > 0).sum()) == 220  # as res_track.txt lists them
     assert int((ds.label.values > 0).sum()) == 285 and int((ds.parent.values > 0).sum()) == 220
     mask = ds.mask.values[0]
     for i, (_, b, e, _) in enumerate(table):
