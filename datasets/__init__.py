@@ -5,5 +5,13 @@ Format readers (pure functions over file paths) live in :mod:`decathlon.datasets
 Importing this package registers every built-in dataset, task and simulator benchmark.
 """
 
-from . import cmu_mocap, eth_ucy, kuramoto, nbody, nri, particle_tasks  # noqa: F401
-from . import ctc, ctc_tasks  # noqa: F401
+from . import (  # noqa: F401
+    cmu_mocap,
+    ctc,
+    ctc_tasks,
+    eth_ucy,
+    kuramoto,
+    nbody,
+    nri,
+    particle_tasks,
+)

@@ -1,4 +1,4 @@
-"""Cell Tracking Challenge: Fluo-N2DL-HeLa cell trajectories and lineages (``docs/protocols.md`` §6).
+"""Cell Tracking Challenge: Fluo-N2DL-HeLa trajectories and lineages (``docs/protocols.md`` §6).
 
 Source: the CTC training archive ``Fluo-N2DL-HeLa.zip`` (Maška et al. 2014, 2023; Ulman et al.
 2017), which unpacks to ``Fluo-N2DL-HeLa/{01,02}/tNNN.tif`` (raw frames, not read here),
@@ -50,7 +50,11 @@ log = logging.getLogger("decathlon")
 CALIBRATION: dict[str, tuple[float, float]] = {DATASET: (0.645, 1800.0)}
 
 #: Chronological blocks of every sequence: name -> (first, last) fraction of its frames.
-BLOCKS: dict[str, tuple[float, float]] = {"train": (0.0, 0.6), "valid": (0.6, 0.8), "test": (0.8, 1.0)}
+BLOCKS: dict[str, tuple[float, float]] = {
+    "train": (0.0, 0.6),
+    "valid": (0.6, 0.8),
+    "test": (0.8, 1.0),
+}
 
 VERSION = "1"
 URL = f"http://data.celltrackingchallenge.net/training-datasets/{ARCHIVE}"

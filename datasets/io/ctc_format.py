@@ -27,7 +27,10 @@ import numpy as np
 __all__ = ["LAYOUTS", "CtcTracks", "read_track_table", "frame_files", "read_ctc_tracks"]
 
 #: Layout name -> (track table file name, mask file prefix).
-LAYOUTS: dict[str, tuple[str, str]] = {"TRA": ("man_track.txt", "man_track"), "RES": ("res_track.txt", "mask")}
+LAYOUTS: dict[str, tuple[str, str]] = {
+    "TRA": ("man_track.txt", "man_track"),
+    "RES": ("res_track.txt", "mask"),
+}
 
 
 @dataclass
@@ -162,7 +165,12 @@ def read_ctc_tracks(table_path: Path, masks: Mapping[int, Path], layout: str) ->
 
 
 def _measure(
-    img: np.ndarray, lut: np.ndarray, path: Path, table_path: Path, cen: np.ndarray, area: np.ndarray
+    img: np.ndarray,
+    lut: np.ndarray,
+    path: Path,
+    table_path: Path,
+    cen: np.ndarray,
+    area: np.ndarray,
 ) -> None:
     """Fill one frame's centroids (x, y) and areas from a label image."""
     flat = img.ravel().astype(np.int64)
