@@ -295,12 +295,15 @@ def unpack(archive: str | Path) -> dict[str, Path]:
     if not (marker.is_file() and marker.read_text().strip() == digest):
         tmp = archive.with_name(f".{archive.name}.unzip-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
+        quiet, level = pooch.get_logger(), pooch.get_logger().level
+        quiet.setLevel(logging.WARNING)  # pooch announces every unzip on stderr; we log it once
         try:
             pooch.Unzip(extract_dir=str(tmp))(str(archive), "download", None)
             (tmp / ".sha256").write_text(digest + "\n")
             shutil.rmtree(final, ignore_errors=True)
             os.replace(tmp, final)
         finally:
+            quiet.setLevel(level)
             shutil.rmtree(tmp, ignore_errors=True)
         log.info("unpacked %s into %s", archive, final)
     return {
