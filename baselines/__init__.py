@@ -9,7 +9,7 @@ import importlib
 
 from decathlon.benchmark.baselines import BaselineSpec, register_baseline
 
-from . import chance, constant_velocity, linear_fit, proximity, static  # noqa: F401
+from . import cell_age, chance, constant_velocity, linear_fit, proximity, static  # noqa: F401
 
 
 def _lazy(module: str, attr: str):

@@ -135,7 +135,8 @@ def open_ctc(paths: Mapping[str, str | Path], dataset: str | None = None) -> xr.
         for ``01_RES``), padded to the longest sequence and the most tracks: ``pos(sample, time,
         entity, space)`` float32 centroids (x = column, y = row of the pixel centres, times the
         pixel size; NaN where absent), ``mask(sample, time, entity)``, ``state(sample, time,
-        entity, feature=["area"])`` (µm², or pixels), ``edges(sample, entity, entity_)`` bool
+        entity, feature=["area", "age"])`` (area in µm², or pixels; age = time since the track
+        began, s or frames), ``edges(sample, entity, entity_)`` bool
         lineage (``edges[s, i, j]``: the parent of track ``j`` is track ``i``). Per track:
         ``label``, ``begin``, ``end``, ``parent`` (labels; 0 where padded or none) and
         ``n_daughters``; per sample: ``sequence``, ``layout`` (``TRA``/``RES``), ``n_steps``.
@@ -179,14 +180,16 @@ def _to_dataset(seqs: list[CtcTracks], names: list[str], dataset: str | None) ->
     n_s, n_t = len(seqs), max(len(s.present) for s in seqs)
     n_e = max(len(s.table) for s in seqs)
     pos = np.full((n_s, n_t, n_e, 2), np.nan, dtype=np.float32)
-    area = np.full((n_s, n_t, n_e, 1), np.nan, dtype=np.float32)
+    state = np.full((n_s, n_t, n_e, 2), np.nan, dtype=np.float32)  # area, age
     mask = np.zeros((n_s, n_t, n_e), dtype=bool)
     edges = np.zeros((n_s, n_e, n_e), dtype=bool)
     track = np.zeros((5, n_s, n_e), dtype=np.int32)  # label, begin, end, parent, n_daughters
     for i, s in enumerate(seqs):
         t, e = s.present.shape
         pos[i, :t, :e] = s.centroid * um
-        area[i, :t, :e, 0] = np.where(s.present, s.area * um * um, np.nan)
+        state[i, :t, :e, 0] = np.where(s.present, s.area * um * um, np.nan)
+        age = (np.arange(t)[:, None] - s.table[:, 1][None, :]) * dt
+        state[i, :t, :e, 1] = np.where(s.present, age, np.nan)
         mask[i, :t, :e] = s.present
         edges[i, :e, :e], track[4, i, :e] = _lineage(s.table, e)
         track[:4, i, :e] = s.table.T
@@ -196,14 +199,14 @@ def _to_dataset(seqs: list[CtcTracks], names: list[str], dataset: str | None) ->
         {
             "pos": (("sample", "time", "entity", "space"), pos),
             "mask": (("sample", "time", "entity"), mask),
-            "state": (("sample", "time", "entity", "feature"), area),
+            "state": (("sample", "time", "entity", "feature"), state),
             "edges": (("sample", "entity", "entity_"), edges),
         },
         coords={
             "time": np.arange(n_t) * dt,
             "entity": np.arange(n_e),
             "space": ["x", "y"],
-            "feature": ["area"],
+            "feature": ["area", "age"],
             "sequence": ("sample", names),
             "layout": ("sample", [s.layout for s in seqs]),
             "n_steps": ("sample", np.array([len(s.present) for s in seqs], dtype=np.int64)),
@@ -229,8 +232,9 @@ _TRACK_COORDS = ("label", "begin", "end", "parent", "n_daughters")
 _NOTE = (
     "entity = one CTC track (label); pos = label centroid (x = column, y = row, pixel centres "
     "at integer indices) times the pixel size; mask = label present in the frame; state area in "
-    "um^2; edges[i, j] = track i is the parent of track j (2+ daughters: a division, 1: a "
-    "track continued after a gap); begin/end are frames of the whole sequence"
+    "um^2 and age (time since the track began, s; a lower bound for tracks from frame 0); "
+    "edges[i, j] = track i is the parent of track j (2+ daughters: a division, 1: a track "
+    "continued after a gap); begin/end are frames of the whole sequence"
 )
 
 

@@ -39,8 +39,10 @@ def _walks(rng: np.random.Generator, n_frames: int) -> list[tuple[int, int, int,
     while todo:
         begin, parent, start = todo.pop(0)
         label = len(tracks) + 1
-        divides = len(tracks) < 8 and rng.random() < 0.6
-        life = int(rng.integers(n_frames // 3, n_frames)) if divides else n_frames
+        divides = len(tracks) < 40 and rng.random() < 0.9
+        life = (
+            int(rng.integers(max(2, n_frames // 6), max(3, n_frames // 2))) if divides else n_frames
+        )
         end = min(n_frames - 1, begin + life - 1)
         steps = end - begin + 1
         vel = rng.normal(0, 1.5, 2)
@@ -62,10 +64,19 @@ def _draw(tracks: list, n_frames: int) -> np.ndarray:
         for k, (r, c) in enumerate(cen):
             disc = (rr - r) ** 2 + (cc - c) ** 2 <= _RADIUS**2
             masks[begin + k][disc] = label
+    taken = np.zeros(masks.shape, bool)
     for label, begin, _, cen in tracks:
         for k, (r, c) in enumerate(np.rint(cen).astype(int)):
-            masks[begin + k, r, c] = label
+            t = begin + k
+            for dr, dc in _NEAR:  # the nearest pixel no other centre holds
+                rr_, cc_ = min(max(r + dr, 0), _SHAPE[0] - 1), min(max(c + dc, 0), _SHAPE[1] - 1)
+                if not taken[t, rr_, cc_]:
+                    masks[t, rr_, cc_], taken[t, rr_, cc_] = label, True
+                    break
     return masks
+
+
+_NEAR = [(dr, dc) for d in range(4) for dr in range(-d, d + 1) for dc in range(-d, d + 1)]
 
 
 def write_fake_tree(dir: str | Path, seed: int = 0, n_frames: int = 50) -> dict[str, Path]:

@@ -13,7 +13,7 @@ from decathlon.benchmark.tasks import get_task
 from decathlon.datasets import ctc
 from decathlon.datasets.ctc import chronological_blocks, open_ctc, unpack
 from decathlon.datasets.ctc_fake import make_fake_ctc, write_fake_tree
-from decathlon.datasets.ctc_tasks import ctc_windows
+from decathlon.datasets.ctc_tasks import ctc_windows, division_windows
 from decathlon.datasets.io.ctc_format import read_ctc_tracks, read_track_table
 
 
@@ -117,13 +117,36 @@ def test_blocks_are_chronological_and_windows_keep_present_cells(tmp_path):
     np.testing.assert_array_equal(ds.pos.values[2, :6], full.pos.values[0, 24:30])
     task = get_task("cells/ctc-hela-forecast")
     w = ctc_windows(task, ds.isel(sample=[0]))
-    assert len(w) == 18 - 9 + 1
+    mask0 = ds.mask.values[0]
+    assert w.start.tolist() == [a for a in range(18 - 9 + 1) if mask0[a : a + 9].all(0).any()]
+    assert len(w) >= 3
     for k in range(len(w)):  # every scored cell is present in all 9 frames of its window
         a, n = int(w.start[k]), int(w.mask_y[k, 0].sum())
         present = ds.mask.values[0, a : a + 9].all(0)
         assert n == present.sum()
         np.testing.assert_array_equal(w.y[k, -1, :n], ds.pos.values[0, a + 8][present])
         assert not w.x[k, :, n:].any()
+
+
+def test_division_labels_follow_the_lineage(tmp_path):
+    """Every cell alive in the last context frame is scored; its label is 1 exactly when it has
+    two daughters and its track ends within the next k - 1 frames (daughters by frame t + k)."""
+    ds = chronological_blocks(open_ctc(write_fake_tree(tmp_path, seed=5, n_frames=40)))
+    task = get_task("cells/ctc-hela-division")
+    w = division_windows(task, ds)
+    assert w.features == ["pos_x", "pos_y", "state_area", "state_age"]
+    assert 0 < w.y[w.mask_y].sum() < w.mask_y.sum()  # both classes
+    c, k = task.context, task.horizon
+    for i in range(len(w)):
+        s, a = int(w.sample[i]), int(w.start[i])
+        alive = np.flatnonzero(ds.mask.values[s, a + c - 1])
+        assert int(w.mask_y[i].sum()) == len(alive)
+        t = int(ds.frame0.values[s]) + a + c - 1
+        want = (ds.n_daughters.values[s, alive] >= 2) & (ds.end.values[s, alive] <= t + k - 1)
+        np.testing.assert_array_equal(w.y[i, : len(alive)] > 0.5, want)
+        # age in the last context frame: seconds since the track began
+        age = (t - ds.begin.values[s, alive]) * ds.attrs["dt"]
+        np.testing.assert_allclose(w.x[i, -1, : len(alive), 3], age)
 
 
 # ------------------------------------------------------------------------------- malformed
@@ -201,3 +224,39 @@ def _with_downloader(serve):
         return fetch_mod.fetch(spec, progress=progress, downloader=serve or refuse)
 
     return fetch
+
+
+# -------------------------------------------------------------------- ranking metrics (classify)
+def _ap_by_thresholds(s: np.ndarray, y: np.ndarray) -> float:
+    """AP = sum_k (R_k - R_{k-1}) P_k over the distinct scores from high to low."""
+    ap, prev = 0.0, 0.0
+    for u in np.unique(s)[::-1]:
+        pos = s >= u
+        tp = float((pos & y).sum())
+        rec = tp / y.sum()
+        ap += (rec - prev) * tp / pos.sum()
+        prev = rec
+    return ap
+
+
+def test_average_precision_matches_its_definition_with_ties_and_weights():
+    from decathlon.benchmark.metrics import average_precision, entity_stats, metric_value
+
+    rng = np.random.default_rng(0)
+    s = rng.integers(0, 6, 200) / 5.0  # many ties
+    y = rng.random(200) < 0.3
+    assert average_precision(s, y) == pytest.approx(_ap_by_thresholds(s, y))
+    # two windows; padded items (valid False) are left out; weight 2 = the window twice
+    scores, labels = s.reshape(2, 100), y.reshape(2, 100)
+    valid = np.ones((2, 100), bool)
+    valid[1, 60:] = False
+    st = entity_stats(scores, labels, valid)
+    keep = valid.ravel()
+    want_ap = _ap_by_thresholds(s[keep], y[keep])
+    assert metric_value("average_precision", st)[0] == pytest.approx(want_ap)
+    both = np.r_[s[:100], s[:100], s[100:160]], np.r_[y[:100], y[:100], y[100:160]]
+    got = metric_value("average_precision", st, np.array([[2.0, 1.0]]))[0]
+    assert got == pytest.approx(_ap_by_thresholds(*both))
+    from decathlon.benchmark.metrics import auroc
+
+    assert metric_value("auroc", st)[0] == pytest.approx(auroc(s[keep], y[keep]))
