@@ -1,4 +1,5 @@
-"""``chance``: the same score for every edge, the trivial graph baseline (AUROC 0.5)."""
+"""``chance``: the same score for every edge or entity, the trivial graph and classify baseline
+(AUROC 0.5)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,17 @@ from .base import Baseline
 
 
 class Chance(Baseline):
-    """Score 0.5 for every ordered pair: no information, AUROC exactly 0.5, no edge predicted."""
+    """Score 0.5 for every ordered pair (graph tasks) or every entity (classify tasks): no
+    information, AUROC exactly 0.5, nothing predicted positive."""
 
     name = "chance"
     version = "1"
 
     def predict(self, batch: dict[str, Any]) -> np.ndarray:
         b, _, n, _ = batch["x"].shape
-        return np.full((b, n, n), 0.5)
+        return np.full((b, n) if self.task.kind == "classify" else (b, n, n), 0.5)
 
 
 register_baseline(
-    BaselineSpec("chance", Chance, kinds=("graph",), description="constant edge score 0.5")
+    BaselineSpec("chance", Chance, kinds=("graph", "classify"), description="constant score 0.5")
 )

@@ -59,6 +59,8 @@ def window_stats(
         A forecast error overflows float64 (finite but absurd predictions, e.g. 1e308): the
         metric would not be finite, so the prediction is refused instead of scored.
     """
+    if task.kind == "classify":
+        return metrics.entity_stats(pred, w.y, w.mask_y)
     if task.kind != "forecast":
         return metrics.graph_stats(pred, w.y)
     with np.errstate(over="ignore", invalid="ignore"):

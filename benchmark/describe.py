@@ -66,6 +66,12 @@ def _count(feats: list[str] | str) -> Any:
 
 
 def _output(task: TaskSpec, n_ent: Any, tfeats: list[str] | str) -> dict[str, Any]:
+    if task.kind == "classify":
+        return {
+            "dims": ["window", "entity"],
+            "shape": ["W", n_ent],
+            "meaning": str(task.extra.get("output", "probability of the event for each entity")),
+        }
     if task.kind != "forecast":
         return {
             "dims": ["window", "entity", "entity_"],

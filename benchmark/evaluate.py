@@ -84,6 +84,8 @@ def expected_shape(task: TaskSpec, w: Windows) -> tuple[int, ...]:
     """Shape the prediction for windows ``w`` must have."""
     if task.kind == "forecast":
         return (len(w), len(task.steps), w.x.shape[2], len(w.target_features))
+    if task.kind == "classify":
+        return (len(w), w.y.shape[-1])
     n = w.y.shape[-1]
     return (len(w), n, n)
 
@@ -120,11 +122,10 @@ def _check_shape(where: str, task: TaskSpec, pred: np.ndarray, want: tuple[int, 
             f"{where} has {pred.shape[1]} samples per window; at most {k} (best-of-{k})"
         )
     if (pred.shape[:1] + pred.shape[2:] if stochastic else pred.shape) != want:
-        dims = (
-            "window, horizon, entity, target_feature"
-            if task.kind == "forecast"
-            else "window, entity, entity_"
-        )
+        dims = {
+            "forecast": "window, horizon, entity, target_feature",
+            "classify": "window, entity",
+        }.get(task.kind, "window, entity, entity_")
         more = f"; or window, sample, ... with at most {k} samples" if k > 1 else ""
         raise ValueError(
             f"{where} has shape {pred.shape}, expected {want} (dims: {dims}{more}); "

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .masked import masked_columns, masked_stats, step_mean
+from .ranking import TieCounts, auroc, average_precision, weighted_auroc
 
 __all__ = [
     "forecast_stats",
@@ -27,6 +28,8 @@ __all__ = [
     "metric_value",
     "metric_curve",
     "auroc",
+    "average_precision",
+    "entity_stats",
     "shd",
     "edge_accuracy",
     "rollout_error",
@@ -171,94 +174,6 @@ def shd(scores: np.ndarray, truth: np.ndarray, threshold: float = 0.5) -> np.nda
     return diff.sum(-1).astype(np.float64)
 
 
-def weighted_auroc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """AUROC with per-item weights, for a batch of weightings at once.
-
-    ``scores``, ``labels`` (n,); ``weights`` (b, n) non-negative (bootstrap multiplicities).
-    ``AUC = sum_{p in pos} sum_{q in neg} w_p w_q (1[s_p > s_q] + 1/2 1[s_p = s_q]) /
-    (sum_pos w)(sum_neg w)`` (the Mann-Whitney statistic; ties count one half). NaN where a
-    weighting has no positive or no negative item.
-    """
-    order = np.argsort(scores, kind="mergesort")
-    s = scores[order]
-    lab = labels[order].astype(bool)
-    w = np.atleast_2d(weights)[:, order].astype(np.float64)
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    neg_g = np.add.reduceat(np.where(lab, 0.0, w), starts, axis=1)  # negatives per tie group
-    pos_g = np.add.reduceat(np.where(lab, w, 0.0), starts, axis=1)
-    return _auroc_from_groups(pos_g, neg_g)
-
-
-def _auroc_from_groups(pos_g: np.ndarray, neg_g: np.ndarray) -> np.ndarray:
-    """AUROC from (weighted) positive and negative counts per tie group, groups by ascending
-    score: each positive beats the negatives of lower groups and ties half of its own."""
-    neg_below = np.cumsum(neg_g, axis=1) - neg_g
-    num = np.sum(pos_g * (neg_below + 0.5 * neg_g), axis=1)
-    den = pos_g.sum(1) * neg_g.sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / den, np.nan)
-
-
-@dataclass(frozen=True)
-class TieCounts:
-    """Positives and negatives of each window in each tie group of the pooled scores.
-
-    ``pos`` and ``neg`` are sparse (window, group) count matrices, groups ordered by ascending
-    score. A weighting ``w`` (b, window) of the windows gives the group counts ``w @ pos``
-    exactly (sums of integers), so every bootstrap replicate of the pooled AUROC costs one
-    sparse product and a cumulative sum over groups, instead of re-sorting the weighted items.
-    """
-
-    pos: Any
-    neg: Any
-
-    @classmethod
-    def of(cls, scores: np.ndarray, labels: np.ndarray) -> TieCounts:
-        """Count matrices for ``scores`` and ``labels`` of shape (window, pair)."""
-        from scipy.sparse import csr_matrix
-
-        n_win, n_pairs = scores.shape
-        _, group = np.unique(scores.ravel(), return_inverse=True)
-        n_groups = int(group.max()) + 1 if group.size else 0
-        rows = np.repeat(np.arange(n_win), n_pairs)
-        lab = np.asarray(labels, dtype=bool).ravel()
-
-        def counts(sel: np.ndarray) -> Any:
-            ones = np.ones(int(sel.sum()))
-            return csr_matrix((ones, (rows[sel], group.ravel()[sel])), shape=(n_win, n_groups))
-
-        return cls(counts(lab), counts(~lab))
-
-    def auroc(self, w: np.ndarray, max_cells: int = 2_000_000) -> np.ndarray:
-        """Pooled AUROC for each row of window weights ``w`` (b, window), in row blocks that
-        keep the dense (rows, groups) temporaries under ``max_cells`` elements."""
-        n_groups = self.pos.shape[1]
-        step = max(1, max_cells // max(n_groups, 1))
-        out = []
-        for i in range(0, len(w), step):
-            wi = np.asarray(w[i : i + step], dtype=np.float64)
-            pos_g = np.asarray((self.pos.T @ wi.T).T)
-            neg_g = np.asarray((self.neg.T @ wi.T).T)
-            out.append(_auroc_from_groups(pos_g, neg_g))
-        return np.concatenate(out) if out else np.zeros(0)
-
-
-def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Area under the ROC curve of ``scores`` against binary ``labels`` (pooled, ties = 1/2).
-
-    Equal to ``sklearn.metrics.roc_auc_score``; NaN if only one class is present. For graphs,
-    pass the off-diagonal pairs of every window (ACD's ``calc_auroc`` pools them the same way).
-
-    Examples
-    --------
-    >>> auroc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1]))
-    0.75
-    """
-    s = np.asarray(scores, dtype=np.float64).ravel()
-    y = np.asarray(labels).ravel() > 0.5
-    return float(weighted_auroc(s, y, np.ones((1, s.size)))[0])
-
-
 def graph_stats(
     scores: np.ndarray, truth: np.ndarray, threshold: float = 0.5
 ) -> dict[str, np.ndarray]:
@@ -282,6 +197,31 @@ def graph_stats(
         "fn": (~p & t).sum(-1).astype(np.float64),
         "scores": scores[:, od].astype(np.float64),
         "labels": t,
+    }
+
+
+# --------------------------------------------------------------------------- entity events
+def entity_stats(
+    scores: np.ndarray, labels: np.ndarray, valid: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Per-window statistics of per-entity probabilities (``classify`` tasks, e.g. "this cell
+    divides within k frames") against binary ``labels``.
+
+    ``scores``, ``labels``, ``valid`` (window, entity); items where ``valid`` is False (padded
+    entities) are left out of every metric. Returns ``scores``, ``labels`` and ``valid``
+    (pooled AUROC and average precision read them) and the per-window ``positives`` and
+    ``items`` counts.
+    """
+    if scores.shape != labels.shape:
+        raise ValueError(f"score shape {scores.shape} != label shape {labels.shape}")
+    v = np.ones(labels.shape, bool) if valid is None else np.asarray(valid, dtype=bool)
+    t = (np.asarray(labels) > 0.5) & v
+    return {
+        "scores": np.asarray(scores, dtype=np.float64),
+        "labels": t,
+        "valid": v,
+        "positives": t.sum(-1).astype(np.float64),
+        "items": v.sum(-1).astype(np.float64),
     }
 
 
@@ -364,11 +304,19 @@ def _f1(sums: list[np.ndarray]) -> np.ndarray:
         return np.where(prec + rec > 0, 2 * prec * rec / (prec + rec), 0.0)
 
 
-def _auroc(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
+def _ties(st: Stats) -> TieCounts:
     ties = st.get("ties")
     if ties is None:  # statistics not finalized by the evaluator: count the tie groups now
-        ties = TieCounts.of(st["scores"], st["labels"])
-    return ties.auroc(w)
+        ties = TieCounts.of(st["scores"], st["labels"], st.get("valid"))
+    return ties
+
+
+def _auroc(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
+    return _ties(st).auroc(w)
+
+
+def _average_precision(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
+    return _ties(st).average_precision(w)
 
 
 @dataclass(frozen=True)
@@ -379,8 +327,9 @@ class Metric:
     ``combine(sums)`` the value from their window-weighted sums (one entry per weighting), or
     computed ``direct``-ly by ``direct(stats, weights, step)`` (AUROC, whose pooled ranks do not
     decompose). ``higher_is_better`` gives the ranking direction, ``perfect`` the best
-    attainable value, ``kind`` the task kind whose statistics it reads. ``per_step`` metrics
-    are named ``<family>@k`` with ``k`` a 1-based horizon step.
+    attainable value, ``kind`` the task kind whose statistics it reads (``also``: other kinds
+    whose statistics have the same keys). ``per_step`` metrics are named ``<family>@k`` with
+    ``k`` a 1-based horizon step.
     """
 
     higher_is_better: bool
@@ -391,6 +340,7 @@ class Metric:
     direct: Callable[[Stats, np.ndarray, int | None], np.ndarray] | None = None
     per_step: bool = False
     description: str = ""
+    also: tuple[str, ...] = ()
 
 
 def _row(columns: Any, combine: Any, better: bool, perfect: float, kind: str, **kw: Any) -> Metric:
@@ -416,7 +366,17 @@ METRICS: dict[str, Metric] = {
     "precision": _row(_counts, _precision, True, 1.0, "graph", description="pooled precision"),
     "recall": _row(_counts, _recall, True, 1.0, "graph", description="pooled recall"),
     "f1": _row(_counts, _f1, True, 1.0, "graph", description="pooled F1"),
-    "auroc": Metric(True, 1.0, "graph", direct=_auroc, description="pooled AUROC"),
+    "auroc": Metric(
+        True, 1.0, "graph", direct=_auroc, description="pooled AUROC", also=("classify",)
+    ),
+    "average_precision": Metric(
+        True,
+        1.0,
+        "graph",
+        direct=_average_precision,
+        description="pooled average precision",
+        also=("classify",),
+    ),
 }
 # DCRNN's masked traffic metrics (zeros in the target excluded; ``error="masked"``): at step k,
 # and averaged over the horizon steps; MAPE in percent.
@@ -447,7 +407,8 @@ def get_metric(name: str) -> tuple[Metric, int | None]:
     if row is None or (at and int(k) < 1):
         raise KeyError(
             f"unknown metric {name!r}; valid: mse, mse@k, ade, fde, l2@k, edge_accuracy, shd, "
-            "precision, recall, f1, auroc, mae, mae@k, rmse, rmse@k, mape, mape@k"
+            "precision, recall, f1, auroc, average_precision, mae, mae@k, rmse, rmse@k, mape, "
+            "mape@k"
         )
     return row, (int(k) - 1 if at else None)
 
@@ -484,5 +445,5 @@ def concat_stats(parts: list[Stats]) -> Stats:
 def finalize_stats(st: Stats) -> Stats:
     """Prepare statistics for many weightings: graph statistics get their :class:`TieCounts`."""
     if "scores" in st and "ties" not in st:
-        st["ties"] = TieCounts.of(st["scores"], st["labels"])
+        st["ties"] = TieCounts.of(st["scores"], st["labels"], st.get("valid"))
     return st

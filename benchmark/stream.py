@@ -39,10 +39,11 @@ from .collect import Collected, collect, rms_distance, window_stats
 from .context import EvalConfig, provenance
 from .data import Tier, store_meta
 from .evaluate import _model_info, batch_of, check_prediction, hardware, model_predictor
-from .metrics import _auroc_from_groups, get_metric, metric_curve
+from .metrics import get_metric, metric_curve
 from .normalization import task_stats
 from .points import points_block
 from .probes import probe_variants, score_probes, transform
+from .ranking import _auroc_from_groups
 from .symmetries import score_equivariance
 from .tasks import TaskSpec, get_task
 from .windows import Windows, iter_windows
@@ -228,8 +229,12 @@ def evaluate_stream(
     from .results import make_result
 
     cfg, task = config or EvalConfig(), get_task(task)
-    if task.best_of > 1:
-        raise ValueError(f"task {task.name!r} scores best-of-K samples; evaluate it in memory")
+    if task.best_of > 1 or task.kind == "classify":
+        what = "best-of-K samples" if task.best_of > 1 else "per-entity probabilities"
+        raise ValueError(
+            f"task {task.name!r} scores {what}, which are not streamed; evaluate it in memory "
+            "(without --stream)"
+        )
     meta = store_meta(task.dataset, tier)
     stats = task_stats(task, tier, meta)
     variants = probe_variants(task) if cfg.probes else []

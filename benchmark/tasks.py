@@ -5,7 +5,7 @@ window geometry, what the model sees and must return, the metrics (and the prima
 normalization (statistics from the train split), the temporal probes and the trivial baseline
 that anchors the decathlon points. A name alone gives data, split and metrics (OGB's contract).
 
-Two task kinds exist:
+Three task kinds exist:
 
 ``forecast``
     The model sees ``x`` of shape (window, context, entity, feature) and returns the next
@@ -13,6 +13,11 @@ Two task kinds exist:
 ``graph``
     The model sees ``x`` and returns a score in [0, 1] for every ordered pair ``(i, j)``, shape
     (window, entity, entity): the belief that an edge ``i -> j`` exists (the diagonal is ignored).
+``classify``
+    The model sees ``x`` and returns a probability for every entity, shape (window, entity): the
+    belief that a binary event happens to it (a cell divides within the next k frames); scored on
+    the entities the task marks (``Windows.mask_y``, (window, entity)) by pooled AUROC and
+    average precision.
 
 Windows are cut in :mod:`decathlon.benchmark.windows`, normalization statistics computed in
 :mod:`decathlon.benchmark.normalization`, and everything is resolved once per evaluation in
@@ -48,7 +53,7 @@ __all__ = [
     "supports_challenge",
 ]
 
-KINDS = ("forecast", "graph")
+KINDS = ("forecast", "graph", "classify")
 
 #: The hidden-target split of a simulated task: a test-sized part simulated from a maintainer's
 #: secret seed, outside the stored tiers (``decathlon.leaderboard.challenge``,
@@ -254,7 +259,7 @@ class TaskSpec:
             )
         for m in self.metrics:
             row, step = get_metric(m)
-            if row.kind != self.kind:
+            if row.kind != self.kind and self.kind not in row.also:
                 raise ValueError(
                     f"task {self.name!r}: metric {m!r} is for {row.kind} tasks, not {self.kind}"
                 )

@@ -7,6 +7,8 @@ Importing this package registers every built-in dataset, task and simulator benc
 
 from . import (  # noqa: F401
     cmu_mocap,
+    ctc,
+    ctc_tasks,
     eth_ucy,
     kuramoto,
     nbody,
