@@ -4,6 +4,11 @@ Baselines are registered as :class:`BaselineSpec` factories: ``make(task, **conf
 model (see :class:`decathlon.benchmark.evaluate.Model`) for a task; ``kinds`` says which task
 kinds it serves; ``learned`` baselines are trained with ``fit(tier)`` before evaluation. The
 built-in ones live in :mod:`decathlon.baselines` and register themselves when it is imported.
+
+A learned baseline has training **budgets** (:data:`BUDGETS`): ``cpu``, minutes on two cores
+at the ``mini`` tier (what ``decathlon run`` and CI use), and ``paper``, the paper's schedule
+(or the shortest one that reaches the paper's number) on the ``full`` tier. The factory takes
+``budget=`` and turns it into the model's training settings (docs/baselines.md).
 """
 
 from __future__ import annotations
@@ -15,18 +20,54 @@ from typing import Any
 from .registry import Registry
 from .tasks import TaskSpec
 
-__all__ = ["BaselineSpec", "BASELINES", "register_baseline", "make_baseline"]
+__all__ = [
+    "BaselineSpec",
+    "BASELINES",
+    "BUDGETS",
+    "register_baseline",
+    "make_baseline",
+    "budget_tier",
+]
+
+#: Training budgets of the learned baselines and the data tier each one trains and tests on.
+BUDGETS: dict[str, str] = {"cpu": "mini", "paper": "full"}
+
+
+def budget_tier(budget: str) -> str:
+    """The data tier of a training budget.
+
+    Examples
+    --------
+    >>> budget_tier("cpu"), budget_tier("paper")
+    ('mini', 'full')
+    """
+    if budget not in BUDGETS:
+        raise ValueError(
+            f"unknown training budget {budget!r}; expected one of {', '.join(BUDGETS)}"
+        )
+    return BUDGETS[budget]
 
 
 @dataclass(frozen=True)
 class BaselineSpec:
-    """A reference model: a factory ``make(task, **config)`` and the task kinds it serves."""
+    """A reference model: a factory ``make(task, **config)`` and the task kinds it serves.
+
+    ``tasks``: where a model serves only some tasks of a kind (EGNN: particle forecasts), their
+    names (empty: every task of its kinds). ``budgets``: the training budgets of a learned
+    baseline (:data:`BUDGETS`).
+    """
 
     name: str
     make: Callable[..., Any]
     kinds: tuple[str, ...]
     learned: bool = False
     description: str = ""
+    tasks: tuple[str, ...] = ()
+    budgets: tuple[str, ...] = ()
+
+    def serves(self, task: TaskSpec) -> bool:
+        """Whether this baseline can be made for ``task``."""
+        return task.kind in self.kinds and (not self.tasks or task.name in self.tasks)
 
 
 BASELINES: Registry[BaselineSpec] = Registry("baseline", plugins=("decathlon.baselines",))
@@ -40,10 +81,12 @@ def register_baseline(spec: BaselineSpec) -> BaselineSpec:
 def make_baseline(name: str, task: TaskSpec, **config: Any) -> Any:
     """Instantiate baseline ``name`` for ``task``; ``ValueError`` if it does not serve the task."""
     spec = BASELINES.get(name)
-    if task.kind not in spec.kinds:
-        ok = [b for b in BASELINES.names() if task.kind in BASELINES.get(b).kinds]
-        raise ValueError(
-            f"baseline {name!r} serves {list(spec.kinds)} tasks, but {task.name!r} is a "
-            f"{task.kind} task; baselines for it: {', '.join(ok)}"
+    if not spec.serves(task):
+        ok = [b for b in BASELINES.names() if BASELINES.get(b).serves(task)]
+        what = (
+            f"serves {list(spec.kinds)} tasks, but {task.name!r} is a {task.kind} task"
+            if task.kind not in spec.kinds
+            else f"serves only the tasks {', '.join(spec.tasks)}, not {task.name!r}"
         )
+        raise ValueError(f"baseline {name!r} {what}; baselines for it: {', '.join(ok)}")
     return spec.make(task, **config)
