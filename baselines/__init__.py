@@ -21,6 +21,8 @@ def _lazy(module: str, attr: str):
     return make
 
 
+BUDGETS = ("cpu", "paper")
+
 register_baseline(
     BaselineSpec(
         "gru",
@@ -28,5 +30,41 @@ register_baseline(
         kinds=("forecast",),
         learned=True,
         description="GRU over all entities, one-step teacher forcing, rollout",
+        budgets=BUDGETS,
+    )
+)
+register_baseline(
+    BaselineSpec(
+        "attention",
+        _lazy("attention", "_make"),
+        kinds=("forecast",),
+        learned=True,
+        description="Transformer encoder over time per entity, sinusoidal positions",
+        budgets=BUDGETS,
+    )
+)
+register_baseline(
+    BaselineSpec(
+        "attention-nopos",
+        _lazy("attention", "_make_nopos"),
+        kinds=("forecast",),
+        learned=True,
+        description="the same without positional encoding: blind to frame order",
+        budgets=BUDGETS,
+    )
+)
+register_baseline(
+    BaselineSpec(
+        "egnn",
+        _lazy("egnn", "_make"),
+        kinds=("forecast",),
+        learned=True,
+        description="E(n)-equivariant graph network (Satorras et al. 2021), particles",
+        tasks=(
+            "particles/nbody-forecast",
+            "particles/springs-forecast",
+            "particles/charged-forecast",
+        ),
+        budgets=BUDGETS,
     )
 )

@@ -139,7 +139,8 @@ class FitConfig:
     """Training settings shared by all learned baselines.
 
     ``epochs`` is the most epochs in total (a resumed run counts the epochs it already did);
-    ``patience`` stops after that many epochs without a better validation loss. ``device``:
+    ``patience`` stops after that many epochs without a better validation loss; ``grad_clip``
+caps the gradient norm (0: no clipping). ``device``:
     ``auto`` (CUDA when available) or a torch device name. ``bf16``: bfloat16 autocast on a GPU
     (never on the CPU). ``compile``: ``torch.compile`` the loss (off by default: see
     docs/baselines.md). ``checkpoint``: a file to save the run to after every epoch and to resume
@@ -252,7 +253,8 @@ def _train_epoch(run: _Run, data: dict[str, torch.Tensor], epoch: int) -> tuple[
             loss = run.loss_of({k: v[idx] for k, v in data.items()})
         run.opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, run.config.grad_clip)
+        if run.config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, run.config.grad_clip)
         run.opt.step()
         tot += loss.detach().double() * len(idx)
     mean = float(tot) / n  # one device sync per epoch, not one per batch
