@@ -8,8 +8,12 @@ entity; its outputs are averaged over the frames present and a linear head predi
 are rolled out: the predicted frames are appended to the context and the model is applied again.
 
 The two variants differ only in the **positional encoding** (sinusoidal, of the number of frames
-before the forecast origin; frames further back than the training context all get the encoding
-of the oldest training frame, so a longer test context meets no unseen encoding). Without it (``attention-nopos``) self-attention is equivariant to
+before the forecast origin) and what follows from it: with positions the model reads the last
+frames of the context up to the length it was trained on (a longer test context would meet
+encodings it never saw; on springs, trained on 29 frames and tested on 49, reading all 49 with
+the older positions clamped made its error 5x that of the order-blind variant, docs/baselines.md),
+a sliding window during rollouts; without
+positions it reads every frame, a set. Without it (``attention-nopos``) self-attention is equivariant to
 any permutation of the frames and the mean over frames is invariant, so the forecast is a
 function of the *set* of context frames: blind to their order. Its shuffle probe must then
 show no change at all (up to float round-off), and its reversal probe only the change that
@@ -101,7 +105,7 @@ class _Net(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, chunk * n_feat)
-        # frames further back than the training context share its last position encoding
+        # the longest context seen in training (the positional variant reads no more)
         self.register_buffer("max_back", torch.tensor(max_back))
 
     def forward(
@@ -117,7 +121,6 @@ class _Net(nn.Module):
         tok = self.embed(torch.cat(parts, -1)).permute(0, 2, 1, 3).reshape(b * n, t, -1)
         if self.cfg.positional:
             back = torch.arange(t - 1, -1, -1, device=x.device)  # frames before the origin
-            back = back.clamp(max=self.max_back)
             tok = tok + sinusoid(back, self.cfg.d_model)
         p = pres.permute(0, 2, 1).reshape(b * n, t)
         p = torch.where(p.sum(1, keepdim=True) > 0, p, torch.ones_like(p))  # absent throughout
@@ -186,14 +189,19 @@ class AttentionForecaster(Learned):
         mask = None if batch.get("mask") is None else torch.as_tensor(batch["mask"], device=dev)
         consts = batch.get("constants")
         c = None if consts is None else torch.as_tensor(consts, dtype=torch.float32, device=dev)
+        keep = int(net.max_back) + 1 if self.config.positional else None
         outs: list[torch.Tensor] = []
         while sum(o.shape[1] for o in outs) < max(self.task.steps):
-            y = net(x, mask, c)
+            y = net(x if keep is None else x[:, -keep:], _last(mask, keep), c)
             outs.append(y)
             x = torch.cat([x, y], 1)
             if mask is not None:
                 mask = torch.cat([mask, mask[:, -1:].expand(-1, y.shape[1], -1)], 1)
         return select_outputs(torch.cat(outs, 1), self.task, batch, rolled=True)
+
+
+def _last(mask: torch.Tensor | None, keep: int | None) -> torch.Tensor | None:
+    return mask if mask is None or keep is None else mask[:, -keep:]
 
 
 def _make(task: Any, **config: Any) -> Learned:

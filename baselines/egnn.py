@@ -21,7 +21,8 @@ Tasks:
   linear 0.0819).
 * ``particles/springs-forecast`` and ``particles/charged-forecast``: one step at a time from the
   last context frame (positions and velocities out: a second equivariant vector from the last
-  layer, ``phi_u(h_i) v_i + mean_j (x_i - x_j) psi(m_ij)``), rolled out over the 20 steps.
+  layer, ``v_i + phi_u(h_i) v_i + mean_j (x_i - x_j) psi(m_ij)``), rolled out over the 20
+  steps.
   The inputs are scaled to [-1, 1] by the task; the network undoes the scaling (one shift and
   scale per variable) to act on physical vectors and scales its outputs back, so rotations
   stay rotations. The box walls of these systems break translation and rotation symmetry: the
@@ -66,6 +67,12 @@ def _mlp(n_in: int, hidden: int, n_out: int, last_act: bool = False) -> nn.Seque
     return nn.Sequential(*mods, nn.SiLU()) if last_act else nn.Sequential(*mods)
 
 
+def _small(mlp: nn.Sequential) -> None:
+    last = mlp[-1]
+    if isinstance(last, nn.Linear):
+        nn.init.xavier_uniform_(last.weight, gain=0.001)
+
+
 class _Layer(nn.Module):
     """One equivariant layer (EGNN eqs. 3-7, velocity variant)."""
 
@@ -75,9 +82,7 @@ class _Layer(nn.Module):
         self.phi_h = _mlp(2 * hidden, hidden, hidden)
         self.phi_v = _mlp(hidden, hidden, 1)
         self.phi_x = _mlp(hidden, hidden, 1)
-        last = self.phi_x[-1]
-        if isinstance(last, nn.Linear):  # small initial moves, as the reference (gain 0.001)
-            nn.init.xavier_uniform_(last.weight, gain=0.001)
+        _small(self.phi_x)  # small initial moves, as the reference (xavier, gain 0.001)
 
     def forward(
         self, h: torch.Tensor, x: torch.Tensor, v: torch.Tensor, edge: torch.Tensor
@@ -104,9 +109,11 @@ class EGNN(nn.Module):
         self.embed = nn.Linear(1, cfg.hidden)
         self.layers = nn.ModuleList(_Layer(cfg.hidden, n_edge) for _ in range(cfg.layers))
         self.velocities = velocities
-        if velocities:
+        if velocities:  # a change of velocity, near zero at the start (stable rollouts)
             self.u_node = _mlp(cfg.hidden, cfg.hidden, 1)
             self.u_edge = _mlp(cfg.hidden, cfg.hidden, 1)
+            for mlp in (self.u_node, self.u_edge):
+                _small(mlp)
 
     def forward(
         self, x: torch.Tensor, v: torch.Tensor, charges: torch.Tensor | None
@@ -125,7 +132,7 @@ class EGNN(nn.Module):
         if not self.velocities or m is None:
             return x, None
         diff = x0[:, :, None] - x0[:, None]
-        u = self.u_node(h) * v + (diff * self.u_edge(m)).sum(2) / max(n - 1, 1)
+        u = v + self.u_node(h) * v + (diff * self.u_edge(m)).sum(2) / max(n - 1, 1)
         return x, u
 
 
