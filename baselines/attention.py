@@ -157,17 +157,12 @@ class AttentionForecaster(Learned):
         },
     }
 
-    def fit(self, tier: Tier = "mini") -> dict[str, Any]:
-        """Train on the task's train split (model selection on its valid split)."""
-        train = self._windows(tier, "train")
-        valid = self._windows(tier, "valid")
+    def build_net(self, train: Windows) -> nn.Module:
         n_const = 0 if train.constants is None else train.constants.shape[-1]
-        torch.manual_seed(self.fit_config.seed)
         c, chunk = train.x.shape[1], train.y.shape[1]
-        net = _Net(train.x.shape[-1], n_const, chunk, c - 1, self.config)
-        return self._train(net, train, valid)
+        return _Net(train.x.shape[-1], n_const, chunk, c - 1, self.config)
 
-    def _windows(self, tier: Tier, split: str) -> Windows:
+    def training_windows(self, tier: Tier, split: str) -> Windows:
         """(context, chunk) windows of every input feature (:func:`geometry`)."""
         data = self.task.train_data(tier, split)
         data = replace(data, target_features=data.features)  # predict every feature: roll out

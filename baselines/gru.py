@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from decathlon.benchmark.data import Tier
-from decathlon.benchmark.windows import train_sequences
+from decathlon.benchmark.windows import Windows, train_sequences
 
 from .learned import Learned, make_learned, select_outputs
 
@@ -56,18 +56,18 @@ class GRUForecaster(Learned):
         "paper": {"epochs": 200, "batch_size": 512, "lr": 1e-3, "patience": 10},
     }
 
-    def fit(self, tier: Tier = "mini") -> dict[str, Any]:
-        """Train on the task's train split (early stopping on its valid split)."""
-        train = train_sequences(self.task, "train", tier)
-        valid = train_sequences(self.task, "valid", tier)
-        if train.mask_x is not None and not train.mask_x.all():
+    def training_windows(self, tier: Tier, split: str) -> Windows:
+        """Whole training sequences (one-step teacher forcing along each)."""
+        w = train_sequences(self.task, split, tier)
+        if w.mask_x is not None and not w.mask_x.all():
             raise ValueError(
                 f"the gru baseline needs a fixed set of entities; task {self.task.name!r} has "
                 "entities that come and go"
             )
-        n_in = train.x.shape[2] * train.x.shape[3]
-        torch.manual_seed(self.fit_config.seed)
-        return self._train(_Net(n_in, self.config), train, valid)
+        return w
+
+    def build_net(self, train: Windows) -> nn.Module:
+        return _Net(train.x.shape[2] * train.x.shape[3], self.config)
 
     @torch.no_grad()
     def predict(self, batch: dict[str, Any]) -> np.ndarray:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from decathlon.benchmark.baselines import budget_tier
+from decathlon.benchmark.data import Tier
 from decathlon.benchmark.windows import Windows
 
 from .base import Baseline
@@ -58,10 +59,22 @@ class Learned(Baseline):
             "training": {k: _plain(h.get(k)) for k in keys} if h else None,
         }
 
-    def _train(self, net: torch.nn.Module, train: Windows, valid: Windows) -> dict[str, Any]:
-        """Train ``net`` with the one :func:`~decathlon.baselines.fit.fit` and keep it."""
-        self.net = net
-        self.history = fit(net, train, valid, self.fit_config)
+    def training_windows(self, tier: Tier, split: str) -> Windows:
+        """The windows the model trains on (``train``) or is selected on (``valid``)."""
+        raise NotImplementedError
+
+    def build_net(self, train: Windows) -> torch.nn.Module:
+        """A fresh network for the shapes of ``train`` (a module with ``loss(batch)``)."""
+        raise NotImplementedError
+
+    def fit(self, tier: Tier = "mini") -> dict[str, Any]:
+        """Train on the task's train split at ``tier`` with the one
+        :func:`~decathlon.baselines.fit.fit` (model selection on its valid split)."""
+        train = self.training_windows(tier, "train")
+        valid = self.training_windows(tier, "valid")
+        torch.manual_seed(self.fit_config.seed)
+        self.net = self.build_net(train)
+        self.history = fit(self.net, train, valid, self.fit_config)
         self.device = torch.device(self.history["device"])
         return self.history
 
