@@ -11,10 +11,10 @@ The two variants differ only in the **positional encoding** (sinusoidal, of the 
 before the forecast origin) and what follows from it: with positions the model reads the last
 frames of the context up to the length it was trained on (a longer test context would meet
 encodings it never saw; on springs, trained on 29 frames and tested on 49, reading all 49 with
-the older positions clamped made its error 5x that of the order-blind variant, docs/baselines.md),
-a sliding window during rollouts; without
-positions it reads every frame, a set. Without it (``attention-nopos``) self-attention is equivariant to
-any permutation of the frames and the mean over frames is invariant, so the forecast is a
+the older positions clamped made its error 5x that of the order-blind variant,
+docs/baselines.md), a sliding window during rollouts; without positions it reads every frame, a
+set. Without it (``attention-nopos``) self-attention is equivariant to any permutation of the
+frames and the mean over frames is invariant, so the forecast is a
 function of the *set* of context frames: blind to their order. Its shuffle probe must then
 show no change at all (up to float round-off), and its reversal probe only the change that
 negating velocities makes (docs/probes.md §1). This is the decathlon's question made concrete:
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -93,6 +93,8 @@ def sinusoid(positions: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 class _Net(nn.Module):
+    max_back: torch.Tensor
+
     def __init__(
         self, n_feat: int, n_const: int, chunk: int, max_back: int, cfg: AttentionConfig
     ) -> None:
@@ -178,7 +180,7 @@ class AttentionForecaster(Learned):
 
     @torch.no_grad()
     def predict(self, batch: dict[str, Any]) -> np.ndarray:
-        net = self._inference()
+        net = cast(_Net, self._inference())
         dev = self.device
         x = torch.as_tensor(batch["x"], dtype=torch.float32, device=dev)
         mask = None if batch.get("mask") is None else torch.as_tensor(batch["mask"], device=dev)

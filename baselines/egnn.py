@@ -36,7 +36,7 @@ Tasks:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -145,8 +145,12 @@ class EGNN(nn.Module):
 class _Net(nn.Module):
     """EGNN between the task's (scaled) feature columns and physical vectors."""
 
+    lo: torch.Tensor
+    hi: torch.Tensor
+    bound: torch.Tensor
+
     def __init__(
-        self, cfg: EGNNConfig, cols: dict[str, list[int]], n_feat: int, lo: Any, hi: Any
+        self, cfg: EGNNConfig, cols: dict[str, Any], n_feat: int, lo: Any, hi: Any
     ) -> None:
         super().__init__()
         self.pos, self.vel = cols["pos"], cols["vel"]
@@ -235,10 +239,14 @@ class EGNNForecaster(Learned):
 
     @torch.no_grad()
     def predict(self, batch: dict[str, Any]) -> np.ndarray:
-        net = self._inference()
+        net = cast(_Net, self._inference())
         x = torch.as_tensor(batch["x"], dtype=torch.float32, device=self.device)[:, -1]
         consts = batch.get("constants")
-        c = None if consts is None else torch.as_tensor(consts, dtype=torch.float32, device=self.device)
+        c = (
+            None
+            if consts is None
+            else torch.as_tensor(consts, dtype=torch.float32, device=self.device)
+        )
         if self.direct:
             return select_outputs(net.step(x, c)[:, None][..., net.pos], self.task, batch, False)
         outs = []

@@ -140,12 +140,11 @@ class FitConfig:
 
     ``epochs`` is the most epochs in total (a resumed run counts the epochs it already did);
     ``patience`` stops after that many epochs without a better validation loss; ``grad_clip``
-caps the gradient norm (0: no clipping). ``device``:
-    ``auto`` (CUDA when available) or a torch device name. ``bf16``: bfloat16 autocast on a GPU
-    (never on the CPU). ``compile``: ``torch.compile`` the loss (off by default: see
-    docs/baselines.md). ``checkpoint``: a file to save the run to after every epoch and to resume
-    from (``None``: no file). ``budget`` is recorded only (the model's factory turns a budget
-    into these settings).
+    caps the gradient norm (0: no clipping). ``device``: ``auto`` (CUDA when available) or a
+    torch device name. ``bf16``: bfloat16 autocast on a GPU (never on the CPU). ``compile``:
+    ``torch.compile`` the loss (off by default: see docs/baselines.md). ``checkpoint``: a file
+    to save the run to after every epoch and to resume from (``None``: no file). ``budget`` is
+    recorded only (the model's factory turns a budget into these settings).
     """
 
     epochs: int = 30
@@ -391,7 +390,9 @@ def fit(
         module.train(False)  # inference mode
         vl = _valid_loss(run, valid)
         _end_of_epoch(run, epoch, vl)
-        bar.set_postfix(epoch=epoch, loss=f"{loss:.3g}", valid=f"{vl:.3g}", sps=f"{len(train) / secs:.0f}")
+        bar.set_postfix(
+            epoch=epoch, loss=f"{loss:.3g}", valid=f"{vl:.3g}", sps=f"{len(train) / secs:.0f}"
+        )
         if time.perf_counter() - t0 > 60 * config.max_minutes:
             log.warning("fit stopped after %.1f min (max_minutes)", config.max_minutes)
             break

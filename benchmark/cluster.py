@@ -203,8 +203,14 @@ def _run_pair(
 
     try:
         epochs, budget = training
-        return True, run_baseline(  # type: ignore[arg-type]
-            baseline, task, "test", tier, epochs=epochs, config=config, budget=budget
+        return True, run_baseline(
+            baseline,
+            task,
+            "test",
+            tier,  # type: ignore[arg-type]
+            epochs=epochs,
+            config=config,
+            budget=budget,
         )
     except CannotTrain as e:
         return False, str(e)

@@ -99,9 +99,7 @@ def _make(baseline: str, task: TaskSpec, training: Training, progress: bool) -> 
     return make_baseline(baseline, task, **extra)
 
 
-def _trained(
-    baseline: str, task: TaskSpec, tier: Tier, training: Training, progress: bool
-) -> Any:
+def _trained(baseline: str, task: TaskSpec, tier: Tier, training: Training, progress: bool) -> Any:
     """Baseline ``baseline`` made for ``task``, trained on ``tier`` if it learns; any other name
     is a user's model (:func:`~.user_models.make_user_model`: ``module:Class``, a file, an entry
     point)."""
@@ -151,9 +149,7 @@ def _key(pair: Pair, tier: Tier, training: Training, cfg: EvalConfig) -> dict[st
     return pair_key(model, pair.baseline, task, tier, meta, version, cfg)
 
 
-def _look_up(
-    pair: Pair, tier: Tier, out: str | Path, training: Training, cfg: EvalConfig
-) -> None:
+def _look_up(pair: Pair, tier: Tier, out: str | Path, training: Training, cfg: EvalConfig) -> None:
     """Fill ``pair.key`` and ``pair.hit`` (its dataset must be built)."""
     if pair.key is None:
         pair.key = _key(pair, tier, training, cfg)
@@ -175,9 +171,7 @@ def plan_suite(
     Only pairs whose dataset is already built can be looked up now (the key holds the data's
     hash); the others are looked up once their data is built. ``force``: look nothing up.
     """
-    pairs = [
-        Pair(n, b) for n in names for b in baselines if BASELINES.get(b).serves(get_task(n))
-    ]
+    pairs = [Pair(n, b) for n in names for b in baselines if BASELINES.get(b).serves(get_task(n))]
     if not force:
         for p in pairs:
             if is_prepared(get_task(p.task).dataset, tier):
@@ -354,7 +348,9 @@ def _run_on(client: Any, pairs: list[Pair], ctx: _Run) -> tuple[list[dict[str, A
     outcomes = dict(
         zip(
             [id(p) for p in todo],
-            run_pairs(client, [(p.task, p.baseline) for p in todo], ctx.tier, ctx.training, ctx.cfg),
+            run_pairs(
+                client, [(p.task, p.baseline) for p in todo], ctx.tier, ctx.training, ctx.cfg
+            ),
             strict=True,
         )
     )
