@@ -172,3 +172,17 @@ def _attention_config():
     from decathlon.baselines.attention import AttentionConfig
 
     return AttentionConfig
+
+
+def test_cli_budget_picks_the_tier(capsys):
+    from decathlon.cli import _parser, _tier, main
+
+    ev = ["evaluate", "--model", "egnn", "--task", "particles/nbody-forecast"]
+    a = _parser().parse_args([*ev, "--budget", "paper"])
+    assert (_tier(a), a.budget, a.epochs) == ("full", "paper", None)
+    assert _tier(_parser().parse_args([*ev, "--budget", "paper", "--tier", "mini"])) == "mini"
+    a = _parser().parse_args(["run", "--baselines", "attention"])
+    assert (_tier(a), a.budget) == ("mini", "cpu")
+    with pytest.raises(SystemExit) as e:
+        main([*ev, "--budget", "huge"])
+    assert e.value.code == 2 and "invalid choice: 'huge'" in capsys.readouterr().err

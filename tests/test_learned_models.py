@@ -11,6 +11,7 @@ from decathlon.baselines.egnn import EGNN, EGNNConfig  # noqa: E402
 from decathlon.benchmark.baselines import make_baseline  # noqa: E402
 from decathlon.benchmark.context import EvalConfig, prepare  # noqa: E402
 from decathlon.benchmark.evaluate import evaluate  # noqa: E402
+from decathlon.benchmark.results import validate_result  # noqa: E402
 from decathlon.benchmark.tasks import get_task  # noqa: E402
 from decathlon.benchmark.windows import make_windows  # noqa: E402
 
@@ -94,6 +95,9 @@ def test_egnn_nbody_trains_and_its_equivariance_probe_is_round_off():
     hist = model.fit("mini")
     assert hist["train_loss"][1] < hist["train_loss"][0]
     r = evaluate(model, prepare(task), EvalConfig(n_boot=10))
+    validate_result(r)
+    training = r["model"]["config"]["training"]
+    assert training["epochs"] == 2 and training["budget"] == "cpu" and training["seed"] == 0
     assert set(r["equivariance"]) == {"rotate", "translate", "permute"}
     for g, e in r["equivariance"].items():
         assert e["relative"] < 1e-10, (g, e)  # squared error relative to the output's square
