@@ -286,6 +286,7 @@ def _checkpoint_state(run: _Run) -> dict[str, Any]:
         "stopped": run.stopped,
         "hist": {k: run.hist[k] for k in ("train_loss", "valid_loss", "best_epoch", "train_s")},
         "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if run.device.type == "cuda" else [],
         "np_rng": run.rng.bit_generator.state,
     }
 
@@ -298,6 +299,8 @@ def _resume(run: _Run, state: dict[str, Any]) -> int:
     run.best_state = dict(state["best_state"]) or None
     run.hist.update(state["hist"])
     torch.set_rng_state(state["torch_rng"])
+    if run.device.type == "cuda" and state.get("cuda_rng"):
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
     run.rng.bit_generator.state = state["np_rng"]
     done = len(run.hist["train_loss"])
     log.info("fit resumes %s after epoch %d", run.config.checkpoint, done)
@@ -390,8 +393,9 @@ def fit(
         module.train(False)  # inference mode
         vl = _valid_loss(run, valid)
         _end_of_epoch(run, epoch, vl)
+        speed = f"{len(train) / secs:.0f}"
         bar.set_postfix(
-            epoch=epoch, loss=f"{loss:.3g}", valid=f"{vl:.3g}", sps=f"{len(train) / secs:.0f}"
+            {"epoch": epoch, "loss": f"{loss:.3g}", "valid": f"{vl:.3g}", "samples/s": speed}
         )
         if time.perf_counter() - t0 > 60 * config.max_minutes:
             log.warning("fit stopped after %.1f min (max_minutes)", config.max_minutes)
