@@ -68,3 +68,20 @@ register_baseline(
         budgets=BUDGETS,
     )
 )
+register_baseline(
+    BaselineSpec(
+        "nri",
+        _lazy("nri", "_make"),
+        kinds=("forecast", "graph"),
+        learned=True,
+        description="Neural Relational Inference (Kipf et al. 2018): edge types, rollout",
+        tasks=(
+            "particles/springs-graph",
+            "particles/charged-graph",
+            "particles/kuramoto-graph",
+            "particles/springs-forecast",
+            "particles/charged-forecast",
+        ),
+        budgets=BUDGETS,
+    )
+)

@@ -122,3 +122,38 @@ def test_forecasters_train_and_predict_the_task_shape(name, springs_mini):
         perm = np.random.default_rng(0).permutation(w.x.shape[1])
         again = model.predict({**batch, "x": w.x[:7][:, perm]})
         assert np.abs(again - out).max() < 1e-5 * np.abs(out).max()
+
+
+@pytest.mark.parametrize("task_name", ["particles/springs-graph", "particles/springs-forecast"])
+def test_nri_trains_and_predicts_both_kinds(task_name, springs_mini):
+    task = get_task(task_name)
+    model = make_baseline("nri", task, epochs=2, hidden=16)
+    hist = model.fit("mini")
+    assert hist["train_loss"][1] < hist["train_loss"][0]
+    w = make_windows(task, "test", "mini")
+    batch = {"x": w.x[:7], "features": w.features, "target_features": w.target_features}
+    out = model.predict(batch)
+    if task.kind == "graph":  # edge type chosen on the valid split, probabilities on test
+        assert hist["edge_type"] in (0, 1) and 0 <= hist["valid_edge_accuracy"] <= 1
+        assert out.shape == (7, 5, 5) and ((out >= 0) & (out <= 1)).all()
+        assert (np.diagonal(out, axis1=1, axis2=2) == 0).all()
+    else:
+        assert out.shape == (7, 20, 5, 4) and np.isfinite(out).all()
+
+
+def test_nri_encoder_is_permutation_equivariant():
+    from decathlon.baselines.nri import NRIConfig
+    from decathlon.baselines.nri import _Net as NRINet
+
+    torch.manual_seed(0)
+    net = NRINet(5, 6, 4, NRIConfig(hidden=16))
+    net.train(False)
+    x = torch.randn(3, 6, 5, 4)
+    perm = torch.tensor([2, 0, 4, 1, 3])
+    with torch.no_grad():
+        a = net.logits(x).reshape(3, 5, 4, 2)  # pairs in row order, diagonal left out
+        b = net.logits(x[:, :, perm])
+    dense = torch.zeros(3, 5, 5, 2)
+    dense[:, net.graph.send, net.graph.recv] = net.logits(x).detach()
+    moved = dense[:, perm][:, :, perm][:, net.graph.send, net.graph.recv]
+    assert a.shape == (3, 5, 4, 2) and torch.allclose(b, moved, atol=1e-5)
