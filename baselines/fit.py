@@ -372,12 +372,20 @@ def fit(
     if config.checkpoint is not None:
         state = load_checkpoint(config.checkpoint, run.fingerprint)
         done = 0 if state is None else _resume(run, state)
-    data = device_arrays(train, run.device)
+    _epochs(run, device_arrays(train, run.device), valid, done, t0)
+    if run.best_state is not None:
+        module.load_state_dict(run.best_state)
+    return _summary(run, len(train), done, time.perf_counter() - t0)
+
+
+def _epochs(run: _Run, data: dict[str, torch.Tensor], valid: Windows, done: int, t0: float) -> None:
+    """Epochs ``done`` .. ``config.epochs - 1`` (fewer after early stopping or the time limit)."""
     from tqdm.auto import tqdm
 
+    config = run.config
     bar = tqdm(
         range(done, config.epochs),
-        desc=f"fit {type(module).__name__}",
+        desc=f"fit {type(run.module).__name__}",
         unit="epoch",
         disable=not config.progress,
         initial=done,
@@ -386,23 +394,20 @@ def fit(
     for epoch in bar:
         if run.stopped:
             break
-        module.train()
+        run.module.train()
         loss, secs = _train_epoch(run, data, epoch)
         run.hist["train_loss"].append(loss)
         run.hist["train_s"] += secs
-        module.train(False)  # inference mode
+        run.module.train(False)  # inference mode
         vl = _valid_loss(run, valid)
         _end_of_epoch(run, epoch, vl)
-        speed = f"{len(train) / secs:.0f}"
+        speed = f"{len(data['x']) / secs:.0f}"
         bar.set_postfix(
             {"epoch": epoch, "loss": f"{loss:.3g}", "valid": f"{vl:.3g}", "samples/s": speed}
         )
         if time.perf_counter() - t0 > 60 * config.max_minutes:
             log.warning("fit stopped after %.1f min (max_minutes)", config.max_minutes)
             break
-    if run.best_state is not None:
-        module.load_state_dict(run.best_state)
-    return _summary(run, len(train), done, time.perf_counter() - t0)
 
 
 def _summary(run: _Run, n_train: int, resumed: int, seconds: float) -> dict[str, Any]:
