@@ -7,7 +7,8 @@ cores; ``paper``: the ``full`` tier and the paper's schedule; ``decathlon.benchm
 baseline's factory: budget presets, then the caller's settings, split between the model's
 config and :class:`~decathlon.baselines.fit.FitConfig`; at the ``paper`` budget the run is
 checkpointed in the cache (``checkpoints/<model>/<task>/``) so that an interrupted training
-continues when the same command is run again.
+continues when the same command is run again, and may take a day (``max_minutes``; the ``cpu``
+budget keeps ``FitConfig``'s 30 minutes).
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from decathlon.benchmark.windows import Windows
 from .base import Baseline
 from .fit import FitConfig, fit, pick_device
 
-__all__ = ["Learned", "make_learned", "checkpoint_path", "select_outputs"]
+__all__ = ["Learned", "make_learned", "checkpoint_path", "select_outputs", "PAPER_MAX_MINUTES"]
+
+#: Wall-clock limit of one ``paper`` run (a day); a stopped run resumes from its checkpoint.
+PAPER_MAX_MINUTES = 24 * 60.0
 
 
 class Learned(Baseline):
@@ -126,6 +130,8 @@ def make_learned(
     fit_cfg = FitConfig(budget=budget, **{k: v for k, v in preset.items() if k in fit_keys})
     if budget == "paper" and "checkpoint" not in preset:
         fit_cfg.checkpoint = checkpoint_path(cls.name, task, budget, fit_cfg.seed)
+    if budget == "paper" and "max_minutes" not in preset:
+        fit_cfg.max_minutes = PAPER_MAX_MINUTES
     return cls(task, config_cls(**{k: v for k, v in preset.items() if k in model_keys}), fit_cfg)
 
 

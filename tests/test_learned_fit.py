@@ -141,6 +141,7 @@ def test_budgets_are_registered_and_checked():
     task = get_task("particles/springs-forecast")
     paper = make_baseline("attention", task, budget="paper")
     assert paper.fit_config.budget == "paper" and paper.fit_config.epochs == 200
+    assert paper.fit_config.max_minutes == 24 * 60
     assert paper.fit_config.checkpoint.endswith("paper-full-seed0.pt")
     assert "checkpoints/attention/particles--springs-forecast" in paper.fit_config.checkpoint
     cpu = make_baseline("gru", task, epochs=3)
