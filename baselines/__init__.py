@@ -30,6 +30,8 @@ def _lazy(module: str, attr: str):
     return make
 
 
+BUDGETS = ("cpu", "paper")
+
 register_baseline(
     BaselineSpec(
         "gru",
@@ -38,5 +40,60 @@ register_baseline(
         families=("trajectories",),  # trained on whole sequences; a sensor series is one
         learned=True,
         description="GRU over all entities, one-step teacher forcing, rollout",
+        budgets=BUDGETS,
+    )
+)
+register_baseline(
+    BaselineSpec(
+        "attention",
+        _lazy("attention", "_make"),
+        kinds=("forecast",),
+        families=("trajectories",),  # sensor networks: not yet (one long series)
+        learned=True,
+        description="Transformer encoder over time per entity, sinusoidal positions",
+        budgets=BUDGETS,
+    )
+)
+register_baseline(
+    BaselineSpec(
+        "attention-nopos",
+        _lazy("attention", "_make_nopos"),
+        kinds=("forecast",),
+        families=("trajectories",),  # sensor networks: not yet (one long series)
+        learned=True,
+        description="the same without positional encoding: blind to frame order",
+        budgets=BUDGETS,
+    )
+)
+register_baseline(
+    BaselineSpec(
+        "egnn",
+        _lazy("egnn", "_make"),
+        kinds=("forecast",),
+        learned=True,
+        description="E(n)-equivariant graph network (Satorras et al. 2021), particles",
+        tasks=(
+            "particles/nbody-forecast",
+            "particles/springs-forecast",
+            "particles/charged-forecast",
+        ),
+        budgets=BUDGETS,
+    )
+)
+register_baseline(
+    BaselineSpec(
+        "nri",
+        _lazy("nri", "_make"),
+        kinds=("forecast", "graph"),
+        learned=True,
+        description="Neural Relational Inference (Kipf et al. 2018): edge types, rollout",
+        tasks=(
+            "particles/springs-graph",
+            "particles/charged-graph",
+            "particles/kuramoto-graph",
+            "particles/springs-forecast",
+            "particles/charged-forecast",
+        ),
+        budgets=BUDGETS,
     )
 )

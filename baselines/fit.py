@@ -1,9 +1,13 @@
 """The one training loop shared by every learned baseline.
 
 ``fit(module, train, valid, config)`` trains a ``torch.nn.Module`` that defines
-``loss(batch) -> scalar tensor`` on dicts of tensors, with Adam, mini-batches, early stopping on
-the validation loss (the best weights are restored), a progress bar, and CUDA when available
-(``config.device="auto"``), the CPU otherwise.
+``loss(batch) -> scalar tensor`` on dicts of tensors, with Adam, mini-batches, early stopping and
+model selection on the validation loss (the best weights are restored; the test split is never
+seen), seeded and recorded, a progress bar (epoch, loss, samples/s), CUDA when available
+(``config.device="auto"``) with bfloat16 autocast there, the CPU otherwise. The training arrays
+are moved to the device once and batches are cut from them by one indexing per array. With a
+``checkpoint`` path the run is saved after every epoch as tensors and plain values
+(:mod:`decathlon.baselines.checkpoint`) and resumed from there when interrupted.
 
 On the CPU, torch's thread count is capped once per process (:func:`cap_torch_threads`) so that
 training does not oversubscribe a machine other jobs are using: by default torch starts one
@@ -28,10 +32,13 @@ import torch
 
 from decathlon.benchmark.windows import Windows
 
+from .checkpoint import fingerprint, load_checkpoint, save_checkpoint
+
 __all__ = [
     "FitConfig",
     "cap_torch_threads",
     "choose_threads",
+    "device_arrays",
     "fit",
     "pick_device",
     "to_tensors",
@@ -129,7 +136,16 @@ def cap_torch_threads() -> int:
 
 @dataclass
 class FitConfig:
-    """Training settings shared by all learned baselines."""
+    """Training settings shared by all learned baselines.
+
+    ``epochs`` is the most epochs in total (a resumed run counts the epochs it already did);
+    ``patience`` stops after that many epochs without a better validation loss; ``grad_clip``
+    caps the gradient norm (0: no clipping). ``device``: ``auto`` (CUDA when available) or a
+    torch device name. ``bf16``: bfloat16 autocast on a GPU (never on the CPU). ``compile``:
+    ``torch.compile`` the loss (off by default: see docs/baselines.md). ``checkpoint``: a file
+    to save the run to after every epoch and to resume from (``None``: no file). ``budget`` is
+    recorded only (the model's factory turns a budget into these settings).
+    """
 
     epochs: int = 30
     batch_size: int = 128
@@ -141,9 +157,19 @@ class FitConfig:
     device: str = "auto"
     max_minutes: float = 30.0
     progress: bool = False
+    bf16: bool = True
+    compile: bool = False
+    checkpoint: str | None = None
+    budget: str = "cpu"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def run_settings(self) -> dict[str, Any]:
+        """The settings that make a run what it is (a checkpoint of other ones is refused):
+        all but ``epochs``, ``max_minutes``, ``progress``, ``device``, ``checkpoint``."""
+        skip = {"epochs", "max_minutes", "progress", "device", "checkpoint"}
+        return {k: v for k, v in self.to_dict().items() if k not in skip}
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -154,9 +180,10 @@ def pick_device(device: str = "auto") -> torch.device:
 
 
 def to_tensors(w: Windows, idx: np.ndarray, device: torch.device) -> dict[str, torch.Tensor]:
-    """Windows at ``idx`` as float tensors on ``device``.
+    """Windows at ``idx`` as tensors on ``device``.
 
-    Keys ``x``, ``y`` and, where the windows have them, ``mask`` and ``constants``.
+    Keys ``x``, ``y`` and, where the windows have them, ``mask`` (of the inputs), ``mask_y``
+    and ``constants``.
     """
     out = {
         "x": torch.as_tensor(w.x[idx], dtype=torch.float32, device=device),
@@ -164,103 +191,236 @@ def to_tensors(w: Windows, idx: np.ndarray, device: torch.device) -> dict[str, t
     }
     if w.mask_x is not None:
         out["mask"] = torch.as_tensor(w.mask_x[idx], device=device)
+    if w.mask_y is not None:
+        out["mask_y"] = torch.as_tensor(w.mask_y[idx], device=device)
     if w.constants is not None:
         out["constants"] = torch.as_tensor(w.constants[idx], dtype=torch.float32, device=device)
     return out
 
 
+def device_arrays(w: Windows, device: torch.device) -> dict[str, torch.Tensor]:
+    """All of ``w`` as tensors on ``device`` at once (:func:`to_tensors`); a batch is then one
+    indexing per array, no Python loop over samples and no copy from numpy per batch."""
+    return {
+        k: torch.as_tensor(getattr(w, a), dtype=dt, device=device)
+        for k, a, dt in (
+            ("x", "x", torch.float32),
+            ("y", "y", torch.float32),
+            ("mask", "mask_x", torch.bool),
+            ("mask_y", "mask_y", torch.bool),
+            ("constants", "constants", torch.float32),
+        )
+        if getattr(w, a) is not None
+    }
+
+
 LossFn = Callable[[dict[str, torch.Tensor]], torch.Tensor]
 
 
-def _train_epoch(
-    module: torch.nn.Module,
-    loss_of: LossFn,
-    opt: torch.optim.Optimizer,
-    train: Windows,
-    order: np.ndarray,
-    config: FitConfig,
-    epoch: int,
-) -> float:
-    """One pass over ``train`` in the order ``order``; the mean training loss."""
-    device = next(module.parameters()).device
-    tot = 0.0
-    for s in range(0, len(order), config.batch_size):
-        batch = to_tensors(train, order[s : s + config.batch_size], device)
-        loss = loss_of(batch)
-        if not torch.isfinite(loss):
-            raise ValueError(
-                f"training loss became {loss.item()} at epoch {epoch}; lower the learning rate"
-            )
-        opt.zero_grad()
+@dataclass
+class _Run:
+    """What one training run carries from epoch to epoch (and into its checkpoint)."""
+
+    module: torch.nn.Module
+    loss_of: LossFn
+    opt: torch.optim.Optimizer
+    config: FitConfig
+    device: torch.device
+    rng: np.random.Generator
+    hist: dict[str, Any]
+    best: float = math.inf
+    best_state: dict[str, torch.Tensor] | None = None
+    bad: int = 0
+    stopped: bool = False
+    fingerprint: str = ""
+
+    def autocast(self) -> Any:
+        on = self.device.type == "cuda" and self.config.bf16
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=on)
+
+
+def _train_epoch(run: _Run, data: dict[str, torch.Tensor], epoch: int) -> tuple[float, float]:
+    """One pass over the training arrays in a fresh random order; (mean loss, seconds)."""
+    t0 = time.perf_counter()
+    n = len(data["x"])
+    order = torch.as_tensor(run.rng.permutation(n), device=run.device)
+    tot = torch.zeros((), dtype=torch.float64, device=run.device)
+    params = list(run.module.parameters())
+    for s in range(0, n, run.config.batch_size):
+        idx = order[s : s + run.config.batch_size]
+        with run.autocast():
+            loss = run.loss_of({k: v[idx] for k, v in data.items()})
+        run.opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(module.parameters(), config.grad_clip)
-        opt.step()
-        tot += loss.item() * len(batch["x"])
-    return tot / len(train)
-
-
-def _valid_loss(loss_of: LossFn, valid: Windows, device: torch.device, chunk: int = 1024) -> float:
-    """The mean loss over ``valid``, without gradients, ``chunk`` windows at a time."""
-    with torch.no_grad():
-        return sum(
-            loss_of(to_tensors(valid, np.arange(s, min(s + chunk, len(valid))), device)).item()
-            * (min(s + chunk, len(valid)) - s)
-            for s in range(0, len(valid), chunk)
-        ) / len(valid)
-
-
-def fit(
-    module: torch.nn.Module, train: Windows, valid: Windows, config: FitConfig
-) -> dict[str, Any]:
-    """Train ``module`` (which defines ``loss(batch)``); return the history.
-
-    Returns
-    -------
-    dict
-        ``train_loss`` and ``valid_loss`` per epoch, ``best_epoch``, ``seconds``, ``device``.
-    """
-    if len(train) == 0 or len(valid) == 0:
+        if run.config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, run.config.grad_clip)
+        run.opt.step()
+        tot += loss.detach().double() * len(idx)
+    mean = float(tot) / n  # one device sync per epoch, not one per batch
+    if not math.isfinite(mean):
         raise ValueError(
-            f"fit() needs training and validation windows; got {len(train)} and {len(valid)}"
+            f"training loss became {mean} at epoch {epoch}; lower the learning rate (lr="
+            f"{run.config.lr})"
         )
+    return mean, time.perf_counter() - t0
+
+
+def _valid_loss(run: _Run, valid: Windows, chunk: int = 1024) -> float:
+    """The mean loss over ``valid``, without gradients, ``chunk`` windows at a time."""
+    tot = 0.0
+    with torch.no_grad(), run.autocast():
+        for s in range(0, len(valid), chunk):
+            idx = np.arange(s, min(s + chunk, len(valid)))
+            tot += float(run.loss_of(to_tensors(valid, idx, run.device))) * len(idx)
+    return tot / len(valid)
+
+
+def _checkpoint_state(run: _Run) -> dict[str, Any]:
+    return {
+        "fingerprint": run.fingerprint,
+        "model": run.module.state_dict(),
+        "opt": run.opt.state_dict(),
+        "best": run.best,
+        "best_state": run.best_state or {},
+        "bad": run.bad,
+        "stopped": run.stopped,
+        "hist": {k: run.hist[k] for k in ("train_loss", "valid_loss", "best_epoch", "train_s")},
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if run.device.type == "cuda" else [],
+        "np_rng": run.rng.bit_generator.state,
+    }
+
+
+def _resume(run: _Run, state: dict[str, Any]) -> int:
+    """Restore ``run`` from a checkpoint's ``state``; the number of epochs already done."""
+    run.module.load_state_dict(state["model"])
+    run.opt.load_state_dict(state["opt"])
+    run.best, run.bad, run.stopped = float(state["best"]), int(state["bad"]), state["stopped"]
+    run.best_state = dict(state["best_state"]) or None
+    run.hist.update(state["hist"])
+    torch.set_rng_state(state["torch_rng"])
+    if run.device.type == "cuda" and state.get("cuda_rng"):
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    run.rng.bit_generator.state = state["np_rng"]
+    done = len(run.hist["train_loss"])
+    log.info("fit resumes %s after epoch %d", run.config.checkpoint, done)
+    return done
+
+
+def _end_of_epoch(run: _Run, epoch: int, valid_loss: float) -> None:
+    """Model selection and early stopping on the validation loss (never the test split)."""
+    run.hist["valid_loss"].append(valid_loss)
+    if valid_loss < run.best - 1e-12:
+        run.best, run.bad, run.hist["best_epoch"] = valid_loss, 0, epoch
+        run.best_state = {k: v.detach().clone() for k, v in run.module.state_dict().items()}
+    else:
+        run.bad += 1
+        run.stopped = run.bad >= run.config.patience
+    if run.config.checkpoint is not None:
+        save_checkpoint(run.config.checkpoint, _checkpoint_state(run))
+
+
+def _start(module: torch.nn.Module, config: FitConfig) -> _Run:
+    """Seed, device, optimizer and (when a checkpoint exists) the state to continue from."""
     torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
     device = pick_device(config.device)
     if device.type == "cpu":
         cap_torch_threads()
     module.to(device)
     opt = torch.optim.Adam(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    hist: dict[str, Any] = {"train_loss": [], "valid_loss": [], "device": str(device)}
-    best, best_state, bad = math.inf, None, 0
     loss_of = cast(LossFn, module.loss)
+    if config.compile:
+        loss_of = cast(LossFn, torch.compile(loss_of))
+    hist: dict[str, Any] = {"train_loss": [], "valid_loss": [], "train_s": 0.0}
+    run = _Run(module, loss_of, opt, config, device, np.random.default_rng(config.seed), hist)
+    run.fingerprint = fingerprint(module, config.run_settings())
+    return run
+
+
+def fit(
+    module: torch.nn.Module, train: Windows, valid: Windows, config: FitConfig
+) -> dict[str, Any]:
+    """Train ``module`` (which defines ``loss(batch) -> scalar tensor``); return the history.
+
+    Adam on mini-batches of ``train`` in a seeded random order; after every epoch the loss on
+    ``valid`` decides model selection (the best weights are restored at the end) and early
+    stopping (``patience``). With ``config.checkpoint`` the run is saved after every epoch and
+    a later call with the same path continues it (same weights, optimizer, random states and
+    history as an uninterrupted run).
+
+    Returns
+    -------
+    dict
+        ``train_loss`` and ``valid_loss`` per epoch, ``best_epoch``, ``epochs`` (done in
+        total), ``seconds`` (this call), ``train_s`` (training passes, all calls),
+        ``samples_per_s`` (training windows per second of training pass), ``device``, ``seed``,
+        ``budget``, ``n_parameters``, ``resumed_from`` (epochs found in the checkpoint).
+
+    Raises
+    ------
+    ValueError
+        No training or validation windows; a non-finite training loss; a checkpoint of another
+        run (:func:`~decathlon.baselines.checkpoint.load_checkpoint`).
+    """
+    if len(train) == 0 or len(valid) == 0:
+        raise ValueError(
+            f"fit() needs training and validation windows; got {len(train)} and {len(valid)}"
+        )
     t0 = time.perf_counter()
+    run = _start(module, config)
+    done = 0
+    if config.checkpoint is not None:
+        state = load_checkpoint(config.checkpoint, run.fingerprint)
+        done = 0 if state is None else _resume(run, state)
+    _epochs(run, device_arrays(train, run.device), valid, done, t0)
+    if run.best_state is not None:
+        module.load_state_dict(run.best_state)
+    return _summary(run, len(train), done, time.perf_counter() - t0)
+
+
+def _epochs(run: _Run, data: dict[str, torch.Tensor], valid: Windows, done: int, t0: float) -> None:
+    """Epochs ``done`` .. ``config.epochs - 1`` (fewer after early stopping or the time limit)."""
     from tqdm.auto import tqdm
 
+    config = run.config
     bar = tqdm(
-        range(config.epochs),
-        desc=f"fit {type(module).__name__}",
+        range(done, config.epochs),
+        desc=f"fit {type(run.module).__name__}",
         unit="epoch",
         disable=not config.progress,
+        initial=done,
+        total=config.epochs,
     )
     for epoch in bar:
-        module.train()
-        order = rng.permutation(len(train))
-        hist["train_loss"].append(_train_epoch(module, loss_of, opt, train, order, config, epoch))
-        module.train(False)  # inference mode
-        vl = _valid_loss(loss_of, valid, device)
-        hist["valid_loss"].append(vl)
-        bar.set_postfix(train=f"{hist['train_loss'][-1]:.3g}", valid=f"{vl:.3g}")
-        if vl < best - 1e-12:
-            best, bad, hist["best_epoch"] = vl, 0, epoch
-            best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
-        else:
-            bad += 1
-            if bad >= config.patience:
-                break
+        if run.stopped:
+            break
+        run.module.train()
+        loss, secs = _train_epoch(run, data, epoch)
+        run.hist["train_loss"].append(loss)
+        run.hist["train_s"] += secs
+        run.module.train(False)  # inference mode
+        vl = _valid_loss(run, valid)
+        _end_of_epoch(run, epoch, vl)
+        speed = f"{len(data['x']) / secs:.0f}"
+        bar.set_postfix(
+            {"epoch": epoch, "loss": f"{loss:.3g}", "valid": f"{vl:.3g}", "samples/s": speed}
+        )
         if time.perf_counter() - t0 > 60 * config.max_minutes:
             log.warning("fit stopped after %.1f min (max_minutes)", config.max_minutes)
             break
-    if best_state is not None:
-        module.load_state_dict(best_state)
-    hist["seconds"] = time.perf_counter() - t0
-    return hist
+
+
+def _summary(run: _Run, n_train: int, resumed: int, seconds: float) -> dict[str, Any]:
+    hist = run.hist
+    epochs = len(hist["train_loss"])
+    return {
+        **hist,
+        "epochs": epochs,
+        "seconds": seconds,
+        "samples_per_s": n_train * epochs / hist["train_s"] if hist["train_s"] > 0 else None,
+        "device": str(run.device),
+        "seed": run.config.seed,
+        "budget": run.config.budget,
+        "n_parameters": sum(p.numel() for p in run.module.parameters()),
+        "resumed_from": resumed,
+    }

@@ -8,7 +8,7 @@ back its own outputs. Needs a fixed number of entities (not for tasks where they
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,10 +16,9 @@ import torch
 from torch import nn
 
 from decathlon.benchmark.data import Tier
-from decathlon.benchmark.windows import train_sequences
+from decathlon.benchmark.windows import Windows, train_sequences
 
-from .base import Baseline
-from .fit import FitConfig, fit, pick_device
+from .learned import Learned, make_learned, select_outputs
 
 
 @dataclass
@@ -46,76 +45,44 @@ class _Net(nn.Module):
         return torch.mean((pred - x[:, 1:]) ** 2)
 
 
-class GRUForecaster(Baseline):
+class GRUForecaster(Learned):
     """GRU baseline; call :meth:`fit` before :meth:`predict`."""
 
     name = "gru"
     version = "1"
+    # large batches: a CPU GRU's backward pass is sequential in time, so fewer, bigger steps
+    budgets = {
+        "cpu": {"epochs": 20, "batch_size": 512, "lr": 3e-3},
+        "paper": {"epochs": 200, "batch_size": 512, "lr": 1e-3, "patience": 10},
+    }
 
-    def __init__(
-        self, task: Any, config: GRUConfig | None = None, fit_config: FitConfig | None = None
-    ) -> None:
-        self.task = task
-        self.config = config or GRUConfig()
-        self.fit_config = fit_config or FitConfig()
-        self.net: _Net | None = None
-        self.history: dict[str, Any] = {}
-        self.device = pick_device(self.fit_config.device)
-        self.seed = self.fit_config.seed
-
-    @property
-    def n_parameters(self) -> int:
-        return 0 if self.net is None else sum(p.numel() for p in self.net.parameters())
-
-    def config_dict(self) -> dict[str, Any]:
-        return {
-            "model": asdict(self.config),
-            "fit": self.fit_config.to_dict(),
-            "best_epoch": self.history.get("best_epoch"),
-        }
-
-    def fit(self, tier: Tier = "mini") -> dict[str, Any]:
-        """Train on the task's train split (early stopping on its valid split)."""
-        train = train_sequences(self.task, "train", tier)
-        valid = train_sequences(self.task, "valid", tier)
-        if train.mask_x is not None and not train.mask_x.all():
+    def training_windows(self, tier: Tier, split: str) -> Windows:
+        """Whole training sequences (one-step teacher forcing along each)."""
+        w = train_sequences(self.task, split, tier)
+        if w.mask_x is not None and not w.mask_x.all():
             raise ValueError(
                 f"the gru baseline needs a fixed set of entities; task {self.task.name!r} has "
                 "entities that come and go"
             )
-        n_in = train.x.shape[2] * train.x.shape[3]
-        torch.manual_seed(self.fit_config.seed)
-        self.net = _Net(n_in, self.config)
-        self.history = fit(self.net, train, valid, self.fit_config)
-        self.device = torch.device(self.history["device"])
-        return self.history
+        return w
+
+    def build_net(self, train: Windows) -> nn.Module:
+        return _Net(train.x.shape[2] * train.x.shape[3], self.config)
 
     @torch.no_grad()
     def predict(self, batch: dict[str, Any]) -> np.ndarray:
-        if self.net is None:
-            raise RuntimeError("call fit() before predict()")
-        self.net.train(False)  # inference mode
+        net = self._inference()
         x = torch.as_tensor(batch["x"], dtype=torch.float32, device=self.device)
         b, _, n, f = x.shape
-        pred, h = self.net(x.flatten(2))
+        pred, h = net(x.flatten(2))
         cur = pred[:, -1:]
         outs = [cur]
         for _ in range(self.task.horizon - 1):
-            cur, h = self.net(cur, h)
+            cur, h = net(cur, h)
             outs.append(cur)
-        y = torch.cat(outs, 1).reshape(b, self.task.horizon, n, f)[
-            :, [k - 1 for k in self.task.steps]
-        ]
-        cols = [batch["features"].index(c) for c in batch["target_features"]]
-        return y[..., cols].cpu().numpy()
+        y = torch.cat(outs, 1).reshape(b, self.task.horizon, n, f)
+        return select_outputs(y, self.task, batch, rolled=True)
 
 
-def _make(task: Any, **config: Any) -> GRUForecaster:
-    fit_keys = set(FitConfig.__dataclass_fields__)
-    # large batches: a CPU GRU's backward pass is sequential in time, so fewer, bigger steps
-    fit_cfg = {"batch_size": 512, "lr": 3e-3, **{k: v for k, v in config.items() if k in fit_keys}}
-    return GRUForecaster(
-        task,
-        GRUConfig(**{k: v for k, v in config.items() if k not in fit_keys}),
-        FitConfig(**fit_cfg),
-    )
+def _make(task: Any, **config: Any) -> Learned:
+    return make_learned(GRUForecaster, GRUConfig, task, **config)

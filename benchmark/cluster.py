@@ -195,23 +195,33 @@ def _hash_parts(
 
 
 def _run_pair(
-    baseline: str, task: str, tier: str, epochs: int, config: EvalConfig, root: str
+    baseline: str, task: str, tier: str, training: Any, config: EvalConfig, root: str
 ) -> tuple[bool, Any]:
     """On a worker: ``(True, record)``, or ``(False, reason)`` if the baseline cannot train."""
     os.environ["DECATHLON_DATA_DIR"] = root  # the client's cache (a shared filesystem)
     from .suite import CannotTrain, run_baseline
 
     try:
-        return True, run_baseline(baseline, task, "test", tier, epochs=epochs, config=config)  # type: ignore[arg-type]
+        epochs, budget = training
+        return True, run_baseline(
+            baseline,
+            task,
+            "test",
+            tier,  # type: ignore[arg-type]
+            epochs=epochs,
+            config=config,
+            budget=budget,
+        )
     except CannotTrain as e:
         return False, str(e)
 
 
 def run_pairs(
-    client: Any, pairs: list[tuple[str, str]], tier: str, epochs: int, config: EvalConfig
+    client: Any, pairs: list[tuple[str, str]], tier: str, training: Any, config: EvalConfig
 ) -> list[tuple[bool, Any]]:
     """``run_baseline`` of every (task, baseline) pair as a task on ``client``'s workers; the
-    outcomes in the order of ``pairs`` (as :func:`_run_pair`)."""
+    outcomes in the order of ``pairs`` (as :func:`_run_pair`). ``training``: (epochs or None,
+    budget) of the learned baselines."""
     from distributed import as_completed
 
     from .data import data_root
@@ -219,7 +229,7 @@ def run_pairs(
     cfg = dataclasses.replace(config, progress=False)
     root = str(data_root())
     futures = [
-        client.submit(_run_pair, b, t, tier, epochs, cfg, root, pure=False) for t, b in pairs
+        client.submit(_run_pair, b, t, tier, training, cfg, root, pure=False) for t, b in pairs
     ]
     where = {f.key: pair for f, pair in zip(futures, pairs, strict=True)}
     try:

@@ -53,10 +53,11 @@ def run_baseline(
     split: str = "test",
     tier: Tier = "mini",
     *,
-    epochs: int = 20,
+    epochs: int | None = None,
     config: EvalConfig | None = None,
     stream: int | None = None,
     save_predictions: str | Path | None = None,
+    budget: str = "cpu",
 ) -> dict[str, Any]:
     """Prepare ``task``, make baseline ``baseline``, ``fit`` it if it learns, evaluate it.
 
@@ -64,8 +65,9 @@ def run_baseline(
     (:func:`~decathlon.benchmark.stream.evaluate_stream`).
 
     ``task`` is a task name or an evaluation context from :func:`~.context.prepare` (then
-    ``split`` and ``tier`` are its own). Returns the result record. ``epochs`` is handed to
-    learned baselines (training epochs); :class:`CannotTrain` if ``fit`` refuses the task.
+    ``split`` and ``tier`` are its own). Returns the result record. ``epochs`` (default: the
+    budget's) and ``budget`` (:data:`~.baselines.BUDGETS`: ``cpu`` or ``paper``) are handed to
+    learned baselines; :class:`CannotTrain` if ``fit`` refuses the task.
     ``save_predictions``: an ``.npz`` path for every prediction made (not with ``stream``).
     """
     cfg = config or EvalConfig()
@@ -74,27 +76,36 @@ def run_baseline(
     if stream is not None and not isinstance(task, PreparedTask):
         spec_t = get_task(task)
         materialize(spec_t.dataset, tier, progress=cfg.progress)
-        model = _trained(baseline, spec_t, tier, epochs, cfg.progress)
+        model = _trained(baseline, spec_t, tier, (epochs, budget), cfg.progress)
         return evaluate_stream(model, spec_t, split, tier, cfg, chunk=stream)
     prepared = prepare(task, split, tier, progress=cfg.progress)
-    model = _trained(baseline, prepared.task, prepared.tier, epochs, cfg.progress)
+    model = _trained(baseline, prepared.task, prepared.tier, (epochs, budget), cfg.progress)
     return evaluate(model, prepared, cfg, save_predictions=save_predictions)
 
 
-def _make(baseline: str, task: TaskSpec, epochs: int, progress: bool) -> Any:
-    """Baseline ``baseline`` made for ``task`` (learned ones get ``epochs`` and ``progress``)."""
-    learned = BASELINES.get(baseline).learned
-    extra = {"epochs": epochs, "progress": progress} if learned else {}
+#: How learned baselines train: (epochs or None for the budget's, budget).
+Training = tuple[int | None, str]
+
+
+def _make(baseline: str, task: TaskSpec, training: Training, progress: bool) -> Any:
+    """Baseline ``baseline`` made for ``task`` (learned ones get the epochs, the budget and
+    ``progress``)."""
+    epochs, budget = training
+    extra: dict[str, Any] = {}
+    if BASELINES.get(baseline).learned:
+        extra = {"budget": budget, "progress": progress}
+        if epochs is not None:
+            extra["epochs"] = epochs
     return make_baseline(baseline, task, **extra)
 
 
-def _trained(baseline: str, task: TaskSpec, tier: Tier, epochs: int, progress: bool) -> Any:
+def _trained(baseline: str, task: TaskSpec, tier: Tier, training: Training, progress: bool) -> Any:
     """Baseline ``baseline`` made for ``task``, trained on ``tier`` if it learns; any other name
     is a user's model (:func:`~.user_models.make_user_model`: ``module:Class``, a file, an entry
     point)."""
     if baseline not in BASELINES:
         return make_user_model(baseline, task, tier)
-    model = _make(baseline, task, epochs, progress)
+    model = _make(baseline, task, training, progress)
     if BASELINES.get(baseline).learned:
         try:
             model.fit(tier)
@@ -129,19 +140,19 @@ class Pair:
     hit: tuple[dict[str, Any], Path] | None = field(default=None, repr=False)
 
 
-def _key(pair: Pair, tier: Tier, epochs: int, cfg: EvalConfig) -> dict[str, Any]:
+def _key(pair: Pair, tier: Tier, training: Training, cfg: EvalConfig) -> dict[str, Any]:
     """The cache key of ``pair`` (its dataset must be built)."""
     task = get_task(pair.task)
-    model = _make(pair.baseline, task, epochs, progress=False)
+    model = _make(pair.baseline, task, training, progress=False)
     meta = store_meta(task.dataset, tier)
     version = DATASETS.get(task.dataset).version
     return pair_key(model, pair.baseline, task, tier, meta, version, cfg)
 
 
-def _look_up(pair: Pair, tier: Tier, out: str | Path, epochs: int, cfg: EvalConfig) -> None:
+def _look_up(pair: Pair, tier: Tier, out: str | Path, training: Training, cfg: EvalConfig) -> None:
     """Fill ``pair.key`` and ``pair.hit`` (its dataset must be built)."""
     if pair.key is None:
-        pair.key = _key(pair, tier, epochs, cfg)
+        pair.key = _key(pair, tier, training, cfg)
     pair.hit = cached_result(out, pair.baseline, pair.task, tier, pair.key)
 
 
@@ -150,9 +161,10 @@ def plan_suite(
     baselines: tuple[str, ...],
     tier: Tier,
     out: str | Path,
-    epochs: int,
+    epochs: int | None,
     cfg: EvalConfig,
     force: bool = False,
+    budget: str = "cpu",
 ) -> list[Pair]:
     """Every (task, baseline) pair to run, in the serial order, with its cached result if any.
 
@@ -163,7 +175,7 @@ def plan_suite(
     if not force:
         for p in pairs:
             if is_prepared(get_task(p.task).dataset, tier):
-                _look_up(p, tier, out, epochs, cfg)
+                _look_up(p, tier, out, (epochs, budget), cfg)
     return pairs
 
 
@@ -173,12 +185,13 @@ def run_suite(
     tier: Tier = "mini",
     out: str | Path = "results",
     *,
-    epochs: int = 20,
+    epochs: int | None = None,
     config: EvalConfig | None = None,
     say: Callable[[str], None] = log.info,
     client: Any = None,
     force: bool = False,
     save_predictions: bool = False,
+    budget: str = "cpu",
 ) -> dict[str, Any]:
     """Run the demo decathlon and write result JSONs into ``out``.
 
@@ -207,13 +220,13 @@ def run_suite(
     names = tasks or list_tasks()
     skipped = {n: why for n in names if (why := _skip_reason(n, tier))}
     todo = [n for n in names if n not in skipped]
-    pairs = plan_suite(todo, baselines, tier, out, epochs, cfg, force)
+    pairs = plan_suite(todo, baselines, tier, out, epochs, cfg, force, budget)
     est = estimate(pairs, tier, out, skipped)
     from .report import format_estimate
 
     say(format_estimate(est))
     run = _run_here if client is None else partial(_run_on, client)
-    ctx = _Run(tier, out, epochs, cfg, say, force, save_predictions)
+    ctx = _Run(tier, out, (epochs, budget), cfg, say, force, save_predictions)
     results, files = run(pairs, ctx)
     return {
         "results": results,
@@ -244,7 +257,7 @@ class _Run:
 
     tier: Tier
     out: str | Path
-    epochs: int
+    training: Training
     cfg: EvalConfig
     say: Callable[[str], None]
     force: bool
@@ -258,7 +271,7 @@ class _Run:
         if self.force:
             return None
         if pair.key is None:
-            _look_up(pair, self.tier, self.out, self.epochs, self.cfg)
+            _look_up(pair, self.tier, self.out, self.training, self.cfg)
         if pair.hit is not None and self.save_predictions:
             if not self.predictions_file(pair.hit[1]).is_file():
                 return None  # its predictions were not kept: compute it again, keeping them
@@ -270,7 +283,7 @@ class _Run:
     def keep(self, pair: Pair, r: dict[str, Any], seconds: float | None) -> Path:
         """Save a computed result and its cache key; count it."""
         path = save_result(r, self.out, overwrite=True)  # the demo reruns
-        key = pair.key or _key(pair, self.tier, self.epochs, self.cfg)
+        key = pair.key or _key(pair, self.tier, self.training, self.cfg)
         record_pair(self.out, pair.baseline, pair.task, self.tier, key, path, seconds)
         self.computed += 1
         self.line(pair, r, f"{seconds:.1f} s" if seconds is not None else "")
@@ -306,7 +319,12 @@ def _run_here(pairs: list[Pair], ctx: _Run) -> tuple[list[dict[str, Any]], list[
             kept = Path(ctx.out) / "predictions" / f".{pair.baseline}.npz"
         try:
             r = run_baseline(
-                pair.baseline, prepared, epochs=ctx.epochs, config=ctx.cfg, save_predictions=kept
+                pair.baseline,
+                prepared,
+                epochs=ctx.training[0],
+                config=ctx.cfg,
+                save_predictions=kept,
+                budget=ctx.training[1],
             )
         except CannotTrain as e:
             ctx.refused[(pair.task, pair.baseline)] = str(e)
@@ -330,7 +348,9 @@ def _run_on(client: Any, pairs: list[Pair], ctx: _Run) -> tuple[list[dict[str, A
     outcomes = dict(
         zip(
             [id(p) for p in todo],
-            run_pairs(client, [(p.task, p.baseline) for p in todo], ctx.tier, ctx.epochs, ctx.cfg),
+            run_pairs(
+                client, [(p.task, p.baseline) for p in todo], ctx.tier, ctx.training, ctx.cfg
+            ),
             strict=True,
         )
     )

@@ -132,10 +132,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         args.model,
         args.task,
         args.split,
-        args.tier,
+        _tier(args),
         epochs=args.epochs,
         config=cfg,
         stream=args.stream,
+        budget=args.budget,
     )
     print(format_table([r]))
     print(f"result: {save_result(r, args.out, overwrite=args.overwrite)}")
@@ -200,9 +201,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         res = run_suite(
             args.tasks,
             bl or DEFAULT_BASELINES,
-            args.tier,
+            _tier(args),
             args.out,
             epochs=args.epochs,
+            budget=args.budget,
             config=cfg,
             client=client,
             force=args.force,
@@ -303,7 +305,7 @@ def _add_run_command(sub: Any) -> None:
         "and evaluator settings are unchanged is reused, not recomputed (--force recomputes).",
         epilog=THREADS_HELP,
     )
-    s.add_argument("--tier", default="mini", choices=TIER_CHOICES, help="data tier")
+    _add_budget_arguments(s)
     s.add_argument(
         "--tasks", nargs="*", metavar="TASK", help="subset of tasks (default: all registered)"
     )
@@ -319,7 +321,6 @@ def _add_run_command(sub: Any) -> None:
         type=_out_dir,
         help="folder for the result JSONs, the figure and the results cache",
     )
-    s.add_argument("--epochs", type=_at_least(1), default=20, help="epochs of learned baselines")
     s.add_argument("--n-boot", type=_at_least(0), default=1000, help="bootstrap resamples")
     s.add_argument(
         "--force", action="store_true", help="recompute every evaluation, even when cached"
@@ -336,6 +337,37 @@ def _add_run_command(sub: Any) -> None:
     )
     _add_dask_arguments(s, "build the data and run the (task, baseline) evaluations")
     s.set_defaults(func=cmd_run)
+
+
+def _add_budget_arguments(s: argparse.ArgumentParser) -> None:
+    """``--tier``, ``--budget`` and ``--epochs`` of ``run`` and ``evaluate``."""
+    s.add_argument(
+        "--tier",
+        default=None,
+        choices=TIER_CHOICES,
+        help="data tier; --budget paper uses full unless a tier is given (default: mini)",
+    )
+    s.add_argument(
+        "--budget",
+        default="cpu",
+        choices=["cpu", "paper"],
+        help="training budget of the learned baselines: cpu (minutes on a laptop) or paper "
+        "(the paper's schedule; checkpointed, resumes when rerun) (default: %(default)s)",
+    )
+    s.add_argument(
+        "--epochs",
+        type=_at_least(1),
+        default=None,
+        help="training epochs of the learned baselines (default: the budget's, 20 at cpu; "
+        "your own model's fit() gets the training data only)",
+    )
+
+
+def _tier(args: argparse.Namespace) -> Any:
+    """``--tier``, else the tier of ``--budget``."""
+    from decathlon.benchmark.baselines import budget_tier
+
+    return args.tier or budget_tier(args.budget)
 
 
 def _add_evaluate_command(sub: Any) -> None:
@@ -359,20 +391,13 @@ def _add_evaluate_command(sub: Any) -> None:
         "point (required)",
     )
     s.add_argument("--task", required=True)
-    s.add_argument("--tier", default="mini", choices=TIER_CHOICES)
+    _add_budget_arguments(s)
     s.add_argument("--split", default="test")
     s.add_argument("--out", default="results", type=_out_dir)
     s.add_argument(
         "--overwrite",
         action="store_true",
         help="replace an existing result file of the same model, task and tier (default: refuse)",
-    )
-    s.add_argument(
-        "--epochs",
-        type=_at_least(1),
-        default=20,
-        help="training epochs of the learned baselines (default: %(default)s; your own model's "
-        "fit() gets the training data only)",
     )
     s.add_argument("--n-boot", type=_at_least(0), default=1000)
     s.add_argument(

@@ -1,0 +1,222 @@
+"""``nri``: Neural Relational Inference (Kipf, Fetaya, Wang, Welling, Zemel; ICML 2018).
+
+Written from the paper (section 3: encoder eqs. 5-8, decoder eqs. 9-12, the ELBO of eq. 3) and
+the architecture of its reference code ``ethanfetaya/NRI`` (``modules.py`` ``MLPEncoder``,
+``MLPDecoder``; ``train.py``): a variational autoencoder whose latent code is the interaction
+graph.
+
+* **Encoder** (MLP): each entity's whole input window flattened, node -> edge -> node -> edge
+  message passing over every ordered pair ``i -> j`` with a skip connection, and ``K`` logits
+  per pair (the edge types).
+* **Sampling**: a Gumbel-softmax relaxation of the edge types (temperature ``tau`` 0.5) while
+  training; the softmax of the logits otherwise.
+* **Decoder** (MLP, Markovian): per step, a message MLP per edge type on
+  ``[x_i, x_j]``, weighted by the pair's type probabilities (type 0 sends nothing with
+  ``skip_first``), summed over senders, and an output MLP predicting the change of ``x_j``.
+  Trained with teacher forcing every ``pred_steps`` (10) frames, as the paper.
+* **Loss**: Gaussian negative log-likelihood with variance 5e-5 plus the KL divergence to a
+  uniform prior over the edge types, both per entity (``train.py`` ``nll_gaussian``,
+  ``kl_categorical_uniform``).
+
+Graph tasks: the score of ``i -> j`` is the probability of an edge type; which type means
+"edge" is not known to an unsupervised model, so it is chosen on the *validation* split (the
+type whose probability agrees best with the true edges there), never on test
+(docs/protocols.md §1.3). Forecast tasks: the encoder reads the context, the decoder rolls out
+from the last context frame.
+
+Deviations (ours): LayerNorm instead of BatchNorm in the MLPs; the ``cpu`` budget uses 64 hidden
+units instead of the paper's 256.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from decathlon.benchmark.data import Tier
+from decathlon.benchmark.windows import Windows, train_sequences
+
+from .learned import Learned, make_learned, select_outputs
+
+__all__ = ["NRIConfig", "NRI", "NRI_TASKS"]
+
+#: The tasks NRI serves: the NRI particle systems' graphs and forecasts, and Kuramoto's graph.
+NRI_TASKS = (
+    "particles/springs-graph",
+    "particles/charged-graph",
+    "particles/kuramoto-graph",
+    "particles/springs-forecast",
+    "particles/charged-forecast",
+)
+
+
+@dataclass
+class NRIConfig:
+    """Architecture and ELBO settings (``ethanfetaya/NRI`` ``train.py`` defaults but hidden)."""
+
+    hidden: int = 64
+    edge_types: int = 2
+    tau: float = 0.5
+    prior_var: float = 5e-5
+    pred_steps: int = 10
+    skip_first: bool = True
+
+
+class _MLP(nn.Module):
+    def __init__(self, n_in: int, hidden: int, n_out: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(n_in, hidden), nn.ELU(), nn.Linear(hidden, n_out), nn.ELU()
+        )
+        self.norm = nn.LayerNorm(n_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.net(x))
+
+
+class _Graph(nn.Module):
+    """Senders and receivers of every ordered pair ``i -> j``, ``i != j``."""
+
+    send: torch.Tensor
+    recv: torch.Tensor
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        send, recv = np.nonzero(~np.eye(n, dtype=bool))
+        self.n = n
+        self.register_buffer("send", torch.as_tensor(send))
+        self.register_buffer("recv", torch.as_tensor(recv))
+
+    def node2edge(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.cat([h[:, self.send], h[:, self.recv]], -1)
+
+    def edge2node(self, e: torch.Tensor) -> torch.Tensor:
+        out = e.new_zeros(e.shape[0], self.n, e.shape[-1])
+        return out.index_add(1, self.recv, e) / self.n
+
+
+class _Net(nn.Module):
+    def __init__(self, n: int, t: int, f: int, cfg: NRIConfig) -> None:
+        super().__init__()
+        h, k = cfg.hidden, cfg.edge_types
+        self.cfg, self.graph = cfg, _Graph(n)
+        self.mlp1, self.mlp2 = _MLP(t * f, h, h), _MLP(2 * h, h, h)
+        self.mlp3, self.mlp4 = _MLP(h, h, h), _MLP(3 * h, h, h)
+        self.logits_out = nn.Linear(h, k)
+        self.msg = nn.ModuleList(_mlp2(2 * f, h) for _ in range(k))
+        self.out = nn.Sequential(
+            nn.Linear(f + h, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, f)
+        )
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Encoder: x (B, T, N, F) -> edge-type logits (B, E, K) of the ordered pairs."""
+        g = self.graph
+        h = self.mlp1(x.permute(0, 2, 1, 3).flatten(2))
+        e = self.mlp2(g.node2edge(h))
+        h = self.mlp3(g.edge2node(e))
+        return self.logits_out(self.mlp4(torch.cat([g.node2edge(h), e], -1)))
+
+    def step(self, x: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+        """Decoder: one frame (B, N, F) and edge-type weights (B, E, K) -> the next frame."""
+        pre = self.graph.node2edge(x)
+        first = 1 if self.cfg.skip_first else 0
+        msgs = sum(
+            self.msg[k](pre) * edges[..., k : k + 1] for k in range(first, self.cfg.edge_types)
+        )
+        agg = self.graph.edge2node(cast(torch.Tensor, msgs)) * self.graph.n  # sum over senders
+        return x + self.out(torch.cat([x, agg], -1))
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        x = batch["x"]
+        logits = self.logits(x)
+        if self.training:
+            edges = F.gumbel_softmax(logits, tau=self.cfg.tau, hard=False)
+        else:
+            edges = torch.softmax(logits / self.cfg.tau, -1)
+        preds, cur = [], x[:, 0]
+        for t in range(x.shape[1] - 1):  # teacher forcing every pred_steps frames
+            cur = self.step(x[:, t] if t % self.cfg.pred_steps == 0 else cur, edges)
+            preds.append(cur)
+        b, n = x.shape[0], x.shape[2]
+        nll = ((torch.stack(preds, 1) - x[:, 1:]) ** 2).sum() / (2 * self.cfg.prior_var * b * n)
+        prob = torch.softmax(logits, -1)
+        kl = (prob * (torch.log(prob + 1e-16) + np.log(self.cfg.edge_types))).sum() / (b * n)
+        return nll + kl
+
+
+def _mlp2(n_in: int, hidden: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+
+
+class NRI(Learned):
+    """NRI baseline; call :meth:`fit` before :meth:`predict`."""
+
+    name = "nri"
+    version = "1"
+    budgets = {
+        "cpu": {"epochs": 20, "batch_size": 128, "lr": 5e-4, "grad_clip": 0.0},
+        # NRI train.py: 500 epochs, batch 128, lr 5e-4 (halved every 200 epochs: not here),
+        # 256 hidden units
+        "paper": {
+            "epochs": 500,
+            "batch_size": 128,
+            "lr": 5e-4,
+            "grad_clip": 0.0,
+            "hidden": 256,
+            "patience": 50,
+        },
+    }
+    #: which edge type means "edge" (chosen on the valid split for graph tasks)
+    edge_type = 1
+
+    def training_windows(self, tier: Tier, split: str) -> Windows:
+        return train_sequences(self.task, split, tier)
+
+    def build_net(self, train: Windows) -> nn.Module:
+        _, t, n, f = train.x.shape
+        return _Net(n, t, f, self.config)
+
+    def fit(self, tier: Tier = "mini") -> dict[str, Any]:
+        hist = super().fit(tier)
+        if self.task.kind == "graph":
+            valid = self.training_windows(tier, "valid")
+            probs = self._probs(valid.x)  # (B, N, N, K)
+            off = ~np.eye(probs.shape[1], dtype=bool)
+            truth = valid.y[:, off] > 0.5
+            acc = [((probs[:, off, k] > 0.5) == truth).mean() for k in range(probs.shape[-1])]
+            self.edge_type = int(np.argmax(acc))
+            hist["edge_type"], hist["valid_edge_accuracy"] = self.edge_type, float(max(acc))
+        return hist
+
+    @torch.no_grad()
+    def _probs(self, x: np.ndarray) -> np.ndarray:
+        """Edge-type probabilities (B, N, N, K) of the windows ``x`` (zero on the diagonal)."""
+        net = cast(_Net, self._inference())
+        xt = torch.as_tensor(x, dtype=torch.float32, device=self.device)
+        prob = torch.softmax(net.logits(xt), -1)
+        n = x.shape[2]
+        out = torch.zeros(x.shape[0], n, n, prob.shape[-1], device=self.device)
+        out[:, net.graph.send, net.graph.recv] = prob
+        return out.cpu().numpy()
+
+    @torch.no_grad()
+    def predict(self, batch: dict[str, Any]) -> np.ndarray:
+        if self.task.kind == "graph":
+            return self._probs(batch["x"])[..., self.edge_type]
+        net = cast(_Net, self._inference())
+        x = torch.as_tensor(batch["x"], dtype=torch.float32, device=self.device)
+        edges = torch.softmax(net.logits(x) / self.config.tau, -1)
+        cur, outs = x[:, -1], []
+        for _ in range(self.task.horizon):
+            cur = net.step(cur, edges)
+            outs.append(cur)
+        return select_outputs(torch.stack(outs, 1), self.task, batch, rolled=True)
+
+
+def _make(task: Any, **config: Any) -> Learned:
+    return make_learned(NRI, NRIConfig, task, **config)
