@@ -407,5 +407,6 @@ def format_registries(
         files = f" files={len(s.files)} ({pins} pinned)" if s.files else ""
         lines.append(f"  {s.name:36s} {s.domain:12s} {origin:9s} tiers={','.join(s.tiers)}{files}")
     lines.append("baselines:")
-    lines += [f"  {b.name:20s} {','.join(b.kinds):9s} {b.description}" for b in baselines]
+    width = max((len(",".join(b.kinds)) for b in baselines), default=9)
+    lines += [f"  {b.name:20s} {','.join(b.kinds):{width}s} {b.description}" for b in baselines]
     return "\n".join(lines)
