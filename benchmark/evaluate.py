@@ -417,10 +417,6 @@ def write_predictions(path: str | Path, ids: np.ndarray, preds: dict[str, np.nda
     for v, a in preds.items():
         small = a.astype(np.float32)
         arrays["pred" if v == "plain" else f"pred__{v}"] = small if np.array_equal(small, a) else a
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez_compressed(f, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
-    tmp.replace(path)
-    return path
+    from .safe_npz import write_npz
+
+    return write_npz(path, arrays)

@@ -29,7 +29,7 @@ from .evaluate import (
     trivial_prediction,
 )
 from .probes import probe_variants, transform
-from .safe_npz import Member, read_npz
+from .safe_npz import Member, read_npz, write_npz
 from .tasks import TaskSpec
 
 __all__ = [
@@ -93,14 +93,7 @@ def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
     """Write ``arrays`` to ``path`` (``.npz`` added when missing), compressed, under a temporary
     name renamed when complete; returns the path written."""
     path = Path(path)
-    if path.suffix != ".npz":
-        path = path.with_suffix(".npz")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez_compressed(f, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
-    tmp.replace(path)
-    return path
+    return write_npz(path if path.suffix == ".npz" else path.with_suffix(".npz"), arrays)
 
 
 def load_predictions(path: str | Path, prepared: PreparedTask) -> dict[str, np.ndarray]:

@@ -86,19 +86,15 @@ class TieCounts:
     def auroc(self, w: np.ndarray, max_cells: int = 2_000_000) -> np.ndarray:
         """Pooled AUROC for each row of window weights ``w`` (b, window), in row blocks that
         keep the dense (rows, groups) temporaries under ``max_cells`` elements."""
-        n_groups = self.pos.shape[1]
-        step = max(1, max_cells // max(n_groups, 1))
-        out = []
-        for i in range(0, len(w), step):
-            wi = np.asarray(w[i : i + step], dtype=np.float64)
-            pos_g = np.asarray((self.pos.T @ wi.T).T)
-            neg_g = np.asarray((self.neg.T @ wi.T).T)
-            out.append(_auroc_from_groups(pos_g, neg_g))
-        return np.concatenate(out) if out else np.zeros(0)
+        return self._per_rows(w, _auroc_from_groups, max_cells)
 
     def average_precision(self, w: np.ndarray, max_cells: int = 2_000_000) -> np.ndarray:
         """Pooled average precision for each row of window weights ``w`` (b, window), in row
         blocks like :meth:`auroc` (:func:`_ap_from_groups`)."""
+        return self._per_rows(w, _ap_from_groups, max_cells)
+
+    def _per_rows(self, w: np.ndarray, from_groups: Any, max_cells: int) -> np.ndarray:
+        """``from_groups(pos_g, neg_g)`` of the weighted per-group counts, block by block."""
         n_groups = self.pos.shape[1]
         step = max(1, max_cells // max(n_groups, 1))
         out = []
@@ -106,7 +102,7 @@ class TieCounts:
             wi = np.asarray(w[i : i + step], dtype=np.float64)
             pos_g = np.asarray((self.pos.T @ wi.T).T)
             neg_g = np.asarray((self.neg.T @ wi.T).T)
-            out.append(_ap_from_groups(pos_g, neg_g))
+            out.append(from_groups(pos_g, neg_g))
         return np.concatenate(out) if out else np.zeros(0)
 
 

@@ -143,3 +143,15 @@ def _read_member(
         raise ValueError(f"{path}: member {key!r} has shape {tuple(shape)}, expected {want}")
     with zf.open(info) as f:
         return fmt.read_array(f, allow_pickle=False)
+
+
+def write_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Write ``arrays`` to ``path`` compressed, under a temporary name renamed when complete
+    (a reader never sees a half-written file); the one writer of the package's ``.npz`` files."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
+    tmp.replace(path)
+    return path

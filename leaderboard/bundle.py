@@ -102,6 +102,19 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def predictions_member(bundle: Path, entry: dict[str, Any]) -> Path:
+    """The predictions file of a manifest ``entry``, its sha256 checked against the manifest's
+    (``ValueError`` naming both)."""
+    path = member(bundle, entry["predictions"])
+    sha = file_sha256(path)
+    if sha != entry["predictions_file_sha256"]:
+        raise ValueError(
+            f"predictions file {entry['predictions']} has sha256 {sha}, the manifest says "
+            f"{entry['predictions_file_sha256']}"
+        )
+    return path
+
+
 def member(bundle: Path, name: str, max_bytes: int = MAX_MEMBER_BYTES) -> Path:
     """The regular file ``name`` inside the opened bundle folder ``bundle``.
 

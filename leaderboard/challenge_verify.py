@@ -30,7 +30,7 @@ from decathlon.benchmark.offline import load_predictions, score
 from decathlon.benchmark.results import validate_result
 from decathlon.benchmark.tasks import CHALLENGE_SPLIT, get_task
 
-from .bundle import MANIFEST, file_sha256, member, write_bundle
+from .bundle import MANIFEST, file_sha256, predictions_member, write_bundle
 from .challenge import (
     Secret,
     arrays_sha256,
@@ -164,13 +164,7 @@ def _verify_task(
         )
     if entry["tier"] != block["tier"]:
         raise ValueError(f"tier {entry['tier']!r} is not the challenge's {block['tier']!r}")
-    path = member(root, entry["predictions"])
-    sha = file_sha256(path)
-    if sha != entry["predictions_file_sha256"]:
-        raise ValueError(
-            f"predictions file {entry['predictions']} has sha256 {sha}, the manifest says "
-            f"{entry['predictions_file_sha256']}"
-        )
+    path = predictions_member(root, entry)
     prepared = prepare_challenge(spec, block["tier"], secret)
     got = arrays_sha256(challenge_arrays(prepared, block["name"], block["commitment"]))
     if got != entry["inputs_sha256"]:

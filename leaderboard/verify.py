@@ -36,7 +36,7 @@ from decathlon.benchmark.results import (
 )
 from decathlon.benchmark.tasks import get_task
 
-from .bundle import MANIFEST, file_sha256, member, open_bundle, read_manifest
+from .bundle import MANIFEST, file_sha256, member, open_bundle, predictions_member, read_manifest
 
 __all__ = [
     "Verdict",
@@ -148,13 +148,7 @@ def _verify_task(
     problem, naming both values)."""
     rec = load_result(member(root, entry["result"], MAX_RESULT_BYTES))
     _check_entry(rec, entry, manifest["model"]["name"])
-    path = member(root, entry["predictions"])
-    sha = file_sha256(path)
-    if sha != entry["predictions_file_sha256"]:
-        raise ValueError(
-            f"predictions file {entry['predictions']} has sha256 {sha}, the manifest says "
-            f"{entry['predictions_file_sha256']}"
-        )
+    path = predictions_member(root, entry)
     prepared = prepare(entry["name"], entry["split"], entry["tier"])
     check_provenance(rec)
     seed = rec["seeds"].get("bootstrap")
