@@ -194,7 +194,7 @@ def cached_result(
     from .results import load_result
 
     side = _read_sidecar(_sidecar(out, baseline, task, tier))
-    if side is None or side["key"] != key:
+    if side is None or side["key"] != key or "refused" in side:
         return None
     path = Path(out) / str(side.get("result_file", ""))
     try:
@@ -228,6 +228,28 @@ def record_pair(
         "busy": busy_factor()[0],  # how loaded the machine was: the estimate divides it out
     }
     return write_atomic(side, json.dumps(doc, indent=1, sort_keys=True), prefix=".key-")
+
+
+def record_refusal(
+    out: str | Path, baseline: str, task: str, tier: str, key: dict[str, Any], reason: str
+) -> Path:
+    """Remember that ``baseline`` refused ``task`` under ``key`` (e.g. a learned baseline on
+    entities that come and go), so the next run says so again without trying, and its estimate
+    does not count the pair as work."""
+    side = _sidecar(out, baseline, task, tier)
+    side.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"key": key, "refused": reason, "seconds": 0.0, "busy": 1.0}
+    return write_atomic(side, json.dumps(doc, indent=1, sort_keys=True), prefix=".key-")
+
+
+def cached_refusal(
+    out: str | Path, baseline: str, task: str, tier: str, key: dict[str, Any]
+) -> str | None:
+    """The reason recorded by :func:`record_refusal` when ``key`` still matches, else None."""
+    side = _read_sidecar(_sidecar(out, baseline, task, tier))
+    if side is None or side["key"] != key or not isinstance(side.get("refused"), str):
+        return None
+    return str(side["refused"])
 
 
 def pair_seconds(out: str | Path, baseline: str, task: str, tier: str) -> tuple[float, bool]:
@@ -313,7 +335,7 @@ def estimate(
     by_part: dict[str, float] = {}
     builds: list[str] = []
     recorded = 0
-    todo = [p for p in pairs if p.hit is None]
+    todo = [p for p in pairs if p.hit is None and getattr(p, "refused", None) is None]
     for p in todo:
         dataset = get_task(p.task).dataset
         secs, was_recorded = pair_seconds(out, p.baseline, p.task, tier)

@@ -31,7 +31,14 @@ from .data import DATASETS, Tier, is_prepared, materialize, store_meta
 from .evaluate import evaluate
 from .points import decathlon_score
 from .results import save_result
-from .runcache import cached_result, estimate, pair_key, record_pair
+from .runcache import (
+    cached_refusal,
+    cached_result,
+    estimate,
+    pair_key,
+    record_pair,
+    record_refusal,
+)
 from .stream import evaluate_stream
 from .tasks import TaskSpec, get_task, list_tasks
 from .user_models import make_user_model
@@ -131,13 +138,16 @@ class Pair:
     """One (task, baseline) evaluation of a suite run and what is known about it in advance.
 
     ``key`` is its cache key (None until its dataset is built); ``hit`` the stored result and
-    its path when the key matches an intact stored result (:func:`.runcache.cached_result`).
+    its path when the key matches an intact stored result (:func:`.runcache.cached_result`);
+    ``refused`` the reason the baseline refused the task under the same key in an earlier run
+    (:func:`.runcache.cached_refusal`).
     """
 
     task: str
     baseline: str
     key: dict[str, Any] | None = None
     hit: tuple[dict[str, Any], Path] | None = field(default=None, repr=False)
+    refused: str | None = None
 
 
 def _key(pair: Pair, tier: Tier, training: Training, cfg: EvalConfig) -> dict[str, Any]:
@@ -154,6 +164,7 @@ def _look_up(pair: Pair, tier: Tier, out: str | Path, training: Training, cfg: E
     if pair.key is None:
         pair.key = _key(pair, tier, training, cfg)
     pair.hit = cached_result(out, pair.baseline, pair.task, tier, pair.key)
+    pair.refused = cached_refusal(out, pair.baseline, pair.task, tier, pair.key)
 
 
 def plan_suite(
@@ -280,6 +291,19 @@ class _Run:
             self.line(pair, pair.hit[0], "cached")
         return pair.hit
 
+    def refuse(self, pair: Pair, reason: str | None = None) -> bool:
+        """Record that the baseline refuses the task: ``reason`` now (remembered for the next
+        run), or the one an earlier run recorded under the same key. Whether it refuses."""
+        if reason is None:
+            if self.force or pair.refused is None:
+                return False
+            reason = pair.refused
+        else:
+            key = pair.key or _key(pair, self.tier, self.training, self.cfg)
+            record_refusal(self.out, pair.baseline, pair.task, self.tier, key, reason)
+        self.refused[(pair.task, pair.baseline)] = reason
+        return True
+
     def keep(self, pair: Pair, r: dict[str, Any], seconds: float | None) -> Path:
         """Save a computed result and its cache key; count it."""
         path = save_result(r, self.out, overwrite=True)  # the demo reruns
@@ -311,6 +335,8 @@ def _run_here(pairs: list[Pair], ctx: _Run) -> tuple[list[dict[str, Any]], list[
             results.append(hit[0])
             files.append(hit[1])
             continue
+        if ctx.refuse(pair):
+            continue
         if prepared is None or prepared.task.name != pair.task:
             prepared = prepare(pair.task, "test", ctx.tier, progress=ctx.cfg.progress)
         t0 = time.perf_counter()
@@ -327,7 +353,7 @@ def _run_here(pairs: list[Pair], ctx: _Run) -> tuple[list[dict[str, Any]], list[
                 budget=ctx.training[1],
             )
         except CannotTrain as e:
-            ctx.refused[(pair.task, pair.baseline)] = str(e)
+            ctx.refuse(pair, str(e))
             continue
         results.append(r)
         files.append(ctx.keep(pair, r, time.perf_counter() - t0))
@@ -344,7 +370,8 @@ def _run_on(client: Any, pairs: list[Pair], ctx: _Run) -> tuple[list[dict[str, A
     for dataset in dict.fromkeys(get_task(p.task).dataset for p in pairs):
         materialize(dataset, ctx.tier, progress=ctx.cfg.progress, client=client)
     reused = {id(p): ctx.reuse(p) for p in pairs}
-    todo = [p for p in pairs if reused[id(p)] is None]
+    refused = {id(p) for p in pairs if reused[id(p)] is None and ctx.refuse(p)}
+    todo = [p for p in pairs if reused[id(p)] is None and id(p) not in refused]
     outcomes = dict(
         zip(
             [id(p) for p in todo],
@@ -362,9 +389,11 @@ def _run_on(client: Any, pairs: list[Pair], ctx: _Run) -> tuple[list[dict[str, A
             results.append(hit[0])
             files.append(hit[1])
             continue
+        if id(pair) in refused:
+            continue
         ok, r = outcomes[id(pair)]
         if not ok:
-            ctx.refused[(pair.task, pair.baseline)] = str(r)
+            ctx.refuse(pair, str(r))
             continue
         results.append(r)
         files.append(ctx.keep(pair, r, None))

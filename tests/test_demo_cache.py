@@ -233,3 +233,36 @@ def test_thread_cap_is_applied_and_logged_once(monkeypatch, caplog):
         assert fit.cap_torch_threads() == 1
     assert set_to == [1]
     assert caplog.text.count("torch uses 1 CPU threads (DECATHLON_THREADS=1") == 1
+
+
+def test_a_refusal_is_remembered_and_not_estimated_as_work(springs_mini, tmp_path, override):
+    """A learned baseline that refuses a task is tried once: the next run reports the same
+    refusal from the cache, without training, and its estimate counts no work for it."""
+    from decathlon.baselines.static import Static
+    from decathlon.benchmark.baselines import BASELINES as REGISTRY
+    from decathlon.benchmark.baselines import BaselineSpec
+
+    fits: list[str] = []
+
+    class Picky(Static):
+        name = "picky"
+
+        def fit(self, tier: str) -> None:
+            fits.append(tier)
+            raise ValueError(f"picky refuses task {self.task.name!r}")
+
+    spec = BaselineSpec("picky", lambda task, **_: Picky(task), ("forecast",), learned=True)
+    override(REGISTRY, "picky", spec)
+    cfg = EvalConfig(n_boot=10)
+    first = run_suite(TASKS[:1], ("picky",), "mini", tmp_path, config=cfg, say=lambda _: None)
+    assert fits == ["mini"] and first["results"] == []
+    why = first["skipped_pairs"][(TASKS[0], "picky")]
+    lines: list[str] = []
+    second = run_suite(TASKS[:1], ("picky",), "mini", tmp_path, config=cfg, say=lines.append)
+    assert fits == ["mini"], "the refusal was tried again"
+    assert second["skipped_pairs"] == {(TASKS[0], "picky"): why}
+    assert second["estimate"]["to_compute"] == 0 and "nothing to compute" in lines[0]
+    forced = run_suite(
+        TASKS[:1], ("picky",), "mini", tmp_path, config=cfg, say=lambda _: None, force=True
+    )
+    assert fits == ["mini", "mini"] and forced["skipped_pairs"] == first["skipped_pairs"]
