@@ -30,6 +30,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 
+from decathlon.benchmark.runcache import machine_load
 from decathlon.benchmark.windows import Windows
 
 from .checkpoint import fingerprint, load_checkpoint, save_checkpoint
@@ -118,14 +119,7 @@ def cap_torch_threads() -> int:
     """
     global _CHOSEN
     if _CHOSEN is None:
-        try:
-            cores = len(os.sched_getaffinity(0))
-        except AttributeError:  # not on Linux
-            cores = os.cpu_count() or 1
-        try:
-            load: float | None = os.getloadavg()[0]
-        except (AttributeError, OSError):
-            load = None
+        cores, load = machine_load()
         n, why = choose_threads(cores, load, os.environ, torch.get_num_threads())
         if n != torch.get_num_threads():
             torch.set_num_threads(n)

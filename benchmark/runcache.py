@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_SECONDS",
     "SIDECAR_DIR",
     "cached_result",
+    "machine_load",
     "estimate",
     "pair_key",
     "pair_seconds",
@@ -297,17 +298,26 @@ def busy_factor(cores: int | None = None, load: float | None = None) -> tuple[fl
     >>> busy_factor(2, 0.3)[0], busy_factor(2, 4.0)[0]
     (1.0, 2.5)
     """
-    if cores is None:
-        try:
-            cores = len(os.sched_getaffinity(0))
-        except AttributeError:  # not on Linux
-            cores = os.cpu_count() or 1
+    if cores is None or load is None:
+        here_cores, here_load = machine_load()
+        cores = here_cores if cores is None else cores
+        load = here_load if load is None else load
     if load is None:
-        try:
-            load = os.getloadavg()[0]
-        except (AttributeError, OSError):
-            return 1.0, cores, math.nan
+        return 1.0, cores, math.nan
     return max(1.0, (load + 1.0) / max(1, cores)), cores, load
+
+
+def machine_load() -> tuple[int, float | None]:
+    """The CPUs this process may use and the 1-minute load average (None where the OS reports
+    none): what :func:`busy_factor` and the torch thread cap of the learned baselines read."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        return cores, os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return cores, None
 
 
 def estimate(

@@ -205,3 +205,14 @@ def test_no_progress_bars_when_output_is_redirected(capsys, springs_mini, tmp_pa
     assert main([*argv, "--n-boot", "10", "--out", str(tmp_path)]) == 0
     err = capsys.readouterr().err
     assert "\r" not in err and "it/s" not in err and "windows/s" not in err
+
+
+def test_tier_choices_are_the_data_tiers():
+    """The command line's `--tier` choices (written out so parsing imports no data code) are
+    exactly the tiers the data layer knows."""
+    from typing import get_args
+
+    from decathlon.benchmark.data import Tier
+    from decathlon.cli_support import TIER_CHOICES
+
+    assert TIER_CHOICES == list(get_args(Tier))

@@ -33,6 +33,7 @@ from typing import Any
 
 from decathlon.cli_support import (
     THREADS_HELP,
+    TIER_CHOICES,
     Failed,
 )
 from decathlon.cli_support import Parser as _Parser
@@ -49,8 +50,6 @@ from decathlon.cli_support import work as _work
 __all__ = ["main"]
 
 log = logging.getLogger("decathlon")
-
-TIER_CHOICES = ["mini", "full", "large"]
 
 
 def cmd_list(args: argparse.Namespace) -> int:

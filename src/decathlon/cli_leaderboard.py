@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from decathlon.cli import TIER_CHOICES, _at_least, _out_dir, _work
+from decathlon.cli import _at_least, _out_dir, _work
+from decathlon.cli_support import TIER_CHOICES
 
 __all__ = ["add_leaderboard_commands"]
 

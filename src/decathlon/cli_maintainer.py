@@ -11,13 +11,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from decathlon.cli_support import TIER_CHOICES
 from decathlon.cli_support import at_least as _at_least
 from decathlon.cli_support import out_dir as _out_dir
 from decathlon.cli_support import positive_float as _positive_float
 
 __all__ = ["add_maintainer_commands"]
-
-TIER_CHOICES = ["mini", "full", "large"]
 
 
 def cmd_pin_hashes(args: argparse.Namespace) -> int:

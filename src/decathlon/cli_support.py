@@ -19,6 +19,7 @@ __all__ = [
     "USAGE_ERROR",
     "RUNTIME_FAILURE",
     "THREADS_HELP",
+    "TIER_CHOICES",
     "Failed",
     "HelpFormatter",
     "Parser",
@@ -36,6 +37,10 @@ __all__ = [
 
 #: Exit status of a usage error (fix the command line) and of a runtime failure.
 USAGE_ERROR, RUNTIME_FAILURE = 2, 1
+
+#: The data tiers a ``--tier`` option accepts: ``decathlon.benchmark.data.Tier``'s values, written
+#: out here so that parsing the command line imports no data code (a test keeps them equal).
+TIER_CHOICES = ["mini", "full", "large"]
 
 THREADS_HELP = (
     "Learned baselines train with torch on the CPU using at most the free cores (the cores "
