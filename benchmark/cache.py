@@ -162,12 +162,17 @@ def public_mode() -> int:
     return 0o666 & ~current_umask()
 
 
-def write_atomic(path: str | Path, data: str | bytes, *, prefix: str = ".tmp-") -> Path:
+def write_atomic(
+    path: str | Path, data: str | bytes, *, prefix: str = ".tmp-", replace: bool = True
+) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder, renamed into place.
 
     The file gets the mode a plain ``open(path, "w")`` would give it (the user's umask, not the
     0600 of a temporary file); a reader never sees a half-written file, and no temporary file is
-    left behind on failure. Text is written as UTF-8.
+    left behind on failure. Text is written as UTF-8. With ``replace=False`` an existing
+    ``path`` is never replaced: :class:`FileExistsError` (the file is linked into place, which
+    fails if it exists, so of two writers only one wins; file systems without hard links fall
+    back to a check and a rename).
 
     Examples
     --------
@@ -175,6 +180,10 @@ def write_atomic(path: str | Path, data: str | bytes, *, prefix: str = ".tmp-") 
     >>> p = write_atomic(os.path.join(tempfile.mkdtemp(), "a.json"), "{}")
     >>> p.read_text(), oct(p.stat().st_mode & 0o777) == oct(public_mode())
     ('{}', True)
+    >>> write_atomic(p, "[]", replace=False)
+    Traceback (most recent call last):
+    ...
+    FileExistsError: ...
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix)
@@ -182,8 +191,22 @@ def write_atomic(path: str | Path, data: str | bytes, *, prefix: str = ".tmp-") 
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
         os.chmod(tmp, public_mode())
-        os.replace(tmp, path)
-    except BaseException:
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _link_new(tmp, path)
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
     return path
+
+
+def _link_new(tmp: str, path: Path) -> None:
+    """Move ``tmp`` to ``path`` only if ``path`` does not exist."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise FileExistsError(f"{path} already exists") from None
+    except OSError:  # no hard links here (some network or FAT file systems)
+        if path.exists():
+            raise FileExistsError(f"{path} already exists") from None
+        os.replace(tmp, path)

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import secrets
 import time
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
+
+from .cache import write_atomic
 
 __all__ = [
     "make_result",
@@ -168,33 +168,12 @@ def save_result(result: dict[str, Any], directory: str | Path, *, overwrite: boo
     path = d / result_filename(result)
     if path.exists() and not overwrite:
         raise _exists(path, result)
-    tmp = str(d / f".result-{secrets.token_hex(8)}.tmp")
-    # os.open with 0o666 leaves the mode to the user's umask (mkstemp would make it 0600)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(result, f, indent=1)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            _link_new(tmp, path, result)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def _link_new(tmp: str, path: Path, result: dict[str, Any]) -> None:
-    """Move ``tmp`` to ``path`` only if ``path`` does not exist (a hard link fails if it does,
-    so two writers cannot both win); file systems without hard links fall back to a rename."""
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
+        return write_atomic(
+            path, json.dumps(result, indent=1), prefix=".result-", replace=overwrite
+        )
+    except FileExistsError:  # written by another process in the meantime
         raise _exists(path, result) from None
-    except OSError:  # no hard links here (some network or FAT file systems)
-        if path.exists():
-            raise _exists(path, result) from None
-        os.replace(tmp, path)
 
 
 def _exists(path: Path, result: dict[str, Any]) -> FileExistsError:
