@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import xarray as xr
 
 from . import stores
 from .data import DATASETS, materialize
+from .lazy import xr
 
 __all__ = ["store_read", "build_throughput", "run_scale_benchmarks", "COMPRESSORS"]
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import xarray as xr
+
+from .lazy import xr
 
 __all__ = ["FAMILIES", "REQUIRED_ATTRS", "Family", "Variable", "validate"]
 

@@ -1,13 +1,12 @@
 """Dataset records, the dataset registry, and materialization to zarr in the cache.
 
 A :class:`DatasetSpec` says where a dataset comes from (files with URLs and sha256, or a
-simulator with parameters and a seed) and how to build it. :func:`materialize` builds a dataset once
-per tier (download + parse, or simulate), validates every piece against the data contract and
-streams it into zarr stores under ``<cache>/stores/<name>/v<version>/f<format>/<tier>/`` (layout:
-:mod:`.stores`). (The facade's ``decathlon.prepare`` builds a whole evaluation context on top of
-it.) The stores are written into a temporary directory that is renamed into place only after the
-last byte and a ``COMPLETE.json`` (with a sha256 of every array) are written, so an interrupted
-build never leaves anything that is later read as valid. :func:`open_part` opens a store lazily.
+simulator with parameters and a seed) and how to build it. :func:`materialize` builds it once per
+tier (download + parse, or simulate), validates every piece against the data contract and streams
+it into zarr stores under ``<cache>/stores/<name>/v<version>/f<format>/<tier>/`` (:mod:`.stores`),
+written into a temporary directory renamed into place only after the last byte and a
+``COMPLETE.json`` (a sha256 of every array): an interrupted build leaves nothing read as valid.
+:func:`open_part` opens a store with xarray; :mod:`.store_view` reads one without it.
 
 A simulator built in independent chunks (``DatasetSpec.build_chunk``) can also be built on a
 Dask cluster: ``materialize(..., client=...)`` builds its chunks as tasks writing zarr regions
@@ -29,9 +28,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
-
-import xarray as xr
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from . import stores
 from .cache import (
@@ -43,9 +40,13 @@ from .cache import (
     remove_leftovers_if_idle,
 )
 from .contract import validate
+from .lazy import xr
 from .marker import marker_problem
 from .registry import Registry
 from .stores import STORE_FORMAT, ArrayHasher, RangeTracker
+
+if TYPE_CHECKING:
+    from .store_view import StoreView
 
 __all__ = [
     "DATASETS",
@@ -92,7 +93,7 @@ class FileSpec:
     sha256: str | None
 
 
-Builder = Callable[["DatasetSpec", str, bool], Iterator[tuple[str, xr.Dataset]]]
+Builder = Callable[["DatasetSpec", str, bool], Iterator[tuple[str, "xr.Dataset"]]]
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ class Chunk:
     size: int
 
 
-ChunkBuilder = Callable[["DatasetSpec", str, Chunk], xr.Dataset]
+ChunkBuilder = Callable[["DatasetSpec", str, Chunk], "xr.Dataset"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -242,7 +243,7 @@ def is_prepared(name: str, tier: str) -> bool:
     return _complete_file(store_dir(DATASETS.get(name), tier)).is_file()
 
 
-def hash_dataset(ds: xr.Dataset) -> str:
+def hash_dataset(ds: xr.Dataset | StoreView) -> str:
     """The sha256 :func:`materialize` records for a whole part (used by ``verify``)."""
     h = ArrayHasher()
     h.update(ds)
@@ -444,11 +445,7 @@ def open_part(
         Not prepared, or the store is corrupted; the message names the folder to delete and the
         command to run.
     """
-    spec = DATASETS.get(name)
-    meta = store_meta(name, tier) if meta is None else meta
-    if part not in meta["parts"]:
-        raise KeyError(f"dataset {name!r} has no part {part!r}; parts: {', '.join(meta['parts'])}")
-    d = store_dir(spec, tier)
+    d, meta = part_dir(name, tier, part, meta)
     try:
         ds = xr.open_zarr(d / f"{part}.zarr", consolidated=True, chunks=None)
     except Exception as e:  # zarr raises many kinds; all mean the same to the user
@@ -464,13 +461,28 @@ def open_part(
                 f"store {d / (part + '.zarr')} is corrupted ({type(e).__name__}: {e}); "
                 f"{advice(d, meta, name, tier)}"
             ) from None
-        want = meta["parts"][part]["sha256"]
-        key = (str(d / f"{part}.zarr"), want)
-        if key in _VERIFIED:  # hashed once in this process already
-            return ds
+        verify_once(name, tier, part, ds, meta)
+    return ds
+
+
+def part_dir(
+    name: str, tier: Tier, part: str, meta: Mapping[str, Any] | None
+) -> tuple[Path, Mapping[str, Any]]:
+    """The store folder of ``name`` at ``tier`` and its marker; KeyError for an unknown part."""
+    meta = store_meta(name, tier) if meta is None else meta
+    if part not in meta["parts"]:
+        raise KeyError(f"dataset {name!r} has no part {part!r}; parts: {', '.join(meta['parts'])}")
+    return store_dir(DATASETS.get(name), tier), meta
+
+
+def verify_once(
+    name: str, tier: Tier, part: str, ds: xr.Dataset | StoreView, meta: Mapping[str, Any]
+) -> None:
+    """Check the loaded part's sha256 against its marker, once per store per process."""
+    key = (str(store_dir(DATASETS.get(name), tier) / part), meta["parts"][part]["sha256"])
+    if key not in _VERIFIED:
         verify_digest(name, tier, part, hash_dataset(ds), meta)
         _VERIFIED.add(key)
-    return ds
 
 
 def verify_digest(

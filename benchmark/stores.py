@@ -25,10 +25,14 @@ import json
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
+
+from .lazy import xr
+
+if TYPE_CHECKING:
+    from .store_view import StoreView
 
 __all__ = [
     "STORE_FORMAT",
@@ -154,35 +158,35 @@ def _decodes_to_itself(v: xr.Variable, dtype: np.dtype) -> bool:
     return fill is None or (dtype.kind == "f" and bool(np.isnan(fill)))
 
 
-def _plain_array(array_dir: Path, v: xr.Variable) -> np.ndarray | None:
-    """The array at ``array_dir`` read chunk file by chunk file straight into the result, or
-    None if it is not stored plainly (compressed, filtered, decoded, chunked across a non-sample
-    dimension, or a chunk file missing or short)."""
+def plain_array(array_dir: Path, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The zarr array at ``array_dir`` (of ``dtype`` and ``shape``) read chunk file by chunk
+    file straight into the result, or None if it is not stored plainly (compressed, filtered,
+    another dtype or shape, chunked across a non-sample dimension, or a chunk file missing or
+    short)."""
     try:
         meta = json.loads((array_dir / ".zarray").read_text())
-    except (OSError, ValueError):
+        stored = np.dtype(meta["dtype"]) if isinstance(meta.get("dtype"), str) else None
+    except (OSError, ValueError, TypeError, KeyError):
         return None
-    dtype = np.dtype(meta["dtype"]) if isinstance(meta.get("dtype"), str) else None
     if (
-        dtype is None
+        stored != dtype
         or meta.get("compressor") is not None
         or meta.get("filters")
         or meta.get("order") != "C"
-        or v.ndim == 0
-        or list(meta["shape"]) != list(v.shape)
-        or list(meta["chunks"][1:]) != list(v.shape[1:])
-        or not _decodes_to_itself(v, dtype)
+        or len(shape) == 0
+        or list(meta["shape"]) != list(shape)
+        or list(meta["chunks"][1:]) != list(shape[1:])
     ):
         return None
     sep = meta.get("dimension_separator") or "."
-    s, n = int(meta["chunks"][0]), v.shape[0]
-    out = np.empty(v.shape, dtype)
+    s, n = int(meta["chunks"][0]), shape[0]
+    out = np.empty(shape, dtype)
     row = out[:1].nbytes
     for i, start in enumerate(range(0, n, s)):
-        f = array_dir / sep.join([str(i)] + ["0"] * (v.ndim - 1))
+        f = array_dir / sep.join([str(i)] + ["0"] * (len(shape) - 1))
         view = out[start : start + s].data.cast("B")
         try:
-            if f.stat().st_size != s * row:
+            if f.stat().st_size != s * row:  # zarr v2 pads the last chunk to full size
                 return None
             with open(f, "rb") as fh:
                 if fh.readinto(view) != len(view):
@@ -194,11 +198,13 @@ def _plain_array(array_dir: Path, v: xr.Variable) -> np.ndarray | None:
 
 def load(ds: xr.Dataset, path: Path) -> xr.Dataset:
     """``ds.load()`` for a dataset opened lazily from the store at ``path``: plainly stored
-    arrays are read straight from their chunk files (:func:`_plain_array`), the rest by zarr."""
+    arrays are read straight from their chunk files (:func:`plain_array`), the rest by zarr."""
     for name, v in ds.variables.items():
         if name in ds.xindexes:
             continue
-        arr = _plain_array(path / str(name), v)
+        if not _decodes_to_itself(v, v.dtype):
+            continue
+        arr = plain_array(path / str(name), v.dtype, v.shape)
         if arr is not None:
             v.data = arr
     return ds.load()
@@ -211,7 +217,7 @@ class ArrayHasher:
         self._h: dict[str, Any] = {}
         self._meta: dict[str, tuple[str, list[int]]] = {}
 
-    def update(self, ds: xr.Dataset) -> None:
+    def update(self, ds: xr.Dataset | StoreView) -> None:
         for name in sorted(map(str, ds.variables)):
             da = ds[name]
             self.update_array(name, np.asarray(da.values), da.dims[:1] == ("sample",))

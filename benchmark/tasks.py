@@ -29,15 +29,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-import xarray as xr
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .data import Tier, open_part
+from .lazy import xr
 from .metrics import get_metric
 from .registry import Registry
 
 if TYPE_CHECKING:
+    from .store_view import StoreView
     from .train_data import TrainData
     from .windows import Windows
 
@@ -50,6 +50,7 @@ __all__ = [
     "list_tasks",
     "register_task",
     "load_split",
+    "load_split_view",
     "supports_challenge",
 ]
 
@@ -357,17 +358,41 @@ def load_split(
 
     ``meta`` is the store's ``COMPLETE.json`` when the caller has already read it.
     """
+    s = _split_of(task, split)
+    ds = open_part(task.dataset, tier, s.part, verify=True, meta=meta)
+    return _select(task, split, s, ds)
+
+
+def load_split_view(
+    task: TaskSpec, split: str, tier: Tier, meta: Mapping[str, Any] | None = None
+) -> StoreView | None:
+    """:func:`load_split` read into numpy arrays without xarray (:mod:`.store_view`), or None
+    when the part is not stored plainly (then use :func:`load_split`)."""
+    s = _split_of(task, split)
+    from .store_view import open_part_view
+
+    view = open_part_view(task.dataset, tier, s.part, meta=meta)
+    return None if view is None else _select(task, split, s, view)
+
+
+def _split_of(task: TaskSpec, split: str) -> Split:
     if split not in task.splits:
         raise KeyError(
             f"task {task.name!r} has no split {split!r}; valid: {', '.join(task.splits)}"
         )
-    s = task.splits[split]
-    ds = open_part(task.dataset, tier, s.part, verify=True, meta=meta)
+    return task.splits[split]
+
+
+_D = TypeVar("_D", "xr.Dataset", "StoreView")
+
+
+def _select(task: TaskSpec, split: str, s: Split, ds: _D) -> _D:
+    """The samples (or frames) of split ``s`` from its loaded part."""
     if s.shares is not None:
-        ds = ds.isel(time=s.frames(ds.sizes["time"], task.context + task.horizon))
-    elif s.samples is not None:
-        ds = ds.isel(sample=list(s.samples))
-    elif s.coord is not None:
+        return ds.isel(time=s.frames(ds.sizes["time"], task.context + task.horizon))
+    if s.samples is not None:
+        return ds.isel(sample=list(s.samples))
+    if s.coord is not None:
         have = [str(v) for v in ds[s.coord].values]
         missing = [lab for lab in s.labels if lab not in have]
         if missing:
@@ -376,5 +401,5 @@ def load_split(
                 f"dataset {task.dataset!r} (it has {have}); re-run "
                 f"`decathlon prepare {task.dataset}`"
             )
-        ds = ds.isel(sample=[have.index(lab) for lab in s.labels])
+        return ds.isel(sample=[have.index(lab) for lab in s.labels])
     return ds

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
-import xarray as xr
 
 from .data import TIERS, Tier, open_part, store_meta, verify_digest
+from .lazy import xr
 from .normalization import Ranges, Stats, column_ranges, task_stats, to_unit
+from .store_view import StoreView
 from .stores import ArrayHasher
-from .tasks import TaskSpec, get_task, load_split
+from .tasks import TaskSpec, get_task, load_split, load_split_view
 
 __all__ = [
     "Windows",
@@ -31,6 +32,11 @@ __all__ = [
     "constant_names",
     "check_split_tier",
 ]
+
+
+#: A loaded split: an xarray dataset, or the same arrays read without xarray (tasks without a
+#: ``window_fn``, :mod:`.store_view`).
+SplitData = Union["xr.Dataset", StoreView]
 
 
 @dataclass
@@ -82,7 +88,7 @@ class Windows:
         )
 
 
-def feature_names(ds: xr.Dataset, var: str) -> list[str]:
+def feature_names(ds: SplitData, var: str) -> list[str]:
     """Column names of a (sample, time, entity[, k]) variable: ``var`` or ``var_<label>``
     (a sensor network's ``node`` is its entity)."""
     da = ds[var]
@@ -91,15 +97,15 @@ def feature_names(ds: xr.Dataset, var: str) -> list[str]:
         return [var]
     if len(trailing) > 1:
         raise ValueError(f"variable {var!r} has more than one feature dim: {trailing}")
-    d = trailing[0]
+    d = str(trailing[0])
     labels = ds[d].values.tolist() if d in ds.coords else list(range(da.sizes[d]))
     return [f"{var}_{lab}" for lab in labels]
 
 
-def constant_names(ds: xr.Dataset, var: str) -> list[str]:
+def constant_names(ds: SplitData, var: str) -> list[str]:
     """Column names of a (sample, entity[, k]) per-entity constant."""
     da = ds[var]
-    d = [x for x in da.dims if x not in ("sample", "entity")]
+    d = [str(x) for x in da.dims if x not in ("sample", "entity")]
     if not d:
         return [var]
     labels = ds[d[0]].values.tolist() if d[0] in ds.coords else range(da.sizes[d[0]])
@@ -107,7 +113,7 @@ def constant_names(ds: xr.Dataset, var: str) -> list[str]:
 
 
 def _stack(
-    ds: xr.Dataset,
+    ds: SplitData,
     variables: tuple[str, ...],
     frames: slice,
     ranges: Ranges | None,
@@ -137,7 +143,7 @@ def _stack(
     return out
 
 
-def _ranges(task: TaskSpec, ds: xr.Dataset, stats: Stats) -> Ranges | None:
+def _ranges(task: TaskSpec, ds: SplitData, stats: Stats) -> Ranges | None:
     """Per-column (lo, hi) of the task's inputs, ``None`` when the task does not normalize."""
     if not stats:
         return None
@@ -185,7 +191,7 @@ def check_split_tier(
     )
 
 
-def _frame_seconds(ds: xr.Dataset) -> float | None:
+def _frame_seconds(ds: SplitData) -> float | None:
     dt = ds.attrs.get("dt")
     return None if dt is None else float(dt)
 
@@ -213,11 +219,12 @@ def make_windows(
     task = get_task(task)
     check_split_tier(task, split, tier)
     stats = task_stats(task, tier, meta) if stats is None else stats
-    ds = load_split(task, split, tier, meta)
+    view = load_split_view(task, split, tier, meta) if task.window_fn is None else None
+    ds = load_split(task, split, tier, meta) if view is None else view
     return split_windows(task, split, tier, ds, stats)
 
 
-def split_windows(task: TaskSpec, split: str, tier: Tier, ds: xr.Dataset, stats: Stats) -> Windows:
+def split_windows(task: TaskSpec, split: str, tier: Tier, ds: SplitData, stats: Stats) -> Windows:
     """The windows of the loaded split ``ds`` (what :func:`make_windows` cuts once it has
     loaded the split; also a split that is not stored, such as a challenge part): normalized
     with ``stats``, capped at ``task.mini_windows`` at the ``mini`` tier. ``split`` names the
@@ -275,8 +282,13 @@ def iter_windows(
         verify_digest(task.dataset, tier, s.part, hasher.digest()[0], meta)
 
 
-def _windows_of(task: TaskSpec, split: str, ds: xr.Dataset, stats: Stats) -> Windows:
+def _windows_of(task: TaskSpec, split: str, ds: SplitData, stats: Stats) -> Windows:
     if task.window_fn is not None:
+        if not isinstance(ds, xr.Dataset):
+            raise TypeError(
+                f"task {task.name!r} cuts its windows with window_fn, which takes an "
+                f"xarray.Dataset, got {type(ds).__name__}; load the split with load_split"
+            )
         return replace(task.window_fn(task, ds), dt=_frame_seconds(ds))
     return _default_windows(task, split, ds, stats)
 
@@ -315,7 +327,7 @@ def _starts(
 def _cut(
     task: TaskSpec,
     split: str,
-    ds: xr.Dataset,
+    ds: SplitData,
     stats: Stats,
     length: int,
     offset: int,
@@ -358,7 +370,7 @@ def _cut(
     return _Cut(feats, seq, mseq, samp, st, consts, cfeat, ranges)
 
 
-def _default_windows(task: TaskSpec, split: str, ds: xr.Dataset, stats: Stats) -> Windows:
+def _default_windows(task: TaskSpec, split: str, ds: SplitData, stats: Stats) -> Windows:
     c = _cut(task, split, ds, stats, task.context + task.horizon, task.offset, task.stride)
     tfeats = task.targets_features(c.features) if task.kind == "forecast" else []
     steps = np.asarray(task.steps) - 1 + task.context

@@ -20,9 +20,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
 
 from decathlon.benchmark.data import DatasetSpec, FileSpec, register_dataset
+from decathlon.benchmark.lazy import xr
 from decathlon.benchmark.tasks import Split, TaskSpec, register_task
 from decathlon.datasets.fetch import file_builder
 from decathlon.datasets.io.acclaim import INCH, Skeleton, parse_asf

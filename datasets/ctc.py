@@ -26,9 +26,9 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 import numpy as np
-import xarray as xr
 
 from decathlon.benchmark.data import DatasetSpec, FileSpec, register_dataset
+from decathlon.benchmark.lazy import xr
 from decathlon.datasets.ctc_fake import ARCHIVE, DATASET, make_fake_ctc
 from decathlon.datasets.fetch import fetch, file_sha256
 from decathlon.datasets.io.ctc_format import LAYOUTS, CtcTracks, frame_files, read_ctc_tracks

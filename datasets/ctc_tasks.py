@@ -18,8 +18,8 @@ and average precision over every (window, cell).
 from __future__ import annotations
 
 import numpy as np
-import xarray as xr
 
+from decathlon.benchmark.lazy import xr
 from decathlon.benchmark.tasks import Split, TaskSpec, register_task
 from decathlon.benchmark.windows import Windows
 

@@ -24,9 +24,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
 
 from decathlon.benchmark.data import DatasetSpec, FileSpec, register_dataset
+from decathlon.benchmark.lazy import xr
 from decathlon.benchmark.tasks import Split, TaskSpec, register_task
 from decathlon.benchmark.windows import Windows
 from decathlon.datasets.eth_ucy_tracks import FRAME_STEP, FileTracks, file_tracks

@@ -37,11 +37,11 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-import xarray as xr
 from filelock import FileLock, Timeout
 
 from decathlon.benchmark.cache import public_mode, write_atomic
 from decathlon.benchmark.data import DatasetSpec, FileSpec, data_root
+from decathlon.benchmark.lazy import xr
 from decathlon.datasets.pinning import file_lines, pin_summary
 
 __all__ = [

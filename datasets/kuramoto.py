@@ -45,9 +45,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import xarray as xr
 
 from decathlon.benchmark.data import Chunk, DatasetSpec, register_dataset, stream_chunks
+from decathlon.benchmark.lazy import xr
 from decathlon.datasets.kuramoto_ode import integrate
 from decathlon.datasets.speed import SimBench, register_bench
 

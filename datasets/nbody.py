@@ -28,9 +28,9 @@ together); the dataset attributes (units, source, citation) are EGNN's.
 from __future__ import annotations
 
 import numpy as np
-import xarray as xr
 
 from decathlon.benchmark.data import Chunk, DatasetSpec, register_dataset, stream_chunks
+from decathlon.benchmark.lazy import xr
 from decathlon.datasets import c_reference, nri
 from decathlon.datasets.speed import SimBench, register_bench
 

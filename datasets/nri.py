@@ -31,9 +31,9 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
-import xarray as xr
 
 from decathlon.benchmark.data import Chunk, DatasetSpec, register_dataset, stream_chunks
+from decathlon.benchmark.lazy import xr
 from decathlon.datasets import c_reference
 from decathlon.datasets.nri_kernels import integrate, make_forces
 from decathlon.datasets.speed import SimBench, register_bench

@@ -22,9 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
 
 from decathlon.benchmark.data import DatasetSpec, FileSpec, register_dataset
+from decathlon.benchmark.lazy import xr
 from decathlon.datasets.fetch import file_builder
 
 __all__ = [

@@ -15,10 +15,10 @@ split of PEMS-BAY is never copied into a (window, 24, 325) array.
 from __future__ import annotations
 
 import numpy as np
-import xarray as xr
 from numpy.lib.stride_tricks import sliding_window_view
 
 from decathlon.benchmark.data import Tier
+from decathlon.benchmark.lazy import xr
 from decathlon.benchmark.tasks import Split, TaskSpec, get_task, load_split, register_task
 from decathlon.benchmark.windows import Windows, feature_names
 

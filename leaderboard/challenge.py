@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import xarray as xr
 
 from decathlon.benchmark.context import PreparedTask
 from decathlon.benchmark.contract import validate
@@ -53,6 +52,7 @@ from decathlon.benchmark.evaluate import (
     check_prediction,
     write_predictions,
 )
+from decathlon.benchmark.lazy import xr
 from decathlon.benchmark.normalization import task_stats
 from decathlon.benchmark.offline import input_arrays, save_npz
 from decathlon.benchmark.registry import shorten

@@ -22,6 +22,7 @@ from decathlon.benchmark.evaluate import evaluate
 from decathlon.benchmark.points import metric_error
 from decathlon.benchmark.probes import probe_variants
 from decathlon.benchmark.results import validate_result
+from decathlon.benchmark.store_view import open_part_view
 from decathlon.benchmark.tasks import get_task, list_tasks
 from decathlon.benchmark.windows import make_windows
 from decathlon.datasets.fetch import file_sha256
@@ -124,3 +125,52 @@ def test_stored_statistics_equal_the_computed_ones(tiny_cache, name):
     assert "ranges" in meta["parts"][task.splits["train"].part]
     computed = _stats_cached.__wrapped__(task.name, "mini", meta["data_sha256"])
     assert task_stats(task, "mini", meta) == computed
+
+
+@pytest.mark.parametrize("name", data.DATASETS.names())
+def test_plain_reader_equals_xarray(tiny_cache, name):
+    """Every stored part read without xarray (:mod:`decathlon.benchmark.store_view`) has the
+    variables, dims, dtypes, values, coordinates and attributes xarray gives, and hashes to
+    the recorded sha256; a part it cannot read plainly must say so (None), never differ."""
+    for part in data.DATASETS.get(name).parts:
+        view = open_part_view(name, "mini", part)
+        if view is None:
+            continue
+        ds = data.open_part(name, "mini", part, verify=True)
+        assert set(view.variables) == set(map(str, ds.variables)), (name, part)
+        assert set(view.coords) == set(map(str, ds.coords))
+        assert view.attrs == ds.attrs and view.sizes == dict(ds.sizes)
+        for k, v in view.variables.items():
+            want = ds[k]
+            assert v.dims == want.dims and v.dtype == want.dtype, (name, part, k)
+            np.testing.assert_array_equal(v.values, want.values)
+            assert v.attrs == want.attrs, (name, part, k)
+
+
+@pytest.mark.parametrize("name", [t for t in list_tasks() if get_task(t).window_fn is None])
+def test_windows_identical_through_both_readers(tiny_cache, name):
+    """``make_windows`` (the plain reader for tasks without a window_fn) gives exactly the
+    windows cut from the xarray-loaded split, for every split."""
+    from decathlon.benchmark.normalization import task_stats
+    from decathlon.benchmark.tasks import load_split, load_split_view
+    from decathlon.benchmark.windows import split_windows
+
+    task = get_task(name)
+    stats = task_stats(task, "mini")
+    for split in [s for s in task.splits if s != "challenge"]:
+        assert load_split_view(task, split, "mini") is not None, (name, split)
+        try:
+            slow = split_windows(task, split, "mini", load_split(task, split, "mini"), stats)
+        except ValueError as e:  # e.g. NRI training sequences are shorter than a test window
+            with pytest.raises(ValueError) as got:
+                make_windows(task, split, "mini")
+            assert str(got.value) == str(e)
+            continue
+        fast = make_windows(task, split, "mini")
+        for f in dataclasses.fields(fast):
+            a, b = getattr(fast, f.name), getattr(slow, f.name)
+            if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+                assert a.dtype == b.dtype, (name, split, f.name)
+                np.testing.assert_array_equal(a, b)
+            else:  # lists of names, the normalization ranges (tuples of arrays), dt
+                np.testing.assert_equal(a, b, err_msg=f"{name} {split} {f.name}")
