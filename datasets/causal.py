@@ -80,9 +80,10 @@ class L96Params:
 
 @dataclass(frozen=True)
 class VARParams:
-    """Sparse stable VAR settings (Neural-GC ``simulate_var``; ``p = 10`` as CUTS)."""
+    """Sparse stable VAR settings (Neural-GC ``simulate_var`` and its paper's ``p = 20``; CUTS
+    uses ``p = 10``, where ridge Granger already reaches AUROC 0.9998 at T = 1000)."""
 
-    p: int = 10
+    p: int = 20
     lag: int = 3
     frames: int = 1000
     sparsity: float = 0.2
@@ -277,7 +278,7 @@ def simulate_var(
     --------
     >>> out = simulate_var(3, VARParams(frames=50))
     >>> out["x"].shape, out["graph"].shape, int(out["graph"][0, :, :, 0].sum())
-    ((3, 50, 10), (3, 10, 10, 3), 20)
+    ((3, 50, 20), (3, 20, 20, 3), 80)
     """
     rngs = _rngs(seeds)
     coef, noise = _var_draws(rngs, params)
@@ -437,6 +438,6 @@ register_bench(
         reference=lambda n: simulate_var_reference(n, VARParams()),
         n_fast=200,
         n_reference=10,
-        note="p = 10, lag 3, 100 burn-in + 1000 kept steps; reference: one dataset at a time",
+        note="p = 20, lag 3, 100 burn-in + 1000 kept steps; reference: one dataset at a time",
     )
 )

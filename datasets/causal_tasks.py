@@ -35,7 +35,7 @@ L96_TARGET = (
 VAR_TARGET = (
     0.9992,
     "CUTS Table 1 (Cheng et al. 2023): best VAR AUROC, CUTS at periodic missing T_max = 2 "
-    "(N = 10, lag 3); not our protocol (complete data, T = 1000, no diagonal)",
+    "(N = 10, lag 3); not our protocol (complete data, p = 20, T = 1000, no diagonal)",
 )
 
 
@@ -85,5 +85,5 @@ VAR_TASK = _task(
     "causal-var",
     1000,
     VAR_TARGET,
-    "sparse stable VAR(3), p = 10, T = 1000, noise 0.1",
+    "sparse stable VAR(3), p = 20, T = 1000, noise 0.1",
 )
