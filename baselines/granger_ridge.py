@@ -2,8 +2,8 @@
 
 For each dataset (window) the standardized series is regressed one step ahead,
 ``z(t) = z(t - 1) B + e`` with ``B = (Z'Z + lambda I)^-1 Z'Y`` and
-``lambda = ridge * trace(Z'Z) / p`` (at least 1e-9); the score of ``i -> j`` is ``|B_ij|`` (the weight of
-``z_i(t - 1)`` in the equation of ``z_j(t)``), scaled per dataset by
+``lambda = ridge * trace(Z'Z) / p`` (at least 1e-9); the score of ``i -> j`` is ``|B_ij|``
+(the weight of ``z_i(t - 1)`` in the equation of ``z_j(t)``), scaled per dataset by
 :func:`~decathlon.baselines.xcorr.edge_scores`. It is the linear Granger test of Tank et al.
 (2021) without the group penalty, and is already strong on Lorenz-96 with F = 10
 (``docs/protocols.md`` §8).

@@ -215,7 +215,7 @@ def simulate_l96_reference(
         [
             odeint(rhs, x0[s], t, args=(params.forcing,), **tol)[params.burn_in :]
             for s in range(len(rngs))
-        ]  # type: ignore[call-overload]
+        ]
     )
     graph = np.broadcast_to(l96_graph(p)[None, :, :, None], (len(rngs), p, p, 1))
     return {"x": clean + noise, "clean": clean, "graph": graph.copy()}
