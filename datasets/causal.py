@@ -238,24 +238,77 @@ def companion_radius(coef: np.ndarray) -> float:
     return float(np.max(np.abs(np.linalg.eigvals(comp))))
 
 
-def _var_coef(rng: np.random.Generator, pr: VARParams) -> np.ndarray:
-    """Coefficients (lag, p, p) of one dataset, ``coef[l, j, i]``: effect of ``x_i`` on
-    ``x_j``; self-lags on, ``int(p sparsity) - 1`` random other parents per row, scaled by
-    ``shrink`` until the companion matrix has spectral radius at most ``radius``."""
+def _cubic_radius(z: np.ndarray) -> np.ndarray:
+    """Largest root modulus of ``lambda^3 - z (lambda^2 + lambda + 1)`` for each complex ``z``
+    (Cardano's formula, vectorized; the three roots are ``t - a/3`` with ``t = C w^k -
+    P / (3 C w^k)`` for the cube roots of unity ``w^k``)."""
+    a = -z
+    pp = -z - a * a / 3.0
+    qq = 2.0 * a**3 / 27.0 - a * (-z) / 3.0 - z
+    disc = np.sqrt(qq * qq / 4.0 + pp**3 / 27.0 + 0j)
+    w = -qq / 2.0 + np.where(np.abs(-qq / 2.0 + disc) >= np.abs(-qq / 2.0 - disc), disc, -disc)
+    cc = np.exp(np.log(np.where(w == 0, 1.0, w)) / 3.0)
+    out = np.zeros(z.shape)
+    for k in range(3):
+        ck = cc * np.exp(2j * np.pi * k / 3)
+        t = np.where(w == 0, 0.0, ck - pp / (3.0 * ck))
+        out = np.maximum(out, np.abs(t - a / 3.0))
+    return out
+
+
+def _lag_radius(mu: np.ndarray, c: np.ndarray, lag: int) -> np.ndarray:
+    """Spectral radius of the companion matrix of ``A_l = c A`` for every lag, for each scale
+    in ``c``, from the eigenvalues ``mu`` of ``A``: its eigenvalues solve ``lambda^lag =
+    c mu sum_{k<lag} lambda^k`` for each ``mu`` (closed form for lag 3, else these
+    polynomials' companion matrices in one batch)."""
+    z = c[:, None] * mu[None, :]
+    if lag == 3:
+        return _cubic_radius(z).max(1)
+    comp = np.zeros((len(c), len(mu), lag, lag), dtype=complex)
+    comp[..., 0, :] = z[..., None]
+    comp[..., np.arange(1, lag), np.arange(lag - 1)] = 1.0
+    return np.abs(np.linalg.eigvals(comp)).max(axis=(1, 2))
+
+
+def _var_pattern(rng: np.random.Generator, pr: VARParams) -> np.ndarray:
+    """The unscaled pattern ``A`` (p, p) of one dataset, ``A[j, i]``: effect of ``x_i`` on
+    ``x_j``; self-lags on and ``int(p sparsity) - 1`` random other parents per row."""
     p, k = pr.p, int(pr.p * pr.sparsity) - 1
     a = np.eye(p) * pr.beta
     for j in range(p):
         pick = rng.choice(p - 1, size=k, replace=False)
         pick[pick >= j] += 1
         a[j, pick] = pr.beta
+    return a
+
+
+def _var_coef(a: np.ndarray, pr: VARParams) -> np.ndarray:
+    """Coefficients (lag, p, p): ``A`` at every lag, scaled by ``shrink^k`` with the first ``k``
+    that brings the companion matrix's spectral radius to at most ``radius``; radii from the
+    eigenvalues of ``A`` (:func:`_lag_radius`, equal to :func:`companion_radius`)."""
+    mu, k0 = np.linalg.eigvals(a), 0
+    while True:  # 128 candidate scales per batch
+        c = pr.shrink ** np.arange(k0, k0 + 128, dtype=np.float64)
+        ok = np.flatnonzero(_lag_radius(mu, c, pr.lag) <= pr.radius)
+        if len(ok):
+            return np.repeat((a * c[ok[0]])[None], pr.lag, axis=0)
+        k0 += 128
+
+
+def _var_coef_reference(a: np.ndarray, pr: VARParams) -> np.ndarray:
+    """The same scaling as Neural-GC's ``make_var_stationary``: multiply by ``shrink`` while the
+    full companion matrix has a larger spectral radius than ``radius``."""
     coef = np.repeat(a[None], pr.lag, axis=0)
     while companion_radius(coef) > pr.radius:
         coef = coef * pr.shrink
     return coef
 
 
-def _var_draws(rngs: list[np.random.Generator], pr: VARParams) -> tuple[np.ndarray, np.ndarray]:
-    coef = np.stack([_var_coef(r, pr) for r in rngs])
+def _var_draws(
+    rngs: list[np.random.Generator], pr: VARParams, reference: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    scale = _var_coef_reference if reference else _var_coef
+    coef = np.stack([scale(_var_pattern(r, pr), pr) for r in rngs])
     noise = np.stack([r.normal(0.0, pr.noise_sd, (pr.burn_in + pr.frames, pr.p)) for r in rngs])
     return coef, noise
 
@@ -283,9 +336,11 @@ def simulate_var(
     rngs = _rngs(seeds)
     coef, noise = _var_draws(rngs, params)
     x = noise.copy()
-    for t in range(params.lag, params.burn_in + params.frames):
-        for lag in range(params.lag):
-            x[:, t] += np.einsum("nji,ni->nj", coef[:, lag], x[:, t - lag - 1])
+    lag = params.lag
+    stacked = np.concatenate(list(coef[:, ::-1].transpose(1, 0, 2, 3)), axis=2)  # oldest first
+    for t in range(lag, params.burn_in + params.frames):
+        past = x[:, t - lag : t].reshape(len(x), -1, 1)  # (n, lag * p, 1), oldest first
+        x[:, t] += (stacked @ past)[..., 0]
     return _var_out(coef, x, params)
 
 
@@ -293,9 +348,10 @@ def simulate_var_reference(
     seeds: Sequence[Sequence[int]] | int, params: VARParams = VARParams()
 ) -> dict[str, np.ndarray]:
     """The same datasets one at a time, step by step, as Neural-GC's ``simulate_var`` writes it
-    (stacked coefficients times the Fortran-order flattened lag window)."""
+    (stacked coefficients times the Fortran-order flattened lag window), with the coefficients
+    scaled as its ``make_var_stationary`` (full companion eigenvalues at every step)."""
     rngs = _rngs(seeds)
-    coef, noise = _var_draws(rngs, params)
+    coef, noise = _var_draws(rngs, params, reference=True)
     lag, n_t = params.lag, params.burn_in + params.frames
     out = np.empty((len(rngs), n_t, params.p))
     for s in range(len(rngs)):
@@ -426,7 +482,7 @@ register_bench(
         name="causal-lorenz96",
         fast=lambda n: simulate_l96(n, L96Params()),
         reference=lambda n: simulate_l96_reference(n, L96Params()),
-        n_fast=200,
+        n_fast=500,
         n_reference=4,
         note="p = 20, F = 10, 1000 burn-in + 1000 kept frames; reference: odeint per dataset",
     )
