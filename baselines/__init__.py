@@ -13,11 +13,13 @@ from . import (  # noqa: F401
     cell_age,
     chance,
     constant_velocity,
+    granger_ridge,
     historical_average,
     linear_fit,
     proximity,
     static,
     var,
+    xcorr,
 )
 
 

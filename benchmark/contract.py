@@ -77,7 +77,8 @@ FAMILIES: dict[str, Family] = {
         "causal_series",
         {
             "x": Variable(("sample", "time", "variable")),
-            "graph": Variable(("variable", "variable_", "lag"), kind="fib"),
+            # every sample is an independent dataset with its own graph (causal discovery)
+            "graph": Variable(("sample", "variable", "variable_", "lag"), kind="fib"),
         },
     ),
     "fields": Family("fields", {"u": Variable(("sample", "time", "y", "x", "channel"))}),

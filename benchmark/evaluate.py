@@ -40,7 +40,14 @@ from .bootstrap import PairedBootstrap, ci, finite
 from .collect import Collected, PredictFn, collect, window_stats
 from .context import EvalConfig, PreparedTask, prepare
 from .points import task_points
-from .probes import collected_sensitivity, probe_variants, score_probes, transform
+from .probes import (
+    TRANSPOSED,
+    collected_sensitivity,
+    probe_variants,
+    reversal_transposed,
+    score_probes,
+    transform,
+)
 from .symmetries import score_equivariance
 from .tasks import TaskSpec
 from .windows import Windows
@@ -212,6 +219,8 @@ MASKED_VARIANT = (
 
 
 def _metric_variant(task: TaskSpec, w: Windows, plain: np.ndarray) -> str:
+    if "metric_variant" in task.extra:  # a task's own statement (e.g. the diagonal excluded)
+        return str(task.extra["metric_variant"])
     k = plain.shape[1] if task.kind == "forecast" and plain.ndim == w.y.ndim + 1 else 1
     if k == 1 and task.error == "masked":
         return MASKED_VARIANT
@@ -240,6 +249,8 @@ def score_predictions(
     boot = PairedBootstrap(stats, len(w), n_boot, seed)
     if trivial_pred is not None:
         stats["trivial"] = window_stats(task, w, trivial_pred)
+    if task.extra.get("reversal_transposed") and "reversal" in stats:
+        stats[TRANSPOSED] = metrics.transposed_stats(stats["reversal"], w.y)
     boot.prefetch([(m, "plain") for m in task.metrics] + [(task.primary, v) for v in stats])
     out: dict[str, Any] = {"metrics": {}, "n_windows": len(w)}
     out["metric_variant"] = _metric_variant(task, w, col.plain)
@@ -253,6 +264,7 @@ def score_predictions(
             "per_step": metrics.metric_curve(stats["plain"]),
         }
     out["probes"] = score_probes(task, boot, collected_sensitivity(col, seed))
+    out["probes"].update(reversal_transposed(task, boot))
     n = len(col.plain)
     scale = float((col.plain.reshape(n, -1) ** 2).mean())
     equiv_reps = boot.means(col.equivariance)

@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 
 from .masked import masked_columns, masked_stats, step_mean
-from .ranking import TieCounts, auroc, average_precision, weighted_auroc
+from .ranking import (
+    TieCounts,
+    auroc,
+    average_precision,
+    row_auroc,
+    row_average_precision,
+    weighted_auroc,
+)
 
 __all__ = [
     "forecast_stats",
@@ -40,6 +47,7 @@ __all__ = [
     "TieCounts",
     "finalize_stats",
     "concat_stats",
+    "transposed_stats",
 ]
 
 
@@ -200,6 +208,16 @@ def graph_stats(
     }
 
 
+def transposed_stats(st: dict[str, np.ndarray], truth: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`graph_stats` of the same edge scores against the transposed graphs ``truth``
+    (window, n, n) swapped ``i <-> j``: how a reversed-input prediction scores against the
+    graph whose edges are flipped (time reversal flips Granger edges)."""
+    n = truth.shape[-1]
+    scores = np.zeros(truth.shape)
+    scores[:, _offdiag(n)] = st["scores"]
+    return graph_stats(scores, np.swapaxes(truth, 1, 2))
+
+
 # --------------------------------------------------------------------------- entity events
 def entity_stats(
     scores: np.ndarray, labels: np.ndarray, valid: np.ndarray | None = None
@@ -304,6 +322,18 @@ def _f1(sums: list[np.ndarray]) -> np.ndarray:
         return np.where(prec + rec > 0, 2 * prec * rec / (prec + rec), 0.0)
 
 
+def _per_window(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Any:
+    """Columns of the mean over windows of ``fn(scores, labels)`` per window (NaN windows, e.g.
+    without positives, left out): ``(value, 1)`` where defined, ``(0, 0)`` elsewhere."""
+
+    def columns(st: Stats, step: int | None) -> Columns:
+        v = fn(st["scores"], st["labels"])
+        ok = np.isfinite(v)
+        return np.where(ok, v, 0.0), ok.astype(np.float64)
+
+    return columns
+
+
 def _ties(st: Stats) -> TieCounts:
     ties = st.get("ties")
     if ties is None:  # statistics not finalized by the evaluator: count the tie groups now
@@ -377,6 +407,19 @@ METRICS: dict[str, Metric] = {
         description="pooled average precision",
         also=("classify",),
     ),
+    # per-dataset scores (causal discovery: every window an independent dataset), averaged
+    # over windows as Neural-GC and CUTS average over datasets
+    "auroc_mean": _row(
+        _per_window(row_auroc), _quotient, True, 1.0, "graph", description="mean per-window AUROC"
+    ),
+    "ap_mean": _row(
+        _per_window(row_average_precision),
+        _quotient,
+        True,
+        1.0,
+        "graph",
+        description="mean per-window average precision",
+    ),
 }
 # DCRNN's masked traffic metrics (zeros in the target excluded; ``error="masked"``): at step k,
 # and averaged over the horizon steps; MAPE in percent.
@@ -407,8 +450,8 @@ def get_metric(name: str) -> tuple[Metric, int | None]:
     if row is None or (at and int(k) < 1):
         raise KeyError(
             f"unknown metric {name!r}; valid: mse, mse@k, ade, fde, l2@k, edge_accuracy, shd, "
-            "precision, recall, f1, auroc, average_precision, mae, mae@k, rmse, rmse@k, mape, "
-            "mape@k"
+            "precision, recall, f1, auroc, average_precision, auroc_mean, ap_mean, mae, mae@k, "
+            "rmse, rmse@k, mape, mape@k"
         )
     return row, (int(k) - 1 if at else None)
 

@@ -50,6 +50,8 @@ __all__ = [
     "score_probes",
     "relative_gap",
     "Scores",
+    "TRANSPOSED",
+    "reversal_transposed",
 ]
 
 
@@ -263,3 +265,30 @@ def relative_gap(entry: dict[str, Any], plain: float | None, perfect: float) -> 
     if not np.isfinite(den) or abs(den) <= 1e-12 * max(1.0, abs(perfect)):
         return None
     return finite(gap / den)
+
+
+#: The variant of reversed-input predictions scored against the transposed graphs.
+TRANSPOSED = "reversal_transposed"
+
+
+def reversal_transposed(task: TaskSpec, boot: Scores) -> dict[str, Any]:
+    """``{"reversal_transposed": entry}``: the primary metric of the reversed-input predictions
+    against the **transposed** graph, for causal-discovery tasks (``task.extra
+    ["reversal_transposed"]``), where playing a series backwards should flip the direction of
+    Granger edges (``docs/protocols.md`` §8); ``probes.reversal`` scores the same predictions
+    against the original graph. ``{}`` when the task does not ask for it or nothing was run."""
+    if not task.extra.get("reversal_transposed") or TRANSPOSED not in boot:
+        return {}
+    prim = task.primary
+    base, base_reps = boot(prim, "plain")
+    val, reps = boot(prim, TRANSPOSED)
+    return {
+        TRANSPOSED: {
+            "metric": prim,
+            "value": finite(val),
+            "gap": finite(val - base),
+            "gap_ci95": ci(reps - base_reps),
+            "note": "reversed-input predictions scored against the transposed graph (edges "
+            "i -> j read as j -> i); probes.reversal scores them against the original graph",
+        }
+    }

@@ -18,6 +18,8 @@ __all__ = [
     "auroc",
     "average_precision",
     "weighted_auroc",
+    "row_auroc",
+    "row_average_precision",
 ]
 
 
@@ -152,3 +154,49 @@ def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
     s = np.asarray(scores, dtype=np.float64).ravel()
     y = np.asarray(labels).ravel() > 0.5
     return float(TieCounts.of(s[None], y[None]).average_precision(np.ones((1, 1)))[0])
+
+
+def row_auroc(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """AUROC of each row of ``scores`` (rows, items) against binary ``labels``: one value per
+    window (per dataset), the Mann-Whitney statistic from average ranks (ties count one half).
+    NaN for a row without positives or negatives.
+
+    Examples
+    --------
+    >>> row_auroc(np.array([[0.1, 0.4, 0.35, 0.8], [1, 1, 1, 1]]), np.array([[0, 0, 1, 1]] * 2))
+    array([0.75, 0.5 ])
+    """
+    from scipy.stats import rankdata
+
+    y = np.asarray(labels) > 0.5
+    ranks = rankdata(np.asarray(scores, dtype=np.float64), axis=1)
+    n_pos = y.sum(1).astype(np.float64)
+    n_neg = y.shape[1] - n_pos
+    u = np.where(y, ranks, 0.0).sum(1) - n_pos * (n_pos + 1) / 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((n_pos > 0) & (n_neg > 0), u / (n_pos * n_neg), np.nan)
+
+
+def row_average_precision(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Average precision of each row of ``scores`` (rows, items), as :func:`average_precision`
+    (tied scores one threshold) row by row, vectorized. NaN for a row without positives.
+
+    Examples
+    --------
+    >>> row_average_precision(np.array([[0.1, 0.4, 0.35, 0.8]]), np.array([[0, 0, 1, 1]]))
+    array([0.83333333])
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(-s, axis=1, kind="stable")
+    s = np.take_along_axis(s, order, axis=1)
+    y = np.take_along_axis(np.asarray(labels) > 0.5, order, axis=1)
+    tp, fp = np.cumsum(y, axis=1), np.cumsum(~y, axis=1)
+    n = s.shape[1]
+    last = np.ones_like(y)
+    last[:, :-1] = s[:, :-1] != s[:, 1:]  # the last item of each tie group
+    end = np.where(last, np.arange(n), n)
+    end = np.minimum.accumulate(end[:, ::-1], axis=1)[:, ::-1]  # each item's group end
+    prec = np.take_along_axis(tp / np.maximum(tp + fp, 1), end, axis=1)
+    n_pos = y.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_pos > 0, np.where(y, prec, 0.0).sum(1) / n_pos, np.nan)

@@ -321,7 +321,14 @@ def check_result(rec: dict[str, Any]) -> None:
     spec = _known_task(rec["task"])
     for block, names in (
         ("metrics", spec.metrics),
-        ("probes", spec.probes),
+        # causal discovery also scores the reversal against the transposed graph (probes.py)
+        (
+            "probes",
+            (
+                *spec.probes,
+                *(("reversal_transposed",) if spec.extra.get("reversal_transposed") else ()),
+            ),
+        ),
         ("equivariance", spec.equivariance),
     ):
         unknown = sorted(set(rec.get(block, {})) - set(names))

@@ -273,7 +273,10 @@ class TaskSpec:
 
 #: Values of a primary metric under a trivial baseline that no data can change: constant edge
 #: scores rank every pair equally, so chance AUROC is 1/2 at any edge density.
-FIXED_TRIVIAL: Mapping[tuple[str, str], float] = {("chance", "auroc"): 0.5}
+FIXED_TRIVIAL: Mapping[tuple[str, str], float] = {
+    ("chance", "auroc"): 0.5,
+    ("chance", "auroc_mean"): 0.5,
+}
 
 
 def _check_target(task: TaskSpec) -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "feature_names",
     "constant_names",
     "check_split_tier",
+    "series_windows",
 ]
 
 
@@ -92,7 +93,7 @@ def feature_names(ds: SplitData, var: str) -> list[str]:
     """Column names of a (sample, time, entity[, k]) variable: ``var`` or ``var_<label>``
     (a sensor network's ``node`` is its entity)."""
     da = ds[var]
-    trailing = [d for d in da.dims if d not in ("sample", "time", "entity", "node")]
+    trailing = [d for d in da.dims if d not in ("sample", "time", "entity", "node", "variable")]
     if not trailing:
         return [var]
     if len(trailing) > 1:
@@ -429,4 +430,34 @@ def train_sequences(task: TaskSpec | str, split: str = "train", tier: Tier = "mi
         c.constant_features,
         c.ranges,
         _frame_seconds(ds),
+    )
+
+
+def series_windows(task: TaskSpec, ds: xr.Dataset) -> Windows:
+    """One window per sample of a ``causal_series`` split: the first ``task.context`` frames.
+
+    A ``window_fn`` (and ``sequence_fn``) for causal-discovery tasks: each sample is an
+    independent dataset, ``x`` (sample, time, variable) becomes the input (window, context,
+    variable, 1) (the variables are the entities), and the target is the summary graph
+    ``max over lag of graph`` (window, variable, variable), CUTS' collapse of a lagged graph.
+    Inputs are in original units.
+    """
+    n_t = ds.sizes["time"]
+    if task.context > n_t:
+        raise ValueError(
+            f"task {task.name!r}: context {task.context} is longer than the {n_t} frames of its "
+            f"dataset {task.dataset!r}; declare context <= {n_t}"
+        )
+    x = np.asarray(ds["x"].values[:, : task.context], dtype=np.float32)[..., None]
+    y = np.asarray(ds["graph"].values).max(-1).astype(np.float32)
+    n = len(x)
+    return Windows(
+        ids=np.arange(n, dtype=np.int64),
+        x=np.ascontiguousarray(x),
+        y=y,
+        sample=np.arange(n),
+        start=np.zeros(n, dtype=np.int64),
+        features=["x"],
+        target_features=[],
+        dt=_frame_seconds(ds),
     )

@@ -6,6 +6,8 @@ Importing this package registers every built-in dataset, task and simulator benc
 """
 
 from . import (  # noqa: F401
+    causal,
+    causal_tasks,
     cmu_mocap,
     ctc,
     ctc_tasks,
