@@ -31,9 +31,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import xarray as xr
 
 from decathlon.benchmark.data import Chunk, DatasetSpec, register_dataset, stream_chunks
+from decathlon.benchmark.lazy import xr
 from decathlon.datasets.speed import SimBench, register_bench
 
 __all__ = [
