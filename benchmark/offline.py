@@ -28,7 +28,7 @@ from .evaluate import (
     score_predictions,
     trivial_prediction,
 )
-from .probes import probe_variants, transform
+from .probes import probe_seeds, probe_variants, transform
 from .safe_npz import Member, read_npz, write_npz
 from .tasks import TaskSpec
 
@@ -188,7 +188,7 @@ def score(
         },
         task=prepared.provenance(),
         scored=scored,
-        seeds={"bootstrap": cfg.seed, "shuffle": list(task.shuffle_seeds), "model": None},
+        seeds={"bootstrap": cfg.seed, **probe_seeds(task), "model": None},
         hardware=hardware(None),
         wall_clock_s=None,
         predictions_sha256=col.sha256,

@@ -41,14 +41,22 @@ def _fmt(x: Any, digits: int = 4) -> str:
 #: Relative gaps from this error ratio on are shown as the ratio (``x51``) instead of a percent.
 RATIO_FROM = 10.0
 #: The temporal probes as the table and the figure name them (what happened to the context).
-PROBE_LABELS = {"reversal": "reversed", "shuffle": "shuffled", "freeze": "frozen"}
+PROBE_LABELS = {
+    "reversal": "reversed",
+    "shuffle": "shuffled",
+    "half": "half-swap",
+    "local-2": "local-2",
+    "local-4": "local-4",
+    "freeze": "frozen",
+}
 #: One line per displayed quantity, printed under the table (``docs/probes.md`` §2 and §4).
 PROBE_LEGEND = (
     "points: 0 at the task's trivial baseline, 1000 at its target (docs/probes.md §4)",
-    "reversed/shuffled/frozen: change of the error when the context is played backwards, "
-    "shuffled or frozen to its last frame, (E_probe - E) / (E - E_perfect) (error = 1 - AUROC "
-    "for graphs); + = worse, x21 = 21 times the error",
-    "TS in the result files = reversed or shuffled / frozen; it explodes when freezing barely "
+    "reversed/shuffled/half-swap/local-b/frozen: change of the error when the context is played "
+    "backwards, shuffled, its two halves exchanged, its frames permuted within blocks of b, or "
+    "frozen to its last frame, (E_probe - E) / (E - E_perfect) (error = 1 - AUROC for graphs); "
+    "+ = worse, x21 = 21 times the error",
+    "TS in the result files = a probe's change / frozen's; it explodes when freezing barely "
     "moves the error, as with position+velocity inputs (docs/probes.md §2)",
 )
 
@@ -101,7 +109,8 @@ def _not_applied(task_name: str, probe: str) -> str | None:
 
 
 def probe_cells(r: dict[str, Any]) -> dict[str, ProbeCell]:
-    """The displayed reversal, shuffle and freeze cells of result ``r`` (the one helper behind
+    """The displayed temporal probe cells of result ``r``, one per probe of
+    :data:`~decathlon.benchmark.probes.PROBES` (the one helper behind
     :func:`format_table` and :func:`plot_results`, so both show the same numbers)."""
     prim = r["task"]["primary"]
     plain = r["metrics"][prim]["value"]
