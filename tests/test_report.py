@@ -84,7 +84,12 @@ def _records() -> list[dict]:
             GRAPH,
             "proximity",
             0.75,
-            {"reversal": _probe(-0.25), "shuffle": _probe(0.0), "freeze": _probe(0.05)},
+            {
+                "reversal": _probe(-0.25),
+                "shuffle": _probe(0.0),
+                **{p: _probe(0.0) for p in ("half", "local-2", "local-4")},
+                "freeze": _probe(0.05),
+            },
         ),
     ]
 
