@@ -14,6 +14,7 @@ from .data import (
     store_dir,
     store_meta,
 )
+from .necessity import read_necessity
 from .probes import PROBES, not_applicable
 from .symmetries import SYMMETRIES
 from .tasks import ONE_FRAME, TaskSpec, get_task
@@ -206,6 +207,7 @@ def describe(task: TaskSpec | str, tier: Tier = "mini") -> dict[str, Any]:
         },
         "time_reversible_physics": task.reversible,
         "trivial_baseline": task.trivial,
+        "temporal_necessity": read_necessity(task),
         "description": task.description,
     }
     if spec.files:

@@ -25,6 +25,8 @@ __all__ = [
     "format_run",
     "format_score",
     "format_describe",
+    "necessity_text",
+    "format_necessity",
     "format_registries",
     "plot_results",
 ]
@@ -331,6 +333,8 @@ def format_describe(d: dict[str, Any], as_json: bool = False) -> str:
     for probe, why in d.get("probes_not_applied", {}).items():
         why_not.setdefault(why, []).append(probe)
     lines += [f"  n/a: {', '.join(ps)} ({why})" for why, ps in why_not.items()]
+    if "temporal_necessity" in d:
+        lines.append(f"  {necessity_text(d['temporal_necessity'])}")
     lines.append("  model receives:")
     for k, v in d["inputs"].items():
         shape = v.get("shape", "")
@@ -359,6 +363,40 @@ def format_describe(d: dict[str, Any], as_json: bool = False) -> str:
                 else ""
             )
         )
+    return "\n".join(lines)
+
+
+def necessity_text(n: dict[str, Any]) -> str:
+    """The temporal necessity line of ``describe`` (``docs/probes.md`` §2, definition 3).
+
+    Examples
+    --------
+    >>> n = {"status": "computed", "N": 0.0123, "ci95": [0.011, 0.0135], "metric": "mse",
+    ...      "aware": "gru", "agnostic": "gru-shuffled", "tier": "mini", "budget": "cpu"}
+    >>> print(necessity_text(n))  # doctest: +NORMALIZE_WHITESPACE
+    temporal necessity N = 0.0123 [0.011, 0.0135] mse (gru vs gru-shuffled: the GRU on
+    shuffled inputs, mini, cpu budget)
+    >>> necessity_text({"status": "not computed", "reason": "needs the eth-ucy download"})
+    'temporal necessity N: not computed (needs the eth-ucy download)'
+    """
+    if n.get("status") != "computed":
+        return f"temporal necessity N: not computed ({n.get('reason', 'no value')})"
+    lo, hi = n.get("ci95") or [None, None]
+    interval = f" [{_fmt(lo, 3)}, {_fmt(hi, 3)}]" if lo is not None else ""
+    text = (
+        f"temporal necessity N = {_fmt(n['N'], 3)}{interval} {n['metric']} ({n['aware']} vs "
+        f"{n['agnostic']}: the GRU on shuffled inputs, {n['tier']}, {n['budget']} budget)"
+    )
+    return text + (f"; {n['note']}" if n.get("note") else "")
+
+
+def format_necessity(data: dict[str, Any]) -> str:
+    """``decathlon necessity``: one line per task, computed or not (and why)."""
+    lines = []
+    for name, n in data["tasks"].items():
+        lines.append(f"{name:30s} {necessity_text({'status': 'computed', **n})}")
+    for name, why in data["not_computed"].items():
+        lines.append(f"{name:30s} {necessity_text({'status': 'not computed', 'reason': why})}")
     return "\n".join(lines)
 
 
