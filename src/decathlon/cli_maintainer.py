@@ -145,7 +145,11 @@ def add_maintainer_commands(sub: Any) -> None:
         "--build-chunks", type=_at_least(1), default=8, help="training chunks (5000 sims each)"
     )
     s.set_defaults(func=cmd_bench)
+    _add_necessity(sub)
 
+
+def _add_necessity(sub: Any) -> None:
+    """``necessity``."""
     s = sub.add_parser(
         "necessity",
         help="maintainers: the temporal necessity N of each forecast task (the GRU against the "
