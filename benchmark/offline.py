@@ -6,8 +6,8 @@ exactly as :func:`~decathlon.benchmark.evaluate.evaluate` would. Nothing is ever
 ``.npz`` files are read with ``allow_pickle=False``.
 
 Prediction file format (``.npz``): ``ids`` int64 (W,) and ``pred`` (W, ...) for the plain input,
-plus ``pred__<variant>`` for each probe variant (``reversal``, ``shuffle0`` ..., ``freeze``,
-``equiv_<g>``) in the same id order; probe predictions may be left out (the probes are then
+plus ``pred__<variant>`` for each probe variant (``reversal``, ``shuffle0`` ..., ``half``,
+``local2_0`` ..., ``local4_0`` ..., ``freeze``, ``equiv_<g>``) in the same id order; probe predictions may be left out (the probes are then
 reported missing).
 """
 
