@@ -7,8 +7,8 @@ exactly as :func:`~decathlon.benchmark.evaluate.evaluate` would. Nothing is ever
 
 Prediction file format (``.npz``): ``ids`` int64 (W,) and ``pred`` (W, ...) for the plain input,
 plus ``pred__<variant>`` for each probe variant (``reversal``, ``shuffle0`` ..., ``half``,
-``local2_0`` ..., ``local4_0`` ..., ``freeze``, ``equiv_<g>``) in the same id order; probe predictions may be left out (the probes are then
-reported missing).
+``local2_0`` ..., ``local4_0`` ..., ``freeze``, ``equiv_<g>``) in the same id order; probe
+predictions may be left out (the probes are then reported missing).
 """
 
 from __future__ import annotations
