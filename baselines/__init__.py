@@ -47,6 +47,17 @@ register_baseline(
 )
 register_baseline(
     BaselineSpec(
+        "gru-shuffled",
+        _lazy("gru", "_make_shuffled"),
+        kinds=("forecast",),
+        families=("trajectories",),
+        learned=True,
+        description="the GRU trained and tested on shuffled context frames: order-agnostic",
+        budgets=BUDGETS,
+    )
+)
+register_baseline(
+    BaselineSpec(
         "attention",
         _lazy("attention", "_make"),
         kinds=("forecast",),

@@ -11,9 +11,10 @@ must equal the evaluator's (they are recorded next to them), so both sides do th
 ``particles/springs-graph`` (pooled AUROC). Two pairs are timed: ``plain`` (the primary metric)
 against ``evaluate_no_probes`` (the same score with its 1000-resample bootstrap interval), and
 ``plain_probes`` (the primary metric on every probe input as well: reversal, ten shuffles,
-freeze, and the equivariance error of rot90, reflect and permute) against ``evaluate`` (a full
-evaluation: probes, intervals, points). At the full tier the figures measured before the
-evaluator was rewritten (issue 9, commit 1095a22) are printed beside them.
+half, three draws each of local-2 and local-4, freeze, and the equivariance error of rot90,
+reflect and permute) against ``evaluate`` (a full evaluation: probes, intervals, points). At
+the full tier the figures measured before the evaluator was rewritten (issue 9, commit
+1095a22) are printed beside them.
 """
 
 from __future__ import annotations
@@ -87,8 +88,9 @@ def main():
 }
 
 #: The same scripts, also scoring every probe variant the evaluator scores on these tasks
-#: (reversal, 10 shuffles, freeze; the equivariance error of rot90, reflect and permute): the
-#: hand-written job of a full evaluation, without bootstrap intervals.
+#: (reversal, 10 shuffles, half, 3 draws each of local-2 and local-4, freeze; the equivariance
+#: error of rot90, reflect and permute): the hand-written job of a full evaluation, without
+#: bootstrap intervals.
 _PROBE_INPUTS = """
 PERM = np.array(PERMUTATION)
 ROTS = {"rot90": np.array([[0.0, -1.0], [1.0, 0.0]]), "reflect": np.diag([-1.0, 1.0])}
@@ -103,6 +105,16 @@ def probe_inputs(ctx, lo, hi, vel):
     yield "reversal", rev, None
     for s in range(10):
         yield "shuffle", ctx[:, np.random.default_rng(s).permutation(c)], None
+    yield "half", np.roll(ctx, -(c // 2), axis=1), None
+    for b in (2, 4):                                # blocks counted back from the last frame
+        edges = sorted({0, *range(c % b, c, b)}) + [c]
+        for s in range(3):
+            rng = np.random.default_rng(s)
+            idx = np.arange(c)
+            while (idx == np.arange(c)).all():
+                parts = zip(edges, edges[1:])
+                idx = np.concatenate([lo + rng.permutation(hi - lo) for lo, hi in parts])
+            yield f"local-{b}", ctx[:, idx], None
     yield "freeze", np.repeat(ctx[:, -1:], c, axis=1), None
     for g, rot in ROTS.items():
         def sym(u, rot=rot):                        # rotate every (x, y) pair in physical units
@@ -130,16 +142,15 @@ def main():
     def mse(p):
         return float(((p - y).astype(np.float64) ** 2).mean())
     plain = static(ctx)
-    out = {"plain": mse(plain), "shuffle": []}
+    out = {"plain": mse(plain)}
     for name, xv, g in probe_inputs(ctx, lo, hi, [2, 3]):
         pred = static(xv)
         if g is None:
             v = mse(pred)
-            out["shuffle"].append(v) if name == "shuffle" else out.__setitem__(name, v)
+            out.setdefault(name, []).append(v)     # drawn probes: the mean of their draws
         else:                                       # equivariance: f(g x) against g f(x)
             out[name] = float(((pred - g(plain)).astype(np.float64) ** 2).mean())
-    out["shuffle"] = float(np.mean(out["shuffle"]))
-    return out
+    return {k: float(np.mean(v)) for k, v in out.items()}
 """,
     "graph": """
 def proximity(pos):
@@ -163,21 +174,20 @@ def main():
     OFF = ~np.eye(edges.shape[-1], dtype=bool)
     y = edges[:, OFF].ravel() > 0.5
     plain = proximity(ctx[..., :2].astype(np.float64))
-    out = {"plain": auroc(plain, y), "shuffle": []}
+    out = {"plain": auroc(plain, y)}
     full = np.zeros(edges.shape)
     full[:, OFF] = plain
     for name, xv, g in probe_inputs(ctx, lo, hi, [2, 3]):
         s = proximity(xv[..., :2].astype(np.float64))
         if g is None:
             v = auroc(s, y)
-            out["shuffle"].append(v) if name == "shuffle" else out.__setitem__(name, v)
+            out.setdefault(name, []).append(v)     # drawn probes: the mean of their draws
         else:                                       # a graph output moves only with entities
             target = full[:, PERM][:, :, PERM] if name == "equiv_permute" else full
             sf = np.zeros(edges.shape)
             sf[:, OFF] = s
             out[name] = float(((sf - target) ** 2).mean())
-    out["shuffle"] = float(np.mean(out["shuffle"]))
-    return out
+    return {k: float(np.mean(v)) for k, v in out.items()}
 """,
 }
 

@@ -14,17 +14,13 @@ from .data import (
     store_dir,
     store_meta,
 )
+from .necessity import read_necessity
+from .probes import PROBES, not_applicable
 from .symmetries import SYMMETRIES
-from .tasks import TaskSpec, get_task
+from .tasks import ONE_FRAME, TaskSpec, get_task
 from .windows import constant_names, feature_names
 
 __all__ = ["describe", "probe_applicability", "ONE_FRAME"]
-
-#: Why a one-frame context has no temporal probe (the table's and the figure's ``n/a`` marker).
-ONE_FRAME = "one-frame context"
-
-#: The temporal probes in display order (:data:`decathlon.benchmark.probes.PROBES`).
-_TEMPORAL = ("reversal", "shuffle", "freeze")
 
 
 def probe_applicability(task: TaskSpec | str) -> dict[str, str | None]:
@@ -32,7 +28,8 @@ def probe_applicability(task: TaskSpec | str) -> dict[str, str | None]:
     else the reason it does not (``docs/probes.md`` §1 and §3).
 
     A one-frame context has nothing to reverse, shuffle or freeze, so no temporal probe applies
-    (the N-body forecast); its symmetry probes still do.
+    (the N-body forecast); its symmetry probes still do. A ``local-b`` probe needs a context of
+    at least two blocks (``2 b`` frames).
 
     Examples
     --------
@@ -44,13 +41,11 @@ def probe_applicability(task: TaskSpec | str) -> dict[str, str | None]:
     """
     task = get_task(task)
     out: dict[str, str | None] = {}
-    for p in _TEMPORAL:
-        if p in task.probes:
-            out[p] = None
-        elif task.context <= 1:
-            out[p] = f"{ONE_FRAME}: nothing to reverse, shuffle or freeze"
-        else:
-            out[p] = "not declared in the task record"
+    for p in PROBES:
+        why = not_applicable(p, task.context)
+        if why is None and p not in task.probes:
+            why = "not declared in the task record"
+        out[p] = why
     for g in SYMMETRIES:
         out[g] = (
             None
@@ -212,6 +207,7 @@ def describe(task: TaskSpec | str, tier: Tier = "mini") -> dict[str, Any]:
         },
         "time_reversible_physics": task.reversible,
         "trivial_baseline": task.trivial,
+        "temporal_necessity": read_necessity(task),
         "description": task.description,
     }
     if spec.files:

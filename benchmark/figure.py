@@ -257,7 +257,9 @@ def _heat_rows(results: list[dict[str, Any]]) -> tuple[list[str], np.ndarray, li
     rs = sorted(results, key=lambda r: (r["task"]["name"], r["model"]["name"]))
     labels = [f"{_short(r['task']['name'])} · {r['model']['name']}" for r in rs]
     cells = [[probe_cells(r)[p] for p in PROBES] for r in rs]
-    vals = np.array([[heat_value(c.rel_gap) for c in row] for row in cells]).reshape(-1, 3)
+    vals = np.array([[heat_value(c.rel_gap) for c in row] for row in cells]).reshape(
+        -1, len(PROBES)
+    )
     return labels, vals, cells
 
 
@@ -275,7 +277,10 @@ def _probe_panel(fig: Figure, ax: Axes, results: list[dict[str, Any]]) -> None:
     im = ax.imshow(np.ma.masked_invalid(vals), cmap=cmap, norm=norm, aspect="auto")
     for i, row in enumerate(cells):
         if all(c.status == "n/a" for c in row):
-            ax.text(1, i, f"n/a: {row[0].note.split(':')[0]}", ha="center", va="center", fontsize=7)
+            mid = (len(PROBES) - 1) / 2
+            ax.text(
+                mid, i, f"n/a: {row[0].note.split(':')[0]}", ha="center", va="center", fontsize=7
+            )
             continue
         for j, c in enumerate(row):
             strong = abs(vals[i, j]) > 0.9 if np.isfinite(vals[i, j]) else False
@@ -291,14 +296,15 @@ def _probe_panel(fig: Figure, ax: Axes, results: list[dict[str, Any]]) -> None:
                 fontsize=8,
                 color="white" if strong else "black",
             )
-    ax.set_xticks(range(3), [PROBE_LABELS[p] for p in PROBES], fontsize=8)
+    ax.set_xticks(range(len(PROBES)), [PROBE_LABELS[p] for p in PROBES], fontsize=7)
     ax.xaxis.tick_top()
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     for i in range(1, len(labels)):
         if labels[i].split(" · ")[0] != labels[i - 1].split(" · ")[0]:
             ax.axhline(i - 0.5, color="k", lw=0.8)
     ax.set_title(
-        "Temporal probes: change of the error when\nthe context is reversed, shuffled, frozen\n"
+        "Temporal probes: change of the error when the context is\nreversed, shuffled, "
+        "half-swapped, permuted in blocks of 2 or 4, frozen\n"
         "(+ = worse; same numbers as the table)",
         fontsize=9,
     )

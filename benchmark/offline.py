@@ -6,9 +6,9 @@ exactly as :func:`~decathlon.benchmark.evaluate.evaluate` would. Nothing is ever
 ``.npz`` files are read with ``allow_pickle=False``.
 
 Prediction file format (``.npz``): ``ids`` int64 (W,) and ``pred`` (W, ...) for the plain input,
-plus ``pred__<variant>`` for each probe variant (``reversal``, ``shuffle0`` ..., ``freeze``,
-``equiv_<g>``) in the same id order; probe predictions may be left out (the probes are then
-reported missing).
+plus ``pred__<variant>`` for each probe variant (``reversal``, ``shuffle0`` ..., ``half``,
+``local2_0`` ..., ``local4_0`` ..., ``freeze``, ``equiv_<g>``) in the same id order; probe
+predictions may be left out (the probes are then reported missing).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from .evaluate import (
     score_predictions,
     trivial_prediction,
 )
-from .probes import probe_variants, transform
+from .probes import probe_seeds, probe_variants, transform
 from .safe_npz import Member, read_npz, write_npz
 from .tasks import TaskSpec
 
@@ -188,7 +188,7 @@ def score(
         },
         task=prepared.provenance(),
         scored=scored,
-        seeds={"bootstrap": cfg.seed, "shuffle": list(task.shuffle_seeds), "model": None},
+        seeds={"bootstrap": cfg.seed, **probe_seeds(task), "model": None},
         hardware=hardware(None),
         wall_clock_s=None,
         predictions_sha256=col.sha256,

@@ -11,6 +11,17 @@ Only the model's *input* window is transformed; targets are never permuted
     The context frames permuted by K fixed permutations, one per seed in ``task.shuffle_seeds``
     (``numpy.random.default_rng(seed).permutation(context)``), the same for every window; the
     probe's score is the mean over the K draws.
+``half``
+    The two halves of the context exchanged, ``[x_h .. x_{T-1}, x_0 .. x_{h-1}]`` with
+    ``h = T // 2`` (Zeng et al., AAAI 2023): the order inside each half is kept, the coarse
+    order is broken.
+``local-2``, ``local-4``
+    Frames permuted only inside consecutive blocks of ``b`` frames, counted back from the last
+    frame (``[T-b, T)``, ``[T-2b, T-b)``, ..., the first block possibly shorter, so the most
+    recent frames always take part), one seeded permutation per seed in
+    ``task.local_seeds``, the same for every window; the probe's score is the mean over the
+    draws. Fine-grained order is broken, the coarse order kept. Not applicable when the context
+    is shorter than two blocks (``2 b`` frames).
 ``freeze``
     The last context frame repeated ``context`` times: no temporal information at all, the
     time-agnostic reference of the order-sensitivity ``TS``.
@@ -39,12 +50,17 @@ from .bootstrap import ci, finite
 from .collect import Collected, rms_distance
 from .normalization import from_unit, to_unit
 from .symmetries import SYMMETRIES, symmetric_inputs
-from .tasks import TaskSpec
+from .tasks import DEFAULT_PROBES, ONE_FRAME, TaskSpec
 from .windows import Windows
 
 __all__ = [
     "PROBES",
+    "not_applicable",
     "probe_variants",
+    "probe_seeds",
+    "probe_of",
+    "ADDED_IN_1_2",
+    "time_index",
     "transform",
     "velocity_columns",
     "score_probes",
@@ -64,7 +80,56 @@ class Scores(Protocol):
     def __contains__(self, variant: str) -> bool: ...
 
 
-PROBES = ("reversal", "shuffle", "freeze")
+PROBES = DEFAULT_PROBES
+#: The probes evaluator 1.2 added: their replicates are computed in a pass of their own, so the
+#: numbers of the earlier probes stay bit-identical (``evaluate.score_predictions``).
+ADDED_IN_1_2 = ("half", "local-2", "local-4")
+#: Probes drawn several times from seeds (their variants are ``<prefix><k>``) -> the prefix.
+_DRAWN = {"shuffle": "shuffle", "local-2": "local2_", "local-4": "local4_"}
+
+
+def _block(probe: str) -> int:
+    """The block length ``b`` of a ``local-b`` probe (0 for the other probes)."""
+    return int(probe[len("local-") :]) if probe.startswith("local-") else 0
+
+
+def not_applicable(probe: str, context: int) -> str | None:
+    """Why temporal probe ``probe`` cannot run on a context of ``context`` frames, or None.
+
+    Examples
+    --------
+    >>> not_applicable("local-4", 5)
+    'context of 5 frames is shorter than two blocks of 4: nothing to permute within blocks'
+    >>> not_applicable("half", 8) is None
+    True
+    """
+    if context <= 1:
+        return f"{ONE_FRAME}: nothing to reverse, shuffle or freeze"
+    b = _block(probe)
+    if b and context < 2 * b:
+        return (
+            f"context of {context} frames is shorter than two blocks of {b}: "
+            "nothing to permute within blocks"
+        )
+    return None
+
+
+def _seeds(task: TaskSpec, probe: str) -> tuple[int, ...]:
+    return task.shuffle_seeds if probe == "shuffle" else task.local_seeds
+
+
+def probe_seeds(task: TaskSpec) -> dict[str, list[int]]:
+    """The seeds of the drawn probes as a result records them (``seeds`` block)."""
+    return {"shuffle": list(task.shuffle_seeds), "local": list(task.local_seeds)}
+
+
+def probe_of(variant: str) -> tuple[str, int]:
+    """The probe of a variant name and its draw (``local4_2`` -> ``("local-4", 2)``)."""
+    for probe, prefix in _DRAWN.items():
+        rest = variant[len(prefix) :]
+        if variant.startswith(prefix) and rest.isdigit():
+            return probe, int(rest)
+    return variant, -1
 
 
 def velocity_columns(task: TaskSpec, features: list[str]) -> list[int]:
@@ -81,12 +146,14 @@ def probe_variants(task: TaskSpec) -> list[str]:
     """Names of the input variants a task's probes need, e.g. ``shuffle3`` for the 4th draw."""
     out = []
     for p in task.probes:
-        if p == "shuffle":
-            out += [f"shuffle{k}" for k in range(len(task.shuffle_seeds))]
-        elif p in PROBES:
-            out.append(p)
-        else:
+        if p not in PROBES:
             raise ValueError(f"task {task.name!r}: unknown probe {p!r}; valid: {PROBES}")
+        if not_applicable(p, task.context) is not None:
+            continue  # reported n/a with the reason (decathlon.benchmark.describe)
+        if p in _DRAWN:
+            out += [f"{_DRAWN[p]}{k}" for k in range(len(_seeds(task, p)))]
+        else:
+            out.append(p)
     for g in task.equivariance:
         if g not in SYMMETRIES:
             raise ValueError(f"task {task.name!r}: unknown symmetry {g!r}; valid: {SYMMETRIES}")
@@ -94,14 +161,43 @@ def probe_variants(task: TaskSpec) -> list[str]:
     return out
 
 
-def _time_index(task: TaskSpec, variant: str, context: int) -> np.ndarray:
+def _local_permutation(context: int, b: int, seed: int) -> np.ndarray:
+    """Frames permuted within consecutive blocks of ``b`` counted back from the last frame (the
+    first block possibly shorter): one ``default_rng(seed)`` permutation per block, in block
+    order; drawn again (same generator) in the rare case that every block came out unchanged."""
+    starts = sorted({0, *range(context % b, context, b)})
+    ends = [*starts[1:], context]
+    rng = np.random.default_rng(seed)
+    while True:
+        idx = np.concatenate(
+            [s + rng.permutation(e - s) for s, e in zip(starts, ends, strict=True)]
+        )
+        if context < 2 or not np.array_equal(idx, np.arange(context)):
+            return idx
+
+
+def time_index(task: TaskSpec, variant: str, context: int) -> np.ndarray:
+    """The frame order of a temporal probe variant: input frame ``t`` of the probed window is
+    frame ``time_index(...)[t]`` of the plain one (``docs/probes.md`` §1).
+
+    Examples
+    --------
+    >>> from decathlon.benchmark.tasks import get_task
+    >>> time_index(get_task("particles/springs-forecast"), "half", 6).tolist()
+    [3, 4, 5, 0, 1, 2]
+    """
     if variant == "reversal":
         return np.arange(context)[::-1].copy()
     if variant == "freeze":
         return np.full(context, context - 1)
-    if variant.startswith("shuffle"):
-        seed = task.shuffle_seeds[int(variant[len("shuffle") :])]
-        return np.random.default_rng(seed).permutation(context)
+    if variant == "half":
+        return np.roll(np.arange(context), -(context // 2))
+    probe, k = probe_of(variant)
+    if k >= 0:
+        seed = _seeds(task, probe)[k]
+        if probe == "shuffle":
+            return np.random.default_rng(seed).permutation(context)
+        return _local_permutation(context, _block(probe), seed)
     raise ValueError(f"unknown probe variant {variant!r}")
 
 
@@ -111,7 +207,7 @@ def transform(task: TaskSpec, w: Windows, variant: str) -> dict[str, Any]:
         return {"x": w.x, "mask": w.mask_x}
     if variant.startswith("equiv_"):
         return symmetric_inputs(task, w, variant)
-    t = _time_index(task, variant, w.x.shape[1])
+    t = time_index(task, variant, w.x.shape[1])
     x = w.x[:, t]
     if variant == "reversal":
         cols = velocity_columns(task, w.features)
@@ -157,9 +253,7 @@ def sensitivity_from_distances(
 
 
 def _variants_of(task: TaskSpec, probe: str, boot: Scores) -> list[str]:
-    if probe == "shuffle":
-        return [v for v in probe_variants(task) if v in boot and v.startswith("shuffle")]
-    return [v for v in probe_variants(task) if v in boot and v == probe]
+    return [v for v in probe_variants(task) if v in boot and probe_of(v)[0] == probe]
 
 
 def _ratio_entry(
@@ -207,7 +301,7 @@ def _probe_entry(
         "gap": finite(gap),
         "gap_ci95": ci(gap_reps),
     }
-    if probe == "shuffle":
+    if probe in _DRAWN:
         entry["per_draw"] = [finite(boot(prim, v)[0]) for v in vs]
     sens = sens_of(vs)
     if sens is not None:
@@ -230,12 +324,15 @@ def score_probes(task: TaskSpec, boot: Scores, sens_of: SensitivityFn) -> dict[s
     ``boot`` gives the value and paired replicates of a metric on every variant (``plain``, the
     probe variants that were predicted and, when available, ``trivial``); ``sens_of`` the
     label-free sensitivity to a list of variants. A probe without predictions is reported
-    ``missing``.
+    ``missing``; one that cannot run on the task's context (:func:`not_applicable`) has no
+    entry (the table and the figure show ``n/a`` with the reason).
     """
     out: dict[str, Any] = {}
     for p in task.probes:
+        if not_applicable(p, task.context) is not None:
+            continue
         vs = _variants_of(task, p, boot)
-        if not vs or (p == "shuffle" and len(vs) != len(task.shuffle_seeds)):
+        if not vs or (p in _DRAWN and len(vs) != len(_seeds(task, p))):
             out[p] = {"status": "missing", "note": "no predictions for this probe's inputs"}
             continue
         out[p] = _probe_entry(task, p, vs, boot, sens_of)

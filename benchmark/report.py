@@ -25,6 +25,8 @@ __all__ = [
     "format_run",
     "format_score",
     "format_describe",
+    "necessity_text",
+    "format_necessity",
     "format_registries",
     "plot_results",
 ]
@@ -41,14 +43,22 @@ def _fmt(x: Any, digits: int = 4) -> str:
 #: Relative gaps from this error ratio on are shown as the ratio (``x51``) instead of a percent.
 RATIO_FROM = 10.0
 #: The temporal probes as the table and the figure name them (what happened to the context).
-PROBE_LABELS = {"reversal": "reversed", "shuffle": "shuffled", "freeze": "frozen"}
+PROBE_LABELS = {
+    "reversal": "reversed",
+    "shuffle": "shuffled",
+    "half": "half-swap",
+    "local-2": "local-2",
+    "local-4": "local-4",
+    "freeze": "frozen",
+}
 #: One line per displayed quantity, printed under the table (``docs/probes.md`` §2 and §4).
 PROBE_LEGEND = (
     "points: 0 at the task's trivial baseline, 1000 at its target (docs/probes.md §4)",
-    "reversed/shuffled/frozen: change of the error when the context is played backwards, "
-    "shuffled or frozen to its last frame, (E_probe - E) / (E - E_perfect) (error = 1 - AUROC "
-    "for graphs); + = worse, x21 = 21 times the error",
-    "TS in the result files = reversed or shuffled / frozen; it explodes when freezing barely "
+    "reversed/shuffled/half-swap/local-b/frozen: change of the error when the context is played "
+    "backwards, shuffled, its two halves exchanged, its frames permuted within blocks of b, or "
+    "frozen to its last frame, (E_probe - E) / (E - E_perfect) (error = 1 - AUROC for graphs); "
+    "+ = worse, x21 = 21 times the error",
+    "TS in the result files = a probe's change / frozen's; it explodes when freezing barely "
     "moves the error, as with position+velocity inputs (docs/probes.md §2)",
 )
 
@@ -101,7 +111,8 @@ def _not_applied(task_name: str, probe: str) -> str | None:
 
 
 def probe_cells(r: dict[str, Any]) -> dict[str, ProbeCell]:
-    """The displayed reversal, shuffle and freeze cells of result ``r`` (the one helper behind
+    """The displayed temporal probe cells of result ``r``, one per probe of
+    :data:`~decathlon.benchmark.probes.PROBES` (the one helper behind
     :func:`format_table` and :func:`plot_results`, so both show the same numbers)."""
     prim = r["task"]["primary"]
     plain = r["metrics"][prim]["value"]
@@ -322,6 +333,8 @@ def format_describe(d: dict[str, Any], as_json: bool = False) -> str:
     for probe, why in d.get("probes_not_applied", {}).items():
         why_not.setdefault(why, []).append(probe)
     lines += [f"  n/a: {', '.join(ps)} ({why})" for why, ps in why_not.items()]
+    if "temporal_necessity" in d:
+        lines.append(f"  {necessity_text(d['temporal_necessity'])}")
     lines.append("  model receives:")
     for k, v in d["inputs"].items():
         shape = v.get("shape", "")
@@ -350,6 +363,40 @@ def format_describe(d: dict[str, Any], as_json: bool = False) -> str:
                 else ""
             )
         )
+    return "\n".join(lines)
+
+
+def necessity_text(n: dict[str, Any]) -> str:
+    """The temporal necessity line of ``describe`` (``docs/probes.md`` §2, definition 3).
+
+    Examples
+    --------
+    >>> n = {"status": "computed", "N": 0.0123, "ci95": [0.011, 0.0135], "metric": "mse",
+    ...      "aware": "gru", "agnostic": "gru-shuffled", "tier": "mini", "budget": "cpu"}
+    >>> print(necessity_text(n))  # doctest: +NORMALIZE_WHITESPACE
+    temporal necessity N = 0.0123 [0.011, 0.0135] mse (gru vs gru-shuffled: the GRU on
+    shuffled inputs, mini, cpu budget)
+    >>> necessity_text({"status": "not computed", "reason": "needs the eth-ucy download"})
+    'temporal necessity N: not computed (needs the eth-ucy download)'
+    """
+    if n.get("status") != "computed":
+        return f"temporal necessity N: not computed ({n.get('reason', 'no value')})"
+    lo, hi = n.get("ci95") or [None, None]
+    interval = f" [{_fmt(lo, 3)}, {_fmt(hi, 3)}]" if lo is not None else ""
+    text = (
+        f"temporal necessity N = {_fmt(n['N'], 3)}{interval} {n['metric']} ({n['aware']} vs "
+        f"{n['agnostic']}: the GRU on shuffled inputs, {n['tier']}, {n['budget']} budget)"
+    )
+    return text + (f"; {n['note']}" if n.get("note") else "")
+
+
+def format_necessity(data: dict[str, Any]) -> str:
+    """``decathlon necessity``: one line per task, computed or not (and why)."""
+    lines = []
+    for name, n in data["tasks"].items():
+        lines.append(f"{name:30s} {necessity_text({'status': 'computed', **n})}")
+    for name, why in data["not_computed"].items():
+        lines.append(f"{name:30s} {necessity_text({'status': 'not computed', 'reason': why})}")
     return "\n".join(lines)
 
 

@@ -42,7 +42,7 @@ from .evaluate import _model_info, batch_of, check_prediction, hardware, model_p
 from .metrics import get_metric, metric_curve
 from .normalization import task_stats
 from .points import points_block
-from .probes import probe_variants, score_probes, transform
+from .probes import probe_seeds, probe_variants, score_probes, transform
 from .ranking import _auroc_from_groups
 from .symmetries import score_equivariance
 from .tasks import TaskSpec, get_task
@@ -256,7 +256,7 @@ def evaluate_stream(
     if task.kind == "graph":
         evaluation |= {"auroc_bins": AUROC_BINS, "auroc_bin_error_bound": sc.auroc_bound()}
     model_seed = getattr(model, "seed", None)
-    seeds = {"bootstrap": cfg.seed, "shuffle": list(task.shuffle_seeds), "model": model_seed}
+    seeds = {"bootstrap": cfg.seed, **probe_seeds(task), "model": model_seed}
     rec = make_result(
         model=_model_info(model),
         task=provenance(task, split, tier, meta, stats),

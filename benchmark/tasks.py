@@ -52,9 +52,16 @@ __all__ = [
     "load_split",
     "load_split_view",
     "supports_challenge",
+    "DEFAULT_PROBES",
+    "ONE_FRAME",
 ]
 
 KINDS = ("forecast", "graph", "classify")
+#: Every temporal probe, in display order (``docs/probes.md`` §1); a task runs all of them
+#: unless its record says otherwise, and those its context is too short for are reported n/a.
+DEFAULT_PROBES = ("reversal", "shuffle", "half", "local-2", "local-4", "freeze")
+#: Why a one-frame context has no temporal probe (the table's and the figure's ``n/a`` marker).
+ONE_FRAME = "one-frame context"
 
 #: The hidden-target split of a simulated task: a test-sized part simulated from a maintainer's
 #: secret seed, outside the stored tiers (``decathlon.leaderboard.challenge``,
@@ -155,8 +162,9 @@ class TaskSpec:
     equivariance
         Symmetry transforms probed (``rot90``, ``reflect``, ``rotate``, ``translate``,
         ``permute``), applied in physical units with fixed seeds (see ``probes``).
-    probes, shuffle_seeds
-        Temporal probes run on every evaluation; the seeds of the K shuffle permutations.
+    probes, shuffle_seeds, local_seeds
+        Temporal probes run on every evaluation (default :data:`DEFAULT_PROBES`); the seeds of
+        the K shuffle permutations and of the draws of the block-local ``local-b`` probes.
     trivial
         Baseline name scoring 0 decathlon points.
     target, target_source
@@ -199,8 +207,9 @@ class TaskSpec:
     target_steps: tuple[int, ...] | None = None
     best_of: int = 1
     equivariance: tuple[str, ...] = ()
-    probes: tuple[str, ...] = ("reversal", "shuffle", "freeze")
+    probes: tuple[str, ...] = DEFAULT_PROBES
     shuffle_seeds: tuple[int, ...] = tuple(range(10))
+    local_seeds: tuple[int, ...] = tuple(range(3))
     mini_windows: int | None = None
     reversible: bool | None = None
     window_fn: Callable[[TaskSpec, xr.Dataset], Windows] | None = None

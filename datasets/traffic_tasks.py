@@ -133,7 +133,6 @@ def _traffic_task(dataset: str) -> TaskSpec:
         trivial="static",
         target=GWN_MAE_60[dataset],
         target_source="Graph WaveNet masked MAE at 60 min (Wu et al., IJCAI 2019, Table 2)",
-        probes=("reversal", "shuffle", "freeze"),
         mini_windows=2016,
         window_fn=sensor_windows,
         sequence_fn=sensor_sequence,

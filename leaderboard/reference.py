@@ -7,10 +7,10 @@ that baseline's previous entry. Run it whenever the points formula, a task or th
 changes; the test suite re-scores the committed entries and fails when they are stale.
 
 The default baselines are the ones whose predictions compress well enough to keep the committed
-entries small (about 1 MB together): ``static`` (persistence: 0 points by definition),
-``chance`` and ``proximity``. ``constant-velocity`` predictions do not compress (about 11 MB per
-forecast task with every probe), so it is left out of the committed entries; pass it explicitly
-to build a larger local set.
+entries small (about 2.8 MB together, predictions of every probe variant included): ``static``
+(persistence: 0 points by definition), ``chance`` and ``proximity``. ``constant-velocity``
+predictions do not compress (about 11 MB per forecast task with every probe), so it is left out
+of the committed entries; pass it explicitly to build a larger local set.
 """
 
 from __future__ import annotations

@@ -180,8 +180,9 @@ def render_page(data: dict[str, Any], plots: dict[str, str]) -> str:
         "<p>Points: 0 at each task's trivial baseline, 1000 at its declared target, equal "
         "ratios of error gaining equal points; an event's points are the mean over its tasks, "
         "the total the sum over every registered event (a task without a result counts 0). "
-        "Probe columns: the change of the error when the context is reversed, shuffled or "
-        "frozen, (E_probe - E) / (E - E_perfect); + is worse, x21 is 21 times the error. "
+        "Probe columns: the change of the error when the context is reversed, shuffled, "
+        "half-swapped, permuted within blocks of 2 or 4 frames (local-2, local-4) or frozen, "
+        "(E_probe - E) / (E - E_perfect); + is worse, x21 is 21 times the error. "
         "Click a column header to sort.</p>"
     )
     points_img = ""

@@ -119,7 +119,7 @@ def test_bench_writes_side_by_side_results(capsys, springs_mini, tmp_path):
         assert full == pytest.approx(plain, rel=1e-9), row["kind"]
         assert row["evaluate"]["peak_mib"] > 0 and row["plain"]["wall_s"] > 0
         by_hand, ours = row["plain_probes"]["probe_values"], row["evaluate"]["probe_values"]
-        assert set(by_hand) == set(ours) and len(ours) == 7, row["kind"]  # plain, 3 probes, 3 g
+        assert set(by_hand) == set(ours) and len(ours) == 10, row["kind"]  # plain, 6 probes, 3 g
         for k, v in by_hand.items():
             assert ours[k] == pytest.approx(v, rel=1e-9, abs=1e-12), (row["kind"], k)
         assert row["evaluate"]["reference"] == "plain_probes"

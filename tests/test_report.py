@@ -11,6 +11,7 @@ from decathlon.benchmark.describe import describe, probe_applicability
 from decathlon.benchmark.figure import build_figure, event_totals, heat_value
 from decathlon.benchmark.probes import PROBES, relative_gap
 from decathlon.benchmark.report import (
+    PROBE_LABELS,
     format_describe,
     format_table,
     gap_text,
@@ -66,7 +67,14 @@ def _record(task: str, model: str, value: float, probes: dict, **extra) -> dict:
 def _records() -> list[dict]:
     """A multi-step forecast (full-state TS blow-up), a one-step forecast without probes, a
     graph task, and a result whose reversal predictions were not supplied."""
-    temporal = {"reversal": _probe(0.2, ts=2920.0), "shuffle": _probe(0.0), "freeze": _probe(0.001)}
+    temporal = {
+        "reversal": _probe(0.2, ts=2920.0),
+        "shuffle": _probe(0.0),
+        "half": _probe(0.05),
+        "local-2": _probe(0.0),
+        "local-4": _probe(0.02),
+        "freeze": _probe(0.001),
+    }
     missing = {"status": "missing", "note": "no predictions for this probe's inputs"}
     return [
         _record(SPRINGS, "gru", 0.01, temporal),
@@ -76,7 +84,12 @@ def _records() -> list[dict]:
             GRAPH,
             "proximity",
             0.75,
-            {"reversal": _probe(-0.25), "shuffle": _probe(0.0), "freeze": _probe(0.05)},
+            {
+                "reversal": _probe(-0.25),
+                "shuffle": _probe(0.0),
+                **{p: _probe(0.0) for p in ("half", "local-2", "local-4")},
+                "freeze": _probe(0.05),
+            },
         ),
     ]
 
@@ -107,7 +120,8 @@ def test_relative_gap_is_worse_positive_for_both_metric_directions():
 def test_table_shows_bounded_relative_gaps_not_exploding_ts():
     table = format_table(_records())
     gru = next(line for line in table.splitlines() if " gru " in line and SPRINGS in line)
-    assert gru.split()[-3:] == ["x21", "0%", "+10%"]  # 0.2 / 0.01 + 1 = 21 times the error
+    # 0.2 / 0.01 + 1 = 21 times the error; columns reversed .. local-4, frozen
+    assert gru.split()[-6:] == ["x21", "0%", "+500%", "0%", "+200%", "+10%"]
     assert "2.92e" not in table and "2920" not in table
     assert "(E_probe - E) / (E - E_perfect)" in table  # the quantity is explained under it
 
@@ -116,9 +130,10 @@ def test_table_marks_one_frame_context_and_missing_probes():
     lines = format_table(_records()).splitlines()
     nbody = next(line for line in lines if line.startswith(NBODY))
     assert nbody.endswith("n/a: one-frame context")
-    assert any(line.startswith(f"n/a on {NBODY}: reversal, shuffle, freeze") for line in lines)
+    every = "reversal, shuffle, half, local-2, local-4, freeze"
+    assert any(line.startswith(f"n/a on {NBODY}: {every}") for line in lines)
     offline = next(line for line in lines if " offline " in line)
-    assert offline.split()[-3] == "missing"
+    assert offline.split()[-6] == "missing"
     assert any(line.startswith(f"missing on {SPRINGS}: reversal") for line in lines)
 
 
@@ -144,12 +159,13 @@ def test_figure_shows_the_table_numbers():
     fig = build_figure(recs)
     shown = _heatmap_cells(fig)
     table = format_table(recs)
-    labels = {"reversal": "reversed", "shuffle": "shuffled", "freeze": "frozen"}
+    labels = PROBE_LABELS
     for r in recs:
         row = f"{r['task']['name'].split('/')[1]} · {r['model']['name']}"
         cells = probe_cells(r)
         if r["task"]["name"] == NBODY:
-            assert shown[(row, labels["shuffle"])] == "n/a: one-frame context"
+            marks = [text for (at, _), text in shown.items() if at == row]
+            assert marks == ["n/a: one-frame context"]  # one marker for the whole row
             continue
         for p in PROBES:
             assert shown[(row, labels[p])] == cells[p].text
@@ -158,7 +174,7 @@ def test_figure_shows_the_table_numbers():
             for x in table.splitlines()
             if f" {r['model']['name']} " in x and x.startswith(r["task"]["name"])
         )
-        assert line.split()[-3:] == [cells[p].text for p in PROBES]
+        assert line.split()[-len(PROBES) :] == [cells[p].text for p in PROBES]
     matplotlib.pyplot.close(fig)
 
 
@@ -218,4 +234,4 @@ def test_describe_says_which_probes_apply_and_why_not():
     assert nbody["rotate"] is None and nbody["rot90"] is not None
     assert all(probe_applicability(SPRINGS)[p] is None for p in PROBES)
     text = format_describe(describe(NBODY))
-    assert "n/a: reversal, shuffle, freeze (one-frame context" in text
+    assert "n/a: reversal, shuffle, half, local-2, local-4, freeze (one-frame context" in text

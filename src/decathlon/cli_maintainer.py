@@ -1,4 +1,4 @@
-"""The maintainers' subcommands of ``decathlon``: ``pin-hashes`` and ``bench``.
+"""The maintainers' subcommands of ``decathlon``: ``pin-hashes``, ``bench`` and ``necessity``.
 
 Kept apart from :mod:`decathlon.cli` (which stays under the house's 500-line limit); the same
 rules hold: each command parses nothing itself, calls the library and prints what
@@ -79,8 +79,25 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_necessity(args: argparse.Namespace) -> int:
+    import shlex
+    import sys
+
+    from decathlon.benchmark.necessity import NECESSITY_FILE, compute_necessity
+    from decathlon.benchmark.report import format_necessity
+
+    out = Path(args.out) if args.out else NECESSITY_FILE
+    command = "decathlon " + shlex.join(sys.argv[1:])
+    data = compute_necessity(
+        args.tasks or None, args.tier, args.budget, args.epochs, args.n_boot, command, out
+    )
+    print(format_necessity(data))
+    print(f"written: {out}")
+    return 0
+
+
 def add_maintainer_commands(sub: Any) -> None:
-    """``pin-hashes``, ``bench``."""
+    """``pin-hashes``, ``bench``, ``necessity``."""
     s = sub.add_parser(
         "pin-hashes", help="maintainers: print (or --write) the sha256 recorded for unpinned files"
     )
@@ -128,3 +145,21 @@ def add_maintainer_commands(sub: Any) -> None:
         "--build-chunks", type=_at_least(1), default=8, help="training chunks (5000 sims each)"
     )
     s.set_defaults(func=cmd_bench)
+    _add_necessity(sub)
+
+
+def _add_necessity(sub: Any) -> None:
+    """``necessity``."""
+    s = sub.add_parser(
+        "necessity",
+        help="maintainers: the temporal necessity N of each forecast task (the GRU against the "
+        "same GRU trained and tested on shuffled context frames), written to the package's "
+        "necessity.json that `decathlon describe` shows",
+    )
+    s.add_argument("--tasks", nargs="*", help="subset of tasks (default: every forecast task)")
+    s.add_argument("--tier", default="mini", choices=TIER_CHOICES, help="data tier")
+    s.add_argument("--budget", default="cpu", choices=["cpu", "paper"], help="training budget")
+    s.add_argument("--epochs", type=_at_least(1), help="training epochs (default: the budget's)")
+    s.add_argument("--n-boot", type=_at_least(0), default=1000, help="bootstrap resamples")
+    s.add_argument("--out", help="file to write (default: the package's necessity.json)")
+    s.set_defaults(func=cmd_necessity)
