@@ -49,6 +49,8 @@ def probe_applicability(task: TaskSpec | str) -> dict[str, str | None]:
             out[p] = None
         elif task.context <= 1:
             out[p] = f"{ONE_FRAME}: nothing to reverse, shuffle or freeze"
+        elif p in task.extra.get("probe_notes", {}):  # the task says why it does not apply
+            out[p] = str(task.extra["probe_notes"][p])
         else:
             out[p] = "not declared in the task record"
     for g in SYMMETRIES:
@@ -66,10 +68,10 @@ def _count(feats: list[str] | str) -> Any:
 
 
 def _output(task: TaskSpec, n_ent: Any, tfeats: list[str] | str) -> dict[str, Any]:
-    if task.kind == "classify":
+    if task.kind == "classify":  # ``extra["per_window"]``: one label per window (a clip)
         return {
             "dims": ["window", "entity"],
-            "shape": ["W", n_ent],
+            "shape": ["W", 1 if task.extra.get("per_window") else n_ent],
             "meaning": str(task.extra.get("output", "probability of the event for each entity")),
         }
     if task.kind != "forecast":

@@ -37,6 +37,8 @@ __all__ = [
     "METRICS",
     "Metric",
     "get_metric",
+    "grouped",
+    "metric_family",
     "TieCounts",
     "finalize_stats",
     "concat_stats",
@@ -319,6 +321,10 @@ def _average_precision(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray
     return _ties(st).average_precision(w)
 
 
+def _auroc_bias(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
+    return np.abs(_ties(st).auroc(w) - 0.5)
+
+
 @dataclass(frozen=True)
 class Metric:
     """One row of :data:`METRICS`.
@@ -377,6 +383,16 @@ METRICS: dict[str, Metric] = {
         description="pooled average precision",
         also=("classify",),
     ),
+    # |AUROC - 1/2|: a score's distance from chance where the truth is that there is nothing to
+    # find (the arrow of time of reversible physics, docs/protocols.md §9)
+    "auroc_bias": Metric(
+        False,
+        0.0,
+        "graph",
+        direct=_auroc_bias,
+        description="|AUROC - 1/2|, distance from chance",
+        also=("classify",),
+    ),
 }
 # DCRNN's masked traffic metrics (zeros in the target excluded; ``error="masked"``): at step k,
 # and averaged over the horizon steps; MAPE in percent.
@@ -393,6 +409,10 @@ for _k, _root, _scale, _what in (
 def get_metric(name: str) -> tuple[Metric, int | None]:
     """The table row of metric ``name`` and its 0-based step (``mse@10`` -> step 9).
 
+    ``name@g1+g2`` (a suffix that is not a number) is metric ``name`` on the windows of group
+    ``g1`` (:attr:`~decathlon.benchmark.windows.Windows.group`), averaged over the listed groups
+    with equal weight (:func:`grouped`).
+
     Examples
     --------
     >>> m, step = get_metric("mse@10")
@@ -400,17 +420,79 @@ def get_metric(name: str) -> tuple[Metric, int | None]:
     (False, 0.0, 9)
     >>> get_metric("auroc")[0].higher_is_better
     True
+    >>> get_metric("auroc_bias@springs+nbody")[0].description
+    '|AUROC - 1/2|, distance from chance; mean over the groups springs, nbody'
     """
     family, at, k = name.partition("@") if isinstance(name, str) else ("", "", "")
+    if at and k and not k.isdigit():
+        base = METRICS.get(family)
+        groups = tuple(k.split("+"))
+        if base is not None and not base.per_step and all(groups):
+            return grouped(base, groups), None
     key = f"{family}@k" if at else family
     row = METRICS.get(key) if (not at or k.isdigit()) else None
     if row is None or (at and int(k) < 1):
         raise KeyError(
             f"unknown metric {name!r}; valid: mse, mse@k, ade, fde, l2@k, edge_accuracy, shd, "
-            "precision, recall, f1, auroc, average_precision, mae, mae@k, rmse, rmse@k, mape, "
-            "mape@k"
+            "precision, recall, f1, auroc, average_precision, auroc_bias, mae, mae@k, rmse, "
+            "rmse@k, mape, mape@k, and any of the plain ones as name@group or "
+            "name@group1+group2 (mean over window groups)"
         )
     return row, (int(k) - 1 if at else None)
+
+
+def metric_family(name: str) -> str:
+    """The metric table row a name reads: ``auroc@damped-springs`` -> ``auroc``.
+
+    Examples
+    --------
+    >>> metric_family("auroc@springs+charged"), metric_family("mse@10"), metric_family("ade")
+    ('auroc', 'mse@k', 'ade')
+    """
+    family, at, k = name.partition("@")
+    return f"{family}@k" if at and k.isdigit() else family
+
+
+def grouped(row: Metric, groups: tuple[str, ...]) -> Metric:
+    """Metric ``row`` on the windows of each of ``groups``, averaged with equal weight.
+
+    Per-window statistics carry ``group`` (window,), the group label of every window
+    (:func:`decathlon.benchmark.collect.window_stats`). The windows of group ``g`` are selected
+    by zeroing the weights of the others, so the point value and the bootstrap replicates come
+    from the same resamples as every other metric. A group without windows gives NaN.
+
+    Examples
+    --------
+    >>> st = entity_stats(np.array([[0.9], [0.2], [0.4], [0.6]]), np.array([[1], [0], [1], [0]]))
+    >>> st["group"] = np.array(["a", "a", "b", "b"])
+    >>> metric_value("auroc@a", st).tolist(), metric_value("auroc@a+b", st).tolist()
+    ([1.0], [0.5])
+    """
+
+    def direct(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
+        if "group" not in st:
+            raise ValueError(
+                f"metric on window groups {list(groups)} needs windows with groups "
+                "(Windows.group); this task's windows have none: use the plain metric name"
+            )
+        vals = []
+        for g in groups:
+            wg = w * (np.asarray(st["group"]) == g)[None, :]
+            if row.columns is None:
+                vals.append(row.direct(st, wg, step))  # type: ignore[misc]
+            else:
+                vals.append(row.combine([wg @ c for c in row.columns(st, step)]))
+        return np.mean(vals, axis=0)
+
+    return Metric(
+        row.higher_is_better,
+        row.perfect,
+        row.kind,
+        direct=direct,
+        description=f"{row.description}; "
+        + (f"mean over the groups {', '.join(groups)}" if len(groups) > 1 else f"on {groups[0]}"),
+        also=row.also,
+    )
 
 
 def metric_value(name: str, stats: Stats, weights: np.ndarray | None = None) -> np.ndarray:

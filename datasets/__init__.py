@@ -17,3 +17,4 @@ from . import (  # noqa: F401
     traffic,
     traffic_tasks,
 )
+from . import arrow  # noqa: F401, E402  (the arrow-of-time event; its sources register first)
