@@ -10,6 +10,7 @@ import importlib
 from decathlon.benchmark.baselines import BaselineSpec, register_baseline
 
 from . import (  # noqa: F401
+    arrow_features,
     cell_age,
     chance,
     constant_velocity,
