@@ -98,3 +98,14 @@ register_baseline(
         budgets=BUDGETS,
     )
 )
+register_baseline(
+    BaselineSpec(
+        "arrow-cnn",
+        _lazy("arrow_cnn", "_make"),
+        kinds=("classify",),
+        learned=True,
+        description="1-D CNN over time per entity, pooled over entities: forward or backward",
+        tasks=("arrow/forward-backward",),
+        budgets=BUDGETS,
+    )
+)

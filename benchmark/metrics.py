@@ -12,6 +12,7 @@ absent entities are excluded through masks, never through NaN arithmetic.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -406,6 +407,10 @@ for _k, _root, _scale, _what in (
     METRICS[_name + "@k"] = _masked_row(_k, _root, _scale, True, _what + " at step k")
 
 
+#: A window group's name in ``metric@group`` (the result schema's metric-name characters).
+_GROUP = re.compile(r"[A-Za-z0-9_.-]+")
+
+
 def get_metric(name: str) -> tuple[Metric, int | None]:
     """The table row of metric ``name`` and its 0-based step (``mse@10`` -> step 9).
 
@@ -427,7 +432,7 @@ def get_metric(name: str) -> tuple[Metric, int | None]:
     if at and k and not k.isdigit():
         base = METRICS.get(family)
         groups = tuple(k.split("+"))
-        if base is not None and not base.per_step and all(groups):
+        if base is not None and not base.per_step and all(map(_GROUP.fullmatch, groups)):
             return grouped(base, groups), None
     key = f"{family}@k" if at else family
     row = METRICS.get(key) if (not at or k.isdigit()) else None
