@@ -12,7 +12,6 @@ absent entities are excluded through masks, never through NaN arithmetic.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +37,6 @@ __all__ = [
     "METRICS",
     "Metric",
     "get_metric",
-    "grouped",
     "metric_family",
     "TieCounts",
     "finalize_stats",
@@ -407,16 +405,12 @@ for _k, _root, _scale, _what in (
     METRICS[_name + "@k"] = _masked_row(_k, _root, _scale, True, _what + " at step k")
 
 
-#: A window group's name in ``metric@group`` (the result schema's metric-name characters).
-_GROUP = re.compile(r"[A-Za-z0-9_.-]+")
-
-
 def get_metric(name: str) -> tuple[Metric, int | None]:
     """The table row of metric ``name`` and its 0-based step (``mse@10`` -> step 9).
 
     ``name@g1+g2`` (a suffix that is not a number) is metric ``name`` on the windows of group
     ``g1`` (:attr:`~decathlon.benchmark.windows.Windows.group`), averaged over the listed groups
-    with equal weight (:func:`grouped`).
+    with equal weight (:func:`decathlon.benchmark.metric_groups.grouped`).
 
     Examples
     --------
@@ -430,9 +424,10 @@ def get_metric(name: str) -> tuple[Metric, int | None]:
     """
     family, at, k = name.partition("@") if isinstance(name, str) else ("", "", "")
     if at and k and not k.isdigit():
-        base = METRICS.get(family)
-        groups = tuple(k.split("+"))
-        if base is not None and not base.per_step and all(map(_GROUP.fullmatch, groups)):
+        from .metric_groups import grouped, group_names
+
+        base, groups = METRICS.get(family), group_names(k)
+        if base is not None and not base.per_step and groups:
             return grouped(base, groups), None
     key = f"{family}@k" if at else family
     row = METRICS.get(key) if (not at or k.isdigit()) else None
@@ -456,48 +451,6 @@ def metric_family(name: str) -> str:
     """
     family, at, k = name.partition("@")
     return f"{family}@k" if at and k.isdigit() else family
-
-
-def grouped(row: Metric, groups: tuple[str, ...]) -> Metric:
-    """Metric ``row`` on the windows of each of ``groups``, averaged with equal weight.
-
-    Per-window statistics carry ``group`` (window,), the group label of every window
-    (:func:`decathlon.benchmark.collect.window_stats`). The windows of group ``g`` are selected
-    by zeroing the weights of the others, so the point value and the bootstrap replicates come
-    from the same resamples as every other metric. A group without windows gives NaN.
-
-    Examples
-    --------
-    >>> st = entity_stats(np.array([[0.9], [0.2], [0.4], [0.6]]), np.array([[1], [0], [1], [0]]))
-    >>> st["group"] = np.array(["a", "a", "b", "b"])
-    >>> metric_value("auroc@a", st).tolist(), metric_value("auroc@a+b", st).tolist()
-    ([1.0], [0.5])
-    """
-
-    def direct(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
-        if "group" not in st:
-            raise ValueError(
-                f"metric on window groups {list(groups)} needs windows with groups "
-                "(Windows.group); this task's windows have none: use the plain metric name"
-            )
-        vals = []
-        for g in groups:
-            wg = w * (np.asarray(st["group"]) == g)[None, :]
-            if row.columns is None:
-                vals.append(row.direct(st, wg, step))  # type: ignore[misc]
-            else:
-                vals.append(row.combine([wg @ c for c in row.columns(st, step)]))
-        return np.mean(vals, axis=0)
-
-    return Metric(
-        row.higher_is_better,
-        row.perfect,
-        row.kind,
-        direct=direct,
-        description=f"{row.description}; "
-        + (f"mean over the groups {', '.join(groups)}" if len(groups) > 1 else f"on {groups[0]}"),
-        also=row.also,
-    )
 
 
 def metric_value(name: str, stats: Stats, weights: np.ndarray | None = None) -> np.ndarray:
