@@ -424,7 +424,7 @@ def get_metric(name: str) -> tuple[Metric, int | None]:
     """
     family, at, k = name.partition("@") if isinstance(name, str) else ("", "", "")
     if at and k and not k.isdigit():
-        from .metric_groups import grouped, group_names
+        from .metric_groups import group_names, grouped
 
         base, groups = METRICS.get(family), group_names(k)
         if base is not None and not base.per_step and groups:

@@ -6,6 +6,7 @@ Importing this package registers every built-in dataset, task and simulator benc
 """
 
 from . import (  # noqa: F401
+    arrow,
     cmu_mocap,
     ctc,
     ctc_tasks,
@@ -17,4 +18,3 @@ from . import (  # noqa: F401
     traffic,
     traffic_tasks,
 )
-from . import arrow  # noqa: F401, E402  (the arrow-of-time event; its sources register first)

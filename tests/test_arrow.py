@@ -15,7 +15,6 @@ from decathlon.benchmark.windows import make_windows
 from decathlon.datasets import nbody, nri
 from decathlon.datasets.arrow import (
     CLIPS,
-    arrow_windows,
     normalize_clips,
     reverse_clips,
     source_names,
@@ -104,7 +103,10 @@ def test_windows_pair_every_clip_with_its_reverse(arrow_mini):
     assert len(w) == 1000 * CLIPS * 2 and w.y.shape == (len(w), 1)
     assert w.y.mean() == 0.5 and not np.array_equal(w.y[: len(w) // 2], w.y[len(w) // 2 :])
     assert sorted(set(w.group)) == source_names()
-    key = {(s, a, int(y)): i for i, (s, a, y) in enumerate(zip(w.sample, w.start, w.y[:, 0]))}
+    key = {
+        (s, a, int(y)): i
+        for i, (s, a, y) in enumerate(zip(w.sample, w.start, w.y[:, 0], strict=True))
+    }
     for i in range(0, len(w), 97):
         j = key[(w.sample[i], w.start[i], 1 - int(w.y[i, 0]))]
         np.testing.assert_array_equal(reverse_clips(w.x[i : i + 1], w.features)[0], w.x[j])
