@@ -35,6 +35,8 @@ __all__ = ["ArrowFeatures", "FEATURES", "trend_features", "fit_logistic"]
 FEATURES = ("kinetic_energy", "polarization", "spread", "nn_distance")
 #: Ridge penalty on the standardized weights and the number of Newton steps.
 RIDGE, NEWTON_STEPS = 1e-3, 25
+#: Clips whose frame quantities are computed at once (memory: about 1 kB per clip and frame).
+CHUNK = 4096
 
 
 def _frame_quantities(x: np.ndarray, feats: list[str], mask: np.ndarray | None) -> np.ndarray:
@@ -73,10 +75,14 @@ def trend_features(x: np.ndarray, feats: list[str], mask: np.ndarray | None = No
     >>> trend_features(x, ["pos_x", "vel_x"]).round(3).tolist()  # K = (1 + t)^2 / 2
     [[2.0, 0.0, 0.0, 0.0]]
     """
-    q = _frame_quantities(x, feats, mask)
-    t = np.arange(q.shape[1], dtype=np.float64)
+    t = np.arange(x.shape[1], dtype=np.float64)
     t -= t.mean()
-    return (q * t[None, :, None]).sum(1) / max(float((t**2).sum()), 1e-12)
+    out = np.empty((len(x), len(FEATURES)))
+    for a in range(0, len(x), CHUNK):  # bounded temporaries (pairwise distances)
+        m = None if mask is None else mask[a : a + CHUNK]
+        q = _frame_quantities(x[a : a + CHUNK], feats, m)
+        out[a : a + CHUNK] = (q * t[None, :, None]).sum(1) / max(float((t**2).sum()), 1e-12)
+    return out
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
