@@ -10,6 +10,7 @@ import importlib
 from decathlon.benchmark.baselines import BaselineSpec, register_baseline
 
 from . import (  # noqa: F401
+    arrow_features,
     cell_age,
     chance,
     constant_velocity,
@@ -107,6 +108,17 @@ register_baseline(
             "particles/springs-forecast",
             "particles/charged-forecast",
         ),
+        budgets=BUDGETS,
+    )
+)
+register_baseline(
+    BaselineSpec(
+        "arrow-cnn",
+        _lazy("arrow_cnn", "_make"),
+        kinds=("classify",),
+        learned=True,
+        description="1-D CNN over time per entity, pooled over entities: forward or backward",
+        tasks=("arrow/forward-backward",),
         budgets=BUDGETS,
     )
 )

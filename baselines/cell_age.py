@@ -42,5 +42,6 @@ register_baseline(
         CellAge,
         kinds=("classify",),
         description="division probability rising with the time since the cell's birth",
+        tasks=("cells/ctc-hela-division",),  # needs the state_age input
     )
 )

@@ -21,7 +21,9 @@ class Chance(Baseline):
 
     def predict(self, batch: dict[str, Any]) -> np.ndarray:
         b, _, n, _ = batch["x"].shape
-        return np.full((b, n) if self.task.kind == "classify" else (b, n, n), 0.5)
+        if self.task.kind == "classify":  # one label per window or one per entity
+            return np.full((b, 1 if self.task.extra.get("per_window") else n), 0.5)
+        return np.full((b, n, n), 0.5)
 
 
 register_baseline(

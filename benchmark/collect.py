@@ -60,7 +60,10 @@ def window_stats(
         metric would not be finite, so the prediction is refused instead of scored.
     """
     if task.kind == "classify":
-        return metrics.entity_stats(pred, w.y, w.mask_y)
+        st = metrics.entity_stats(pred, w.y, w.mask_y)
+        if w.group is not None:  # per-group metrics (``auroc@<group>``) read it
+            st["group"] = np.asarray(w.group).astype(str)
+        return st
     if task.kind != "forecast":
         return metrics.graph_stats(pred, w.y)
     with np.errstate(over="ignore", invalid="ignore"):

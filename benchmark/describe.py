@@ -44,7 +44,8 @@ def probe_applicability(task: TaskSpec | str) -> dict[str, str | None]:
     for p in PROBES:
         why = not_applicable(p, task.context)
         if why is None and p not in task.probes:
-            why = "not declared in the task record"
+            notes = task.extra.get("probe_notes", {})  # the task says why it does not apply
+            why = str(notes[p]) if p in notes else "not declared in the task record"
         out[p] = why
     for g in SYMMETRIES:
         out[g] = (
@@ -61,10 +62,10 @@ def _count(feats: list[str] | str) -> Any:
 
 
 def _output(task: TaskSpec, n_ent: Any, tfeats: list[str] | str) -> dict[str, Any]:
-    if task.kind == "classify":
+    if task.kind == "classify":  # ``extra["per_window"]``: one label per window (a clip)
         return {
             "dims": ["window", "entity"],
-            "shape": ["W", n_ent],
+            "shape": ["W", 1 if task.extra.get("per_window") else n_ent],
             "meaning": str(task.extra.get("output", "probability of the event for each entity")),
         }
     if task.kind != "forecast":

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .graph_metrics import edge_accuracy, graph_stats, shd, transposed_stats
 from .masked import masked_columns, masked_stats, step_mean
 from .ranking import (
     TieCounts,
@@ -44,6 +45,7 @@ __all__ = [
     "METRICS",
     "Metric",
     "get_metric",
+    "metric_family",
     "TieCounts",
     "finalize_stats",
     "concat_stats",
@@ -127,95 +129,6 @@ def rollout_error(
     """
     s = forecast_stats(pred, target, mask, error)
     return s["sum"].sum(0) / np.maximum(s["count"].sum(0), 1e-300)
-
-
-# -------------------------------------------------------------------------------------- graph
-def _offdiag(n: int) -> np.ndarray:
-    return ~np.eye(n, dtype=bool)
-
-
-def edge_accuracy(scores: np.ndarray, truth: np.ndarray, threshold: float = 0.5) -> np.ndarray:
-    """Per-window edge accuracy over ordered off-diagonal pairs.
-
-    ``acc_w = 1/(n(n-1)) sum_{i != j} 1[(s_wij > threshold) == (A_wij > 0.5)]``; NRI's
-    ``utils.edge_accuracy`` with the edge type fixed (score = P(edge), so no label permutation).
-
-    Examples
-    --------
-    >>> A = np.array([[[0, 1], [0, 0]]]); S = np.array([[[0.0, 0.9], [0.8, 0.0]]])
-    >>> edge_accuracy(S, A).tolist()
-    [0.5]
-    """
-    n = truth.shape[-1]
-    od = _offdiag(n)
-    hit = (scores > threshold) == (truth > 0.5)
-    return hit[:, od].mean(-1)
-
-
-def shd(scores: np.ndarray, truth: np.ndarray, threshold: float = 0.5) -> np.ndarray:
-    """Per-window structural Hamming distance between directed graphs.
-
-    Predicted graph: edge ``i -> j`` iff ``s_ij > threshold``. Convention (stated): self-loops
-    are excluded; each unordered pair ``{i, j}`` whose pair of directed entries
-    ``(A_ij, A_ji)`` differs from the prediction's costs 1. So a missing edge costs 1, an extra
-    edge costs 1, and a **reversed edge costs 1** (not 2) -- the convention of ENCO and of the
-    CDT ``SHD(double_for_anticausal=False)``. For symmetric (undirected) truth, predicting only
-    one of the two directions costs 1.
-
-    Examples
-    --------
-    >>> A = np.array([[[0, 1, 0], [0, 0, 0], [0, 0, 0]]])       # 0 -> 1
-    >>> rev = np.array([[[0, 0, 0], [1, 0, 0], [0, 0, 0]]])     # 1 -> 0: reversed
-    >>> shd(rev, A).tolist()
-    [1.0]
-    >>> extra = np.array([[[0, 1, 1], [0, 0, 0], [0, 0, 0]]])   # plus 0 -> 2
-    >>> shd(extra, A).tolist()
-    [1.0]
-    >>> shd(np.zeros((1, 3, 3)), A).tolist()                      # missing 0 -> 1
-    [1.0]
-    """
-    p = scores > threshold
-    t = truth > 0.5
-    n = t.shape[-1]
-    iu = np.triu_indices(n, 1)
-    diff = (p[:, iu[0], iu[1]] != t[:, iu[0], iu[1]]) | (p[:, iu[1], iu[0]] != t[:, iu[1], iu[0]])
-    return diff.sum(-1).astype(np.float64)
-
-
-def graph_stats(
-    scores: np.ndarray, truth: np.ndarray, threshold: float = 0.5
-) -> dict[str, np.ndarray]:
-    """Per-window statistics of edge predictions ``scores`` against the true graph ``truth``.
-
-    Both (window, n, n); self-loops excluded. Returns per-window ``correct``, ``pairs``, ``shd``,
-    ``tp``, ``fp``, ``fn`` and the off-diagonal ``scores``/``labels`` (window, n(n-1)) for AUROC.
-    """
-    if scores.shape != truth.shape:
-        raise ValueError(f"edge score shape {scores.shape} != graph shape {truth.shape}")
-    n = truth.shape[-1]
-    od = _offdiag(n)
-    p = scores[:, od] > threshold
-    t = truth[:, od] > 0.5
-    return {
-        "correct": (p == t).sum(-1).astype(np.float64),
-        "pairs": np.full(len(t), od.sum(), dtype=np.float64),
-        "shd": shd(scores, truth, threshold),
-        "tp": (p & t).sum(-1).astype(np.float64),
-        "fp": (p & ~t).sum(-1).astype(np.float64),
-        "fn": (~p & t).sum(-1).astype(np.float64),
-        "scores": scores[:, od].astype(np.float64),
-        "labels": t,
-    }
-
-
-def transposed_stats(st: dict[str, np.ndarray], truth: np.ndarray) -> dict[str, np.ndarray]:
-    """:func:`graph_stats` of the same edge scores against the transposed graphs ``truth``
-    (window, n, n) swapped ``i <-> j``: how a reversed-input prediction scores against the
-    graph whose edges are flipped (time reversal flips Granger edges)."""
-    n = truth.shape[-1]
-    scores = np.zeros(truth.shape)
-    scores[:, _offdiag(n)] = st["scores"]
-    return graph_stats(scores, np.swapaxes(truth, 1, 2))
 
 
 # --------------------------------------------------------------------------- entity events
@@ -349,6 +262,10 @@ def _average_precision(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray
     return _ties(st).average_precision(w)
 
 
+def _auroc_bias(st: Stats, w: np.ndarray, step: int | None) -> np.ndarray:
+    return np.abs(_ties(st).auroc(w) - 0.5)
+
+
 @dataclass(frozen=True)
 class Metric:
     """One row of :data:`METRICS`.
@@ -420,6 +337,16 @@ METRICS: dict[str, Metric] = {
         "graph",
         description="mean per-window average precision",
     ),
+    # |AUROC - 1/2|: a score's distance from chance where the truth is that there is nothing to
+    # find (the arrow of time of reversible physics, docs/protocols.md §9)
+    "auroc_bias": Metric(
+        False,
+        0.0,
+        "graph",
+        direct=_auroc_bias,
+        description="|AUROC - 1/2|, distance from chance",
+        also=("classify",),
+    ),
 }
 # DCRNN's masked traffic metrics (zeros in the target excluded; ``error="masked"``): at step k,
 # and averaged over the horizon steps; MAPE in percent.
@@ -436,6 +363,10 @@ for _k, _root, _scale, _what in (
 def get_metric(name: str) -> tuple[Metric, int | None]:
     """The table row of metric ``name`` and its 0-based step (``mse@10`` -> step 9).
 
+    ``name@g1+g2`` (a suffix that is not a number) is metric ``name`` on the windows of group
+    ``g1`` (:attr:`~decathlon.benchmark.windows.Windows.group`), averaged over the listed groups
+    with equal weight (:func:`decathlon.benchmark.metric_groups.grouped`).
+
     Examples
     --------
     >>> m, step = get_metric("mse@10")
@@ -443,17 +374,38 @@ def get_metric(name: str) -> tuple[Metric, int | None]:
     (False, 0.0, 9)
     >>> get_metric("auroc")[0].higher_is_better
     True
+    >>> get_metric("auroc_bias@springs+nbody")[0].description
+    '|AUROC - 1/2|, distance from chance; mean over the groups springs, nbody'
     """
     family, at, k = name.partition("@") if isinstance(name, str) else ("", "", "")
+    if at and k and not k.isdigit():
+        from .metric_groups import group_names, grouped
+
+        base, groups = METRICS.get(family), group_names(k)
+        if base is not None and not base.per_step and groups:
+            return grouped(base, groups), None
     key = f"{family}@k" if at else family
     row = METRICS.get(key) if (not at or k.isdigit()) else None
     if row is None or (at and int(k) < 1):
         raise KeyError(
             f"unknown metric {name!r}; valid: mse, mse@k, ade, fde, l2@k, edge_accuracy, shd, "
-            "precision, recall, f1, auroc, average_precision, auroc_mean, ap_mean, mae, mae@k, "
-            "rmse, rmse@k, mape, mape@k"
+            "precision, recall, f1, auroc, average_precision, auroc_mean, ap_mean, auroc_bias, "
+            "mae, mae@k, rmse, rmse@k, mape, mape@k, and any of the plain ones as name@group or "
+            "name@group1+group2 (mean over window groups)"
         )
     return row, (int(k) - 1 if at else None)
+
+
+def metric_family(name: str) -> str:
+    """The metric table row a name reads: ``auroc@damped-springs`` -> ``auroc``.
+
+    Examples
+    --------
+    >>> metric_family("auroc@springs+charged"), metric_family("mse@10"), metric_family("ade")
+    ('auroc', 'mse@k', 'ade')
+    """
+    family, at, k = name.partition("@")
+    return f"{family}@k" if at and k.isdigit() else family
 
 
 def metric_value(name: str, stats: Stats, weights: np.ndarray | None = None) -> np.ndarray:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .data import Tier, open_part
 from .lazy import xr
-from .metrics import get_metric
+from .metrics import get_metric, metric_family
 from .registry import Registry
 
 if TYPE_CHECKING:
@@ -306,7 +306,7 @@ def _check_target(task: TaskSpec) -> None:
             f"{where} {t!r} is at or past the perfect {task.primary} {perfect}; points are "
             "logarithmic in the error, so declare a target short of perfection (a floor)"
         )
-    fixed = FIXED_TRIVIAL.get((task.trivial, task.primary))
+    fixed = FIXED_TRIVIAL.get((task.trivial, metric_family(task.primary)))
     if fixed is not None and (t <= fixed if up else t >= fixed):
         raise ValueError(
             f"{where} {t!r} is no better than the {task.trivial} baseline's {task.primary} "

@@ -50,7 +50,9 @@ class Windows:
     ``constants`` (window, entity, k) holds per-entity constants (charges ...). ``ids`` are the
     window ids the model must return predictions for; ``sample`` and ``start`` locate each
     window. ``ranges`` is the per-input-column ``(lo, hi)`` of the minmax scaling (``None`` in
-    original units); ``dt`` the seconds between frames.
+    original units); ``dt`` the seconds between frames. ``group`` (window,) names a group of
+    windows whose metrics are also reported on their own (the source system of an
+    arrow-of-time clip: ``auroc@<group>``); ``None``: no groups.
     """
 
     ids: np.ndarray
@@ -66,6 +68,7 @@ class Windows:
     constant_features: list[str] = field(default_factory=list)
     ranges: Ranges | None = None
     dt: float | None = None
+    group: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -86,6 +89,7 @@ class Windows:
             mask_x=take(self.mask_x),
             mask_y=take(self.mask_y),
             constants=take(self.constants),
+            group=take(self.group),
         )
 
 

@@ -38,7 +38,16 @@ from decathlon.datasets import c_reference
 from decathlon.datasets.nri_kernels import integrate, make_forces
 from decathlon.datasets.speed import SimBench, register_bench
 
-__all__ = ["NRIParams", "SPRINGS", "CHARGED", "simulate", "simulate_reference", "energy"]
+__all__ = [
+    "NRIParams",
+    "SPRINGS",
+    "CHARGED",
+    "simulate",
+    "simulate_reference",
+    "energy",
+    "initial_conditions",
+    "integrate_from",
+]
 
 
 @dataclass(frozen=True)
@@ -110,6 +119,8 @@ def simulate(
     sample_freq: int = 100,
     params: NRIParams = SPRINGS,
     rng: np.random.Generator | int | None = 0,
+    *,
+    friction: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """Simulate ``n_sims`` independent systems together.
 
@@ -123,6 +134,10 @@ def simulate(
         :data:`SPRINGS`, :data:`CHARGED` or any :class:`NRIParams`.
     rng
         A generator or a seed; the same seed gives the same bytes.
+    friction
+        Linear drag ``gamma`` (force ``-gamma v``, unit masses); 0 (the default) is NRI's
+        conservative system, byte for byte. A positive value gives the damped variant of the
+        arrow-of-time event (``docs/protocols.md`` §9).
 
     Returns
     -------
@@ -142,12 +157,8 @@ def simulate(
             f"need n_sims >= 1 and n_steps >= 2*sample_freq >= 2; got n_sims={n_sims}, "
             f"n_steps={n_steps}, sample_freq={sample_freq}"
         )
-    rng = np.random.default_rng(rng)
-    coupling, charges = _sample_graph(rng, params, n_sims)
-    x, v = _initial_state(rng, params, n_sims)
-    _reflect(x, v, params.box_size)
-    xs, vs = (np.ascontiguousarray(a.transpose(2, 1, 0)) for a in (x, v))  # (dim, n, sims)
-    pos, vel = integrate(xs, vs, make_forces(coupling, params), params, n_steps, sample_freq)
+    coupling, charges, x, v = initial_conditions(params, n_sims, rng)
+    pos, vel = integrate_from(x, v, coupling, params, n_steps, sample_freq, friction)
     edges = coupling if params.system == "springs" else (coupling > 0).astype(np.float64)
     n = params.n_balls
     edges = edges * (1 - np.eye(n))
@@ -160,6 +171,43 @@ def simulate(
     if charges is not None:
         out["charges"] = charges
     return out
+
+
+def initial_conditions(
+    params: NRIParams, n_sims: int, rng: np.random.Generator | int | None = 0
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+    """The random start of :func:`simulate`: ``coupling`` (sims, n, n), ``charges`` (sims, n) or
+    None, positions and velocities (sims, n, dim) with the walls applied, drawn in
+    :func:`simulate`'s order (so the same generator gives the same start).
+
+    Examples
+    --------
+    >>> coupling, charges, x, v = initial_conditions(SPRINGS, 2, 0)
+    >>> coupling.shape, charges, x.shape, np.linalg.norm(v, axis=-1).round(3).tolist()[0]
+    ((2, 5, 5), None, (2, 5, 2), [0.5, 0.5, 0.5, 0.5, 0.5])
+    """
+    rng = np.random.default_rng(rng)
+    coupling, charges = _sample_graph(rng, params, n_sims)
+    x, v = _initial_state(rng, params, n_sims)
+    _reflect(x, v, params.box_size)
+    return coupling, charges, x, v
+
+
+def integrate_from(
+    x: np.ndarray,
+    v: np.ndarray,
+    coupling: np.ndarray,
+    params: NRIParams,
+    n_steps: int,
+    sample_freq: int,
+    friction: float | np.ndarray = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Integrate given starts ``x``, ``v`` (sims, n, dim) with :func:`simulate`'s loop
+    (:func:`decathlon.datasets.nri_kernels.integrate`); ``friction`` a number or one per
+    simulation. Returns the stored ``pos``, ``vel`` (sims, frames, n, dim)."""
+    xs, vs = (np.ascontiguousarray(a.transpose(2, 1, 0)) for a in (x, v))  # (dim, n, sims)
+    force = make_forces(coupling, params)
+    return integrate(xs, vs, force, params, n_steps, sample_freq, friction)
 
 
 def simulate_reference(

@@ -199,13 +199,24 @@ def reflect(x: np.ndarray, v: np.ndarray, box: float) -> None:
 
 
 def integrate(
-    x: np.ndarray, v: np.ndarray, force, p, n_steps: int, sample_freq: int
+    x: np.ndarray,
+    v: np.ndarray,
+    force,
+    p,
+    n_steps: int,
+    sample_freq: int,
+    friction: float | np.ndarray = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The reference's integration loop on ``(D, n, B)`` arrays, in place on ``x`` and ``v``.
 
     ``v += dt F(x)`` once, then ``n_steps - 1`` times: ``x += dt v``, walls, store every
     ``sample_freq``-th state, ``v += dt F(x)``. Returns the stored positions and velocities,
     (B, n_steps // sample_freq - 1, n, D).
+
+    ``friction`` (a number, or one per simulation, shape (B,)) adds a linear drag ``-gamma v``
+    to every force (unit masses): the damped variant of the arrow-of-time event
+    (``docs/protocols.md`` §9). A negative ``gamma`` integrates the time-reversed damped system.
+    With the default 0 no operation is added, so the stored bytes are those of the undamped code.
     """
     n_save = n_steps // sample_freq - 1
     pos = np.empty((x.shape[2], n_save, x.shape[1], x.shape[0]))
@@ -213,7 +224,11 @@ def integrate(
     dt, box = p.dt, p.box_size
     f, step = np.empty_like(x), np.empty_like(x)
     springs = isinstance(force, SpringForces)  # uses max |x| to skip its clip
+    gamma = np.asarray(friction, dtype=np.float64)
+    drag = np.empty_like(x) if gamma.any() else None  # None: the undamped code, unchanged
     force(x, f)
+    if drag is not None:
+        f -= np.multiply(gamma, v, out=drag)
     np.multiply(f, dt, out=step)
     v += step
     k = 0
@@ -228,6 +243,8 @@ def integrate(
             vel[:, k] = v.transpose(2, 1, 0)
             k += 1
         force(x, f, reach)
+        if drag is not None:
+            f -= np.multiply(gamma, v, out=drag)
         np.multiply(f, dt, out=step)
         v += step
     return pos, vel

@@ -131,7 +131,7 @@ def test_own_model_module_and_entry_point(springs_mini, tmp_path, monkeypatch, c
 @pytest.mark.parametrize(
     "model, message",
     [
-        ("gur", "unknown model 'gur' (did you mean 'gru'?); built-in baselines: attention,"),
+        ("gur", "unknown model 'gur' (did you mean 'gru'?); built-in baselines: "),
         ("no_such_pkg_xyz.mod:M", "model module 'no_such_pkg_xyz.mod' not found"),
         ("missing_file.py:M", "model file missing_file.py does not exist"),
         ("ridge_ar.py:RidgeARR", "has no attribute 'RidgeARR'; did you mean 'RidgeAR'?"),
