@@ -15,8 +15,10 @@ from . import (  # noqa: F401
     constant_velocity,
     historical_average,
     linear_fit,
+    order_params,
     proximity,
     static,
+    train_mean,
     var,
 )
 

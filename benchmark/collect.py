@@ -61,6 +61,8 @@ def window_stats(
     """
     if task.kind == "classify":
         return metrics.entity_stats(pred, w.y, w.mask_y)
+    if task.kind == "regress":
+        return metrics.regress_stats(pred, w.y)
     if task.kind != "forecast":
         return metrics.graph_stats(pred, w.y)
     with np.errstate(over="ignore", invalid="ignore"):

@@ -20,6 +20,7 @@ import numpy as np
 
 from .masked import masked_columns, masked_stats, step_mean
 from .ranking import TieCounts, auroc, average_precision, weighted_auroc
+from .regression import r2_columns, r2_combine, regress_stats, smape_columns, smape_combine
 
 __all__ = [
     "forecast_stats",
@@ -30,6 +31,7 @@ __all__ = [
     "auroc",
     "average_precision",
     "entity_stats",
+    "regress_stats",
     "shd",
     "edge_accuracy",
     "rollout_error",
@@ -377,6 +379,11 @@ METRICS: dict[str, Metric] = {
         description="pooled average precision",
         also=("classify",),
     ),
+    # parameter regression (``regress`` tasks), per parameter then averaged: regression.py
+    "r2": _row(r2_columns, r2_combine, True, 1.0, "regress", description="mean R^2 over params"),
+    "smape": _row(
+        smape_columns, smape_combine, False, 0.0, "regress", description="mean SMAPE over params"
+    ),
 }
 # DCRNN's masked traffic metrics (zeros in the target excluded; ``error="masked"``): at step k,
 # and averaged over the horizon steps; MAPE in percent.
@@ -408,7 +415,7 @@ def get_metric(name: str) -> tuple[Metric, int | None]:
         raise KeyError(
             f"unknown metric {name!r}; valid: mse, mse@k, ade, fde, l2@k, edge_accuracy, shd, "
             "precision, recall, f1, auroc, average_precision, mae, mae@k, rmse, rmse@k, mape, "
-            "mape@k"
+            "mape@k, r2, smape"
         )
     return row, (int(k) - 1 if at else None)
 

@@ -14,6 +14,8 @@ from . import (  # noqa: F401
     nbody,
     nri,
     particle_tasks,
+    swarms,
+    swarms_tasks,
     traffic,
     traffic_tasks,
 )
