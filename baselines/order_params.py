@@ -56,7 +56,9 @@ def _vectors(batch: dict[str, Any], ranges: Ranges | None) -> tuple[np.ndarray, 
     x = np.asarray(batch["x"], dtype=np.float64)
     if ranges is not None:
         x = from_unit(x, ranges[0], ranges[1])
-    cols = {v: [feats.index(f"{v}_{a}") for a in "xyz" if f"{v}_{a}" in feats] for v in ("pos", "vel")}
+    cols = {
+        v: [feats.index(f"{v}_{a}") for a in "xyz" if f"{v}_{a}" in feats] for v in ("pos", "vel")
+    }
     return x[..., cols["pos"]], x[..., cols["vel"]]
 
 

@@ -105,5 +105,8 @@ def r2(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     cols = r2_columns(st)
     sums = [c.sum(keepdims=True) for c in cols]
     return np.array(
-        [float(r2_combine([sums[j], sums[j + 1], sums[j + 2], sums[-1]])[0]) for j in range(0, len(sums) - 1, 3)]
+        [
+            float(r2_combine([sums[j], sums[j + 1], sums[j + 2], sums[-1]])[0])
+            for j in range(0, len(sums) - 1, 3)
+        ]
     )

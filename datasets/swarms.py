@@ -25,14 +25,15 @@ them from the trajectories.
 Both simulators advance every simulation of a call together (arrays (sim, particle, 3));
 neighbours come from vectorized pairwise differences (``O(N^2)`` per simulation and step, as
 sisyphe's KeOps reductions without block sparsity). Chunk ``c`` of part ``p`` uses
-``numpy.random.default_rng([seed, p, c])``. The stored datasets, their tasks and speed benchmarks are in
-:mod:`decathlon.datasets.swarms_tasks`.
+``numpy.random.default_rng([seed, p, c])``. The stored datasets, their tasks and speed
+benchmarks are in :mod:`decathlon.datasets.swarms_tasks`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -202,7 +203,7 @@ def simulate_vicsek(
 
 
 def simulate_vicsek_reference(
-    rng: np.random.Generator | int | None, n_sims: int, **kw: float
+    rng: np.random.Generator | int | None, n_sims: int, **kw: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One simulation at a time, one particle at a time in the neighbour sums: the Python loop
     of a per-simulation generator, drawing from ``rng`` in the order of
@@ -326,7 +327,7 @@ def _dorsogna_loop(
 
 
 def simulate_dorsogna_reference(
-    rng: np.random.Generator | int | None, n_sims: int, **kw: float
+    rng: np.random.Generator | int | None, n_sims: int, **kw: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One simulation at a time with a loop over particles (the reference of the speed
     benchmark), same draws as :func:`simulate_dorsogna`."""

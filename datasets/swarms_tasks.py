@@ -32,7 +32,15 @@ from decathlon.datasets.swarms import (
     simulate_vicsek_reference,
 )
 
-__all__ = ["SWARM_TIERS", "PARTICLES", "to_dataset", "VICSEK_SPEC", "DORSOGNA_SPEC", "VICSEK_TASK", "DORSOGNA_TASK"]
+__all__ = [
+    "SWARM_TIERS",
+    "PARTICLES",
+    "to_dataset",
+    "VICSEK_SPEC",
+    "DORSOGNA_SPEC",
+    "VICSEK_TASK",
+    "DORSOGNA_TASK",
+]
 
 CHUNK = 100  # simulations per chunk (part of the seed derivation, so fixed)
 PART_INDEX = {"train": 0, "valid": 1, "test": 2}
@@ -190,7 +198,10 @@ _bench(
 #: (topological + point-cloud backbones), mean of 15 runs (Zeng et al. 2024, evaluation
 #: notebook; ``docs/protocols.md`` §7.4).
 TARGETS = {
-    "vicsek": (0.571, "NPD joint model, mean R^2 on vicsek-10k (Zeng et al. 2024, Evaluation.ipynb)"),
+    "vicsek": (
+        0.571,
+        "NPD joint model, mean R^2 on vicsek-10k (Zeng et al. 2024, Evaluation.ipynb)",
+    ),
     "dorsogna": (
         0.688,
         "NPD joint model, mean R^2 on dorsogna-10k (Zeng et al. 2024, Evaluation.ipynb)",

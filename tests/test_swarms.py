@@ -42,7 +42,9 @@ def test_vicsek_polarization_is_of_order_one_over_sqrt_n_at_maximal_noise():
     assert 0.5 * expected < late < 2.0 * expected
 
 
-@pytest.mark.parametrize("params", [[1.0, 2.0, 1.0, 0.5], [1.58, 4.0, 0.5, 1.41], [1.0, 1.0, 1.0, 1.0]])
+@pytest.mark.parametrize(
+    "params", [[1.0, 2.0, 1.0, 0.5], [1.58, 4.0, 0.5, 1.41], [1.0, 1.0, 1.0, 1.0]]
+)
 def test_dorsogna_speed_settles_at_the_propulsion_balance(params):
     """Without noise the speed relaxes to sqrt(alpha / beta) (beta = 1), where self-propulsion
     and friction balance (D'Orsogna et al. 2006); Morse forces only perturb it."""
@@ -70,7 +72,10 @@ def test_same_seed_same_bytes_other_seed_other_bytes(sim):
 
 @pytest.mark.parametrize(
     ("fast", "ref"),
-    [(simulate_vicsek, simulate_vicsek_reference), (simulate_dorsogna, simulate_dorsogna_reference)],
+    [
+        (simulate_vicsek, simulate_vicsek_reference),
+        (simulate_dorsogna, simulate_dorsogna_reference),
+    ],
 )
 def test_reference_loop_equals_the_vectorized_simulator(fast, ref):
     """Same rng stream, per-simulation per-particle loop: equal up to float round-off."""
@@ -119,7 +124,9 @@ def test_bootstrap_weights_are_window_multiplicities():
 
 def test_regress_prediction_shape_is_checked():
     task = get_task("swarms/vicsek-params")
-    w = Windows(np.arange(3), np.zeros((3, 2, 4, 6)), np.ones((3, 4)), np.arange(3), np.zeros(3), [], [])
+    w = Windows(
+        np.arange(3), np.zeros((3, 2, 4, 6)), np.ones((3, 4)), np.arange(3), np.zeros(3), [], []
+    )
     assert check_prediction(task, w, w.ids, np.ones((3, 4))).shape == (3, 4)
     with pytest.raises(ValueError, match=r"expected \(3, 4\) \(dims: window, param\)"):
         check_prediction(task, w, w.ids, np.ones((3, 4, 1)))
