@@ -102,11 +102,6 @@ def r2(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     ([0.625], [0.0])
     """
     st = regress_stats(pred, target)
-    cols = r2_columns(st)
-    sums = [c.sum(keepdims=True) for c in cols]
-    return np.array(
-        [
-            float(r2_combine([sums[j], sums[j + 1], sums[j + 2], sums[-1]])[0])
-            for j in range(0, len(sums) - 1, 3)
-        ]
-    )
+    sums = [c.sum(keepdims=True) for c in r2_columns(st)]
+    per_param = [sums[j : j + 3] + sums[-1:] for j in range(0, len(sums) - 1, 3)]
+    return np.array([float(r2_combine(s)[0]) for s in per_param])

@@ -84,7 +84,8 @@ class SwarmSystem:
         if p.shape != (n, len(self.params)) or not np.isfinite(p).all():
             raise ValueError(
                 f"{self.name} params have shape {p.shape}, expected ({n}, {len(self.params)}) or "
-                f"({len(self.params)},) finite values for {', '.join(self.params)}"
+                f"({len(self.params)},) finite values for {', '.join(self.params)}; pass one row "
+                "per simulation (or one row for all), or params=None to draw them"
             )
         return np.array(p)
 
