@@ -17,8 +17,10 @@ from . import (  # noqa: F401
     granger_ridge,
     historical_average,
     linear_fit,
+    order_params,
     proximity,
     static,
+    train_mean,
     var,
     xcorr,
 )

@@ -64,6 +64,8 @@ def window_stats(
         if w.group is not None:  # per-group metrics (``auroc@<group>``) read it
             st["group"] = np.asarray(w.group).astype(str)
         return st
+    if task.kind == "regress":
+        return metrics.regress_stats(pred, w.y)
     if task.kind != "forecast":
         return metrics.graph_stats(pred, w.y)
     with np.errstate(over="ignore", invalid="ignore"):

@@ -68,6 +68,13 @@ def _output(task: TaskSpec, n_ent: Any, tfeats: list[str] | str) -> dict[str, An
             "shape": ["W", 1 if task.extra.get("per_window") else n_ent],
             "meaning": str(task.extra.get("output", "probability of the event for each entity")),
         }
+    if task.kind == "regress":
+        return {
+            "dims": ["window", "param"],
+            "shape": ["W", len(task.extra.get("params", ())) or "P"],
+            "features": list(task.extra.get("params", ())),
+            "meaning": str(task.extra.get("output", "the generating parameters, original units")),
+        }
     if task.kind != "forecast":
         return {
             "dims": ["window", "entity", "entity_"],

@@ -95,7 +95,7 @@ def expected_shape(task: TaskSpec, w: Windows) -> tuple[int, ...]:
     """Shape the prediction for windows ``w`` must have."""
     if task.kind == "forecast":
         return (len(w), len(task.steps), w.x.shape[2], len(w.target_features))
-    if task.kind == "classify":
+    if task.kind in ("classify", "regress"):
         return (len(w), w.y.shape[-1])
     n = w.y.shape[-1]
     return (len(w), n, n)
@@ -136,6 +136,7 @@ def _check_shape(where: str, task: TaskSpec, pred: np.ndarray, want: tuple[int, 
         dims = {
             "forecast": "window, horizon, entity, target_feature",
             "classify": "window, entity",
+            "regress": "window, param",
         }.get(task.kind, "window, entity, entity_")
         more = f"; or window, sample, ... with at most {k} samples" if k > 1 else ""
         raise ValueError(
@@ -288,10 +289,20 @@ def score_predictions(
 def trivial_prediction(prepared: PreparedTask) -> np.ndarray:
     """The task's trivial baseline on the plain inputs (the 0-point anchor), checked."""
     task, w = prepared.task, prepared.windows
-    model = make_baseline(task.trivial, task)
+    model = use_tier(make_baseline(task.trivial, task), prepared.tier)
     return check_prediction(
         task, w, w.ids, model.predict(batch_of(w, transform(task, w, "plain"), slice(None)))
     )
+
+
+def use_tier(model: Any, tier: str) -> Any:
+    """Tell a model that reads the train split of the evaluated tier without being trained (the
+    ``train-mean`` anchor of ``regress`` tasks) which tier that is: its ``use_tier(tier)`` is
+    called, if it has one, before it predicts. Returns ``model``."""
+    hook = getattr(model, "use_tier", None)
+    if callable(hook):
+        hook(tier)
+    return model
 
 
 def hardware(model: Any) -> dict[str, Any]:
@@ -381,7 +392,7 @@ def evaluate(
     task, w = prepared.task, prepared.windows
     t0 = time.perf_counter()
     variants = probe_variants(task) if cfg.probes else []
-    predict = model_predictor(model, task, w)
+    predict = model_predictor(use_tier(model, prepared.tier), task, w)
     kept: dict[str, list[np.ndarray]] = {}
     if save_predictions is not None:
         predict = _recording(predict, kept)

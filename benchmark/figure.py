@@ -6,7 +6,8 @@ One page a person can read at a glance (``docs/probes.md`` §2 and §4):
   with its interval, marked *incomplete* with the events that had no data;
 * the **primary metric**: rollout-error curves for multi-step forecasts (log scale), a dot with
   its 95 % interval per model for one-step forecasts (the N-body task) and one panel of AUROC
-  with intervals against chance for every graph task;
+  with intervals against chance for every graph task, and one of mean R^2 against the train
+  mean for every parameter-regression task;
 * the **temporal probes** as a heatmap, one row per result and one column per probe, colored and
   labelled with exactly the relative gaps of the table (:func:`~.report.probe_cells`).
 
@@ -232,20 +233,31 @@ def _one_step_panel(ax: Axes, task: str, rs: list[dict[str, Any]], colors: dict[
     ax.grid(axis="x", alpha=0.3)
 
 
-def _graph_panel(ax: Axes, by_task: dict[str, list[dict[str, Any]]], colors: Any) -> None:
-    """Every graph task's primary score (AUROC) per model with its interval, against chance."""
+#: Reference line of the primary metric of one-number-per-task panels: (value, label).
+_REFERENCE = {"auroc": (0.5, " chance"), "r2": (0.0, " train mean")}
+
+
+def _graph_panel(
+    ax: Axes,
+    by_task: dict[str, list[dict[str, Any]]],
+    colors: Any,
+    title: str = "Graph tasks: edge recovery",
+) -> None:
+    """Every task's primary score (AUROC of graphs, R^2 of parameter regression) per model with
+    its interval, against its trivial level (chance, the train mean)."""
     tasks = sorted(by_task)
     for i, t in enumerate(tasks):
         _interval_dots(ax, by_task[t], i, colors, 0.6)
     prim = by_task[tasks[0]][0]["task"]["primary"]
-    if prim == "auroc":
-        ax.axvline(0.5, color="0.4", ls="--", lw=1)
-        ax.text(0.5, len(tasks) - 0.55, " chance", fontsize=7, color="0.3")
-        ax.set_xlim(0, 1)
+    if prim in _REFERENCE:
+        ref, label = _REFERENCE[prim]
+        ax.axvline(ref, color="0.4", ls="--", lw=1)
+        ax.text(ref, len(tasks) - 0.55, label, fontsize=7, color="0.3")
+        ax.set_xlim(min(0.0, ax.get_xlim()[0]) if prim == "r2" else 0, 1)
     ax.set_yticks(range(len(tasks)), [_short(t) for t in tasks], fontsize=8)
     ax.set_ylim(-0.6, len(tasks) - 0.4)
     ax.set_xlabel(f"{prim} with 95% interval (higher is better)")
-    ax.set_title("Graph tasks: edge recovery", fontsize=9)
+    ax.set_title(title, fontsize=9)
     models = dict.fromkeys(r["model"]["name"] for rs in by_task.values() for r in rs)
     handles = [ax.plot([], [], "o", color=colors[m])[0] for m in models]
     ax.legend(handles, list(models), fontsize=7, loc="lower right")
@@ -321,9 +333,11 @@ def _metric_panels(results: list[dict[str, Any]]) -> list[tuple[str, Any]]:
     for r in results:
         by_task.setdefault(r["task"]["name"], []).append(r)
     panels: list[tuple[str, Any]] = []
-    graphs = {}
+    graphs, regress = {}, {}
     for t, rs in sorted(by_task.items()):
-        if rs[0]["task"].get("kind") == "graph" or "curve" not in rs[0]:
+        if rs[0]["task"].get("kind") == "regress":
+            regress[t] = rs
+        elif rs[0]["task"].get("kind") == "graph" or "curve" not in rs[0]:
             graphs[t] = rs
         elif len(rs[0]["curve"]["per_step"]) > 1:
             panels.append(("curve", (t, rs)))
@@ -333,6 +347,8 @@ def _metric_panels(results: list[dict[str, Any]]) -> list[tuple[str, Any]]:
     panels.sort(key=lambda p: order[p[0]])  # stable: by task name within a kind
     if graphs:
         panels.append(("graph", graphs))
+    if regress:
+        panels.append(("regress", regress))
     return panels
 
 
@@ -362,6 +378,8 @@ def build_figure(
         ax = fig.add_subplot(grid[k // ncol, k % ncol])
         if kind == "graph":
             _graph_panel(ax, payload, colors)
+        elif kind == "regress":
+            _graph_panel(ax, payload, colors, "Parameter regression: mean R^2")
         elif kind == "curve":
             _curve_panel(ax, payload[0], payload[1], colors)
         else:

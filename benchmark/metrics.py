@@ -28,6 +28,7 @@ from .ranking import (
     row_average_precision,
     weighted_auroc,
 )
+from .regression import r2_columns, r2_combine, regress_stats, smape_columns, smape_combine
 
 __all__ = [
     "forecast_stats",
@@ -38,6 +39,7 @@ __all__ = [
     "auroc",
     "average_precision",
     "entity_stats",
+    "regress_stats",
     "shd",
     "edge_accuracy",
     "rollout_error",
@@ -347,6 +349,11 @@ METRICS: dict[str, Metric] = {
         description="|AUROC - 1/2|, distance from chance",
         also=("classify",),
     ),
+    # parameter regression (``regress`` tasks), per parameter then averaged: regression.py
+    "r2": _row(r2_columns, r2_combine, True, 1.0, "regress", description="mean R^2 over params"),
+    "smape": _row(
+        smape_columns, smape_combine, False, 0.0, "regress", description="mean SMAPE over params"
+    ),
 }
 # DCRNN's masked traffic metrics (zeros in the target excluded; ``error="masked"``): at step k,
 # and averaged over the horizon steps; MAPE in percent.
@@ -390,8 +397,8 @@ def get_metric(name: str) -> tuple[Metric, int | None]:
         raise KeyError(
             f"unknown metric {name!r}; valid: mse, mse@k, ade, fde, l2@k, edge_accuracy, shd, "
             "precision, recall, f1, auroc, average_precision, auroc_mean, ap_mean, auroc_bias, "
-            "mae, mae@k, rmse, rmse@k, mape, mape@k, and any of the plain ones as name@group or "
-            "name@group1+group2 (mean over window groups)"
+            "mae, mae@k, rmse, rmse@k, mape, mape@k, r2, smape, and any of the plain ones as "
+            "name@group or name@group1+group2 (mean over window groups)"
         )
     return row, (int(k) - 1 if at else None)
 

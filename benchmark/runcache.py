@@ -96,6 +96,9 @@ DEFAULT_SECONDS: dict[str, dict[str, float]] = {
         "particles/nbody-forecast": 16.8,
     },
     "nri": {"*": 65.0},
+    # issue 13 (swarms): one evaluation each on the busy 2-vCPU machine (mini, 100 resamples)
+    "train-mean": {"*": 1.0},
+    "order-params": {"*": 3.0},
 }
 #: Seconds to build a dataset's ``mini`` tier (simulators) before its first evaluation
 #: (``build_seconds`` of the stores that run built).
@@ -105,6 +108,8 @@ DEFAULT_BUILD_SECONDS: dict[str, float] = {
     "nri-charged": 5.6,
     "nri-springs": 2.8,
     "nbody-charged-3d": 2.6,
+    "swarms-vicsek": 10.0,  # 200 simulations of 50 particles (issue 13, busy machine)
+    "swarms-dorsogna": 20.0,
 }
 
 

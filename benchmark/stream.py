@@ -229,8 +229,10 @@ def evaluate_stream(
     from .results import make_result
 
     cfg, task = config or EvalConfig(), get_task(task)
-    if task.best_of > 1 or task.kind == "classify":
-        what = "best-of-K samples" if task.best_of > 1 else "per-entity probabilities"
+    if task.best_of > 1 or task.kind in ("classify", "regress"):
+        what = {"classify": "per-entity probabilities", "regress": "parameter vectors"}.get(
+            task.kind, "best-of-K samples"
+        )
         raise ValueError(
             f"task {task.name!r} scores {what}, which are not streamed; evaluate it in memory "
             "(without --stream)"

@@ -47,7 +47,16 @@ __all__ = ["run_baseline", "run_suite", "plan_suite", "Pair", "DEFAULT_BASELINES
 
 log = logging.getLogger("decathlon")
 
-DEFAULT_BASELINES = ("static", "constant-velocity", "linear-fit", "chance", "proximity", "gru")
+DEFAULT_BASELINES = (
+    "static",
+    "constant-velocity",
+    "linear-fit",
+    "chance",
+    "proximity",
+    "gru",
+    "train-mean",
+    "order-params",
+)
 
 
 class CannotTrain(ValueError):

@@ -124,6 +124,8 @@ def symmetric_inputs(task: TaskSpec, w: Windows, variant: str) -> dict[str, Any]
 
 def equivariance_target(task: TaskSpec, w: Windows, pred: np.ndarray, variant: str) -> np.ndarray:
     """``g f(x)``: the symmetry of ``variant`` applied to the plain prediction ``f(x)``."""
+    if task.kind == "regress":  # parameters are invariant: g f(x) = f(x)
+        return pred
     g = _instance(task, w, variant)
     if task.kind == "graph":
         p = g["perm"]

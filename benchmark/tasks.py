@@ -5,7 +5,7 @@ window geometry, what the model sees and must return, the metrics (and the prima
 normalization (statistics from the train split), the temporal probes and the trivial baseline
 that anchors the decathlon points. A name alone gives data, split and metrics (OGB's contract).
 
-Three task kinds exist:
+Four task kinds exist:
 
 ``forecast``
     The model sees ``x`` of shape (window, context, entity, feature) and returns the next
@@ -18,6 +18,10 @@ Three task kinds exist:
     belief that a binary event happens to it (a cell divides within the next k frames); scored on
     the entities the task marks (``Windows.mask_y``, (window, entity)) by pooled AUROC and
     average precision.
+``regress``
+    The model sees ``x`` and returns one vector per window, shape (window, param): the
+    parameters that generated the window's simulation (``params(sample, param)``), in their
+    original units; scored by R^2 and SMAPE per parameter, averaged (``benchmark/regression.py``).
 
 Windows are cut in :mod:`decathlon.benchmark.windows`, normalization statistics computed in
 :mod:`decathlon.benchmark.normalization`, and everything is resolved once per evaluation in
@@ -56,7 +60,7 @@ __all__ = [
     "ONE_FRAME",
 ]
 
-KINDS = ("forecast", "graph", "classify")
+KINDS = ("forecast", "graph", "classify", "regress")
 #: Every temporal probe, in display order (``docs/probes.md`` §1); a task runs all of them
 #: unless its record says otherwise, and those its context is too short for are reported n/a.
 DEFAULT_PROBES = ("reversal", "shuffle", "half", "local-2", "local-4", "freeze")
@@ -121,7 +125,7 @@ class TaskSpec:
         The decathlon event the task scores for (``particles/springs``); an event's points are
         the mean of its tasks' points.
     kind
-        ``forecast`` or ``graph``.
+        ``forecast``, ``graph``, ``classify`` or ``regress`` (module text).
     dataset
         A registered dataset name.
     splits

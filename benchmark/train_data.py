@@ -61,7 +61,9 @@ class TrainData:
         float32 (sequence, entity, k) per-entity constants (charges ...) and their names, or
         ``None`` when the task has none.
     edges
-        Graph tasks: float32 (sequence, entity, entity), the true interaction graph; else ``None``.
+        Graph tasks: float32 (sequence, entity, entity), the true interaction graph; regress
+        tasks: float64 (sequence, param), the generating parameters in original units (the
+        targets; names in ``target_features``); else ``None``.
     dt
         Seconds between frames (``None`` without a regular frame rate).
     ids, sample, start
@@ -220,6 +222,8 @@ def train_data(
     else:
         s = _joined(task, split, tier)
     tfeats = task.targets_features(s.features) if task.kind == "forecast" else []
+    if task.kind == "regress":
+        tfeats = s.target_features
     return TrainData(
         task=task,
         tier=tier,
@@ -230,7 +234,7 @@ def train_data(
         mask=s.mask_x,
         constants=s.constants,
         constant_features=tuple(s.constant_features),
-        edges=s.y if task.kind == "graph" else None,
+        edges=s.y if task.kind in ("graph", "regress") else None,
         dt=s.dt,
         ids=s.ids,
         sample=s.sample,

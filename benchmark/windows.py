@@ -375,6 +375,15 @@ def _cut(
     return _Cut(feats, seq, mseq, samp, st, consts, cfeat, ranges)
 
 
+def _labels(task: TaskSpec, ds: SplitData, sample: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Per-sample targets of graph and regress tasks, with their names: the ``edges`` (float32)
+    or the ``params`` (float64, original units, names from the ``param`` coordinate)."""
+    if task.kind == "regress":
+        names = [str(p) for p in ds["param"].values] if "param" in ds.coords else []
+        return np.asarray(ds["params"].values, dtype=np.float64)[sample], names
+    return np.asarray(ds["edges"].values, dtype=np.float32)[sample], []
+
+
 def _default_windows(task: TaskSpec, split: str, ds: SplitData, stats: Stats) -> Windows:
     c = _cut(task, split, ds, stats, task.context + task.horizon, task.offset, task.stride)
     tfeats = task.targets_features(c.features) if task.kind == "forecast" else []
@@ -382,7 +391,7 @@ def _default_windows(task: TaskSpec, split: str, ds: SplitData, stats: Stats) ->
     if task.kind == "forecast":
         y = c.seq[:, steps][..., [c.features.index(f) for f in tfeats]]
     else:
-        y = np.asarray(ds["edges"].values, dtype=np.float32)[c.sample]
+        y, tfeats = _labels(task, ds, c.sample)
     return Windows(
         ids=np.arange(len(c.sample), dtype=np.int64),
         x=np.ascontiguousarray(c.seq[:, : task.context]),
@@ -416,10 +425,11 @@ def train_sequences(task: TaskSpec | str, split: str = "train", tier: Tier = "mi
     c = _cut(
         task, split, ds, task_stats(task, tier), length, 0, None if task.stride is None else length
     )
-    if task.kind == "graph":
-        y = np.asarray(ds["edges"].values, dtype=np.float32)[c.sample]
-    else:
-        y = np.zeros((len(c.sample), 0), np.float32)
+    y, tfeats = (
+        _labels(task, ds, c.sample)
+        if task.kind in ("graph", "regress")
+        else (np.zeros((len(c.sample), 0), np.float32), [])
+    )
     return Windows(
         np.arange(len(c.sample), dtype=np.int64),
         c.seq,
@@ -427,7 +437,7 @@ def train_sequences(task: TaskSpec | str, split: str = "train", tier: Tier = "mi
         c.sample,
         c.start,
         c.features,
-        [],
+        tfeats,
         c.mask,
         None,
         c.constants,

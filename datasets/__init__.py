@@ -17,6 +17,8 @@ from . import (  # noqa: F401
     nbody,
     nri,
     particle_tasks,
+    swarms,
+    swarms_tasks,
     traffic,
     traffic_tasks,
 )

@@ -1,0 +1,385 @@
+"""Collective motion: 3-D Vicsek and D'Orsogna swarms (``docs/protocols.md`` §7).
+
+The data of Neural Persistence Dynamics (Zeng, Graf, Uray, Huber, Kwitt, NeurIPS 2024;
+``plus-rkwitt/neural_persistence_dynamics`` ``simulations/generate_vicsek.py`` and
+``generate_attractionrepulsion.py``), which run the models of the ``sisyphe`` package (Diez,
+JOSS 2021): 200 particles in 3-D, ``dt = 0.01``, 1000 steps of which every 10th is kept (100
+frames), and four generating parameters per simulation drawn at random; the task regresses
+them from the trajectories.
+
+``vicsek``
+    Sisyphe's ``Vicsek`` (the continuous-time alignment model of Degond & Motsch 2008, a
+    time-continuous form of Vicsek et al. 1995): constant speed ``c``, velocities on the unit
+    sphere relaxed at rate ``nu`` towards the normalised mean velocity of the neighbours within
+    ``radius`` (the particle itself included), with rotational noise of intensity ``noise``
+    (sisyphe's ``sigma``); periodic box of side 20 with minimum-image distances. Integrator:
+    explicit Euler for positions, then sisyphe's projected Euler-Maruyama step on the sphere
+    with its Stratonovich correction, ``v <- normalise(v + P_v(nu Omega dt + sqrt(2 sigma dt)
+    xi) - sigma (d - 1) v dt)``.
+``dorsogna``
+    Sisyphe's ``AttractionRepulsion`` (D'Orsogna, Chuang, Bertozzi, Chayes, PRL 2006) in free
+    space: ``dx/dt = v``, ``dv/dt = alpha v - beta |v|^2 v + (1/m) sum_j m^2 (C_r/l_r
+    e^{-r/l_r} - C_a/l_a e^{-r/l_a}) (x_i - x_j)/r`` (Morse potential with exponent ``p = 1``,
+    summed, not averaged), mass ``m = radius^3``, ``beta = C_a = l_a = 1``; classical RK4.
+
+Both simulators advance every simulation of a call together (arrays (sim, particle, 3));
+neighbours come from vectorized pairwise differences (``O(N^2)`` per simulation and step, as
+sisyphe's KeOps reductions without block sparsity). Chunk ``c`` of part ``p`` uses
+``numpy.random.default_rng([seed, p, c])``. The stored datasets, their tasks and speed
+benchmarks are in :mod:`decathlon.datasets.swarms_tasks`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "SWARMS",
+    "SwarmSystem",
+    "simulate_vicsek",
+    "simulate_dorsogna",
+    "simulate_vicsek_reference",
+    "simulate_dorsogna_reference",
+    "polarization",
+]
+
+DT = 0.01
+STEPS = 1000
+SAVE_EVERY = 10
+N_PARTICLES = 200
+VICSEK_BOX = 20.0
+
+
+@dataclass(frozen=True)
+class SwarmSystem:
+    """A swarm model's generating parameters: names, units and how they are drawn.
+
+    ``low``/``high`` bound the draw: uniform on ``[low, high]`` (``log2=False``) or
+    ``2 ** U(low, high)`` (``log2=True``), NPD's distributions (``docs/protocols.md`` §7.1).
+    """
+
+    name: str
+    params: tuple[str, ...]
+    units: tuple[str, ...]
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    log2: bool
+
+    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` parameter vectors (n, 4), float64."""
+        u = rng.uniform(np.asarray(self.low), np.asarray(self.high), size=(n, len(self.params)))
+        return np.exp2(u) if self.log2 else u
+
+    def check(self, params: np.ndarray | None, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Given parameters as (n, 4) (or one (4,) vector for every simulation), else drawn."""
+        if params is None:
+            return self.draw(rng, n)
+        p = np.asarray(params, dtype=np.float64)
+        if p.shape == (len(self.params),):
+            p = np.broadcast_to(p, (n, len(self.params)))
+        if p.shape != (n, len(self.params)) or not np.isfinite(p).all():
+            raise ValueError(
+                f"{self.name} params have shape {p.shape}, expected ({n}, {len(self.params)}) or "
+                f"({len(self.params)},) finite values for {', '.join(self.params)}; pass one row "
+                "per simulation (or one row for all), or params=None to draw them"
+            )
+        return np.array(p)
+
+
+#: NPD's ``generate_param()`` of ``generate_vicsek.py``, in its order (rad, c, sigma, nu).
+VICSEK = SwarmSystem(
+    "vicsek",
+    ("radius", "speed", "noise", "nu"),
+    ("length", "length/time", "1/time", "1/time"),
+    (0.5, 0.5, 0.0, 0.5),
+    (5.0, 5.0, 2.0, 5.0),
+    log2=False,
+)
+#: NPD's ``generate_attractionrepulsion.py``: rad, propulsion, C_r, l_r as powers of 2.
+DORSOGNA = SwarmSystem(
+    "dorsogna",
+    ("radius", "propulsion", "c_r", "l_r"),
+    ("length", "1/time", "force", "length"),
+    (-2 / 3, -2.0, -1.0, -1.5),
+    (2 / 3, 2.0, 1.0, 0.5),
+    log2=True,
+)
+SWARMS = {"vicsek": VICSEK, "dorsogna": DORSOGNA}
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def _init(
+    rng: np.random.Generator, n_sims: int, n: int, low: float, high: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Uniform positions in ``[low, high]^3`` and uniformly random unit velocities."""
+    pos = rng.uniform(low, high, size=(n_sims, n, 3))
+    return pos, _unit(rng.standard_normal((n_sims, n, 3)))
+
+
+def _saved(steps: int, save_every: int) -> np.ndarray:
+    """Steps (0-based) after which the state is kept: NPD keeps the state yielded at
+    iteration ``i`` for ``i % 10 == 0``, i.e. after steps 1, 11, 21, ..."""
+    return np.arange(0, steps, save_every)
+
+
+# ------------------------------------------------------------------------------------ Vicsek
+def _vicsek_step(
+    pos: np.ndarray, vel: np.ndarray, p: np.ndarray, noise: np.ndarray, box: float, dt: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """One step of sisyphe's ``Vicsek.update`` for arrays (sim, particle, 3); ``p`` (sim, 4)
+    broadcast as (sim, 1, 1) columns; ``noise`` (sim, particle, 3) standard normal draws.
+
+    Minimum-image squared distances are summed one coordinate at a time (positions lie in
+    ``[0, box)``, so ``|dx| <= box`` and the image distance is ``min(|dx|, box - |dx|)``), which
+    keeps the temporaries at (sim, particle, particle)."""
+    radius, speed, sigma, nu = (p[:, k, None, None] for k in range(4))
+    pos = np.mod(pos + speed * dt * vel, box)
+    r2 = np.zeros(pos.shape[:2] + pos.shape[1:2])
+    for k in range(pos.shape[-1]):
+        dx = np.abs(pos[:, :, None, k] - pos[:, None, :, k])
+        dx = np.minimum(dx, box - dx)
+        r2 += dx * dx
+    j = np.matmul((r2 <= radius**2).astype(vel.dtype), vel)  # neighbours' velocities, self too
+    omega = _unit(j)
+    drive = nu * omega * dt + np.sqrt(2 * sigma * dt) * noise
+    tangent = drive - np.sum(vel * drive, axis=-1, keepdims=True) * vel
+    return pos, _unit(vel + tangent - sigma * 2.0 * vel * dt)  # d - 1 = 2 in 3-D
+
+
+def simulate_vicsek(
+    rng: np.random.Generator | int | None,
+    n_sims: int,
+    *,
+    n_particles: int = N_PARTICLES,
+    steps: int = STEPS,
+    save_every: int = SAVE_EVERY,
+    params: np.ndarray | None = None,
+    box: float = VICSEK_BOX,
+    dt: float = DT,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Simulate ``n_sims`` 3-D Vicsek swarms together (sisyphe's ``Vicsek``, module text).
+
+    Parameters
+    ----------
+    rng
+        A generator or a seed. Draws, in order: the parameters (unless given), the initial
+        positions and velocities, then one (n_sims, n_particles, 3) normal block per step.
+    n_sims, n_particles, steps, save_every
+        Sizes; the state after steps ``1, 1 + save_every, ...`` is kept (NPD's schedule).
+    params
+        (n_sims, 4) or (4,) values of ``radius, speed, noise, nu``; ``None`` draws them from
+        NPD's ranges (:data:`VICSEK`).
+    box, dt
+        Periodic box side and time step.
+
+    Returns
+    -------
+    pos, vel, params
+        float64 arrays (n_sims, frames, n_particles, 3) twice and (n_sims, 4).
+
+    Examples
+    --------
+    >>> pos, vel, p = simulate_vicsek(0, 2, n_particles=5, steps=20)
+    >>> pos.shape, p.shape, bool(np.allclose(np.linalg.norm(vel, axis=-1), 1.0))
+    ((2, 2, 5, 3), (2, 4), True)
+    """
+    rng = np.random.default_rng(rng)
+    p = VICSEK.check(params, rng, n_sims)
+    pos, vel = _init(rng, n_sims, n_particles, 0.0, box)
+    keep = set(_saved(steps, save_every).tolist())
+    out_p, out_v = [], []
+    for step in range(steps):
+        pos, vel = _vicsek_step(pos, vel, p, rng.standard_normal(pos.shape), box, dt)
+        if step in keep:
+            out_p.append(pos)
+            out_v.append(vel)
+    return np.stack(out_p, 1), np.stack(out_v, 1), p
+
+
+def simulate_vicsek_reference(
+    rng: np.random.Generator | int | None, n_sims: int, **kw: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One simulation at a time, one particle at a time in the neighbour sums: the Python loop
+    of a per-simulation generator, drawing from ``rng`` in the order of
+    :func:`simulate_vicsek` (so the same seed gives the same trajectories up to round-off)."""
+    return _reference(rng, n_sims, VICSEK, _vicsek_loop, **kw)
+
+
+def _vicsek_loop(
+    pos: np.ndarray, vel: np.ndarray, p: np.ndarray, noise: np.ndarray, box: float, dt: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """One Vicsek step of one simulation (pos, vel (N, 3)) with a loop over particles."""
+    radius, speed, sigma, nu = p
+    pos = np.mod(pos + speed * dt * vel, box)
+    new = np.empty_like(vel)
+    for i in range(len(pos)):
+        d = pos[i] - pos
+        d -= box * np.round(d / box)
+        j = vel[np.sum(d * d, axis=1) <= radius**2].sum(0)
+        drive = nu * j / np.linalg.norm(j) * dt + np.sqrt(2 * sigma * dt) * noise[i]
+        tangent = drive - np.dot(vel[i], drive) * vel[i]
+        v = vel[i] + tangent - sigma * 2.0 * vel[i] * dt
+        new[i] = v / np.linalg.norm(v)
+    return pos, new
+
+
+# ---------------------------------------------------------------------------------- D'Orsogna
+def _dorsogna_force(pos: np.ndarray, vel: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Self-propulsion, friction and Morse (p = 1) forces per unit mass, (sim, particle, 3).
+
+    With ``g_ij = m (C_r/l_r e^{-r/l_r} - e^{-r}) / r_ij`` the Morse sum is
+    ``sum_j g_ij (x_i - x_j) = x_i sum_j g_ij - (g x)_i``: two matrix products, no
+    (sim, particle, particle, 3) array. Distances come from the Gram matrix in free space."""
+    radius, alpha, c_r, l_r = (p[:, k, None, None] for k in range(4))
+    sq = np.sum(pos * pos, axis=-1)
+    r2 = sq[:, :, None] + sq[:, None, :] - 2 * np.matmul(pos, pos.transpose(0, 2, 1))
+    n = pos.shape[1]
+    r2[:, np.arange(n), np.arange(n)] = 1.0  # self-pairs: any positive value, zeroed below
+    r = np.sqrt(np.maximum(r2, 1e-300))
+    g = radius**3 * (c_r / l_r * np.exp(-r / l_r) - np.exp(-r)) / r  # mass R^3, C_a = l_a = 1
+    g[:, np.arange(n), np.arange(n)] = 0.0
+    morse = pos * g.sum(-1, keepdims=True) - np.matmul(g, pos)
+    speed2 = np.sum(vel * vel, axis=-1, keepdims=True)
+    return alpha * vel - speed2 * vel + morse
+
+
+def _rk4(
+    force: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+    pos: np.ndarray,
+    vel: np.ndarray,
+    p: np.ndarray,
+    dt: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One classical Runge-Kutta step of ``x' = v, v' = force(x, v)`` (sisyphe's ``update``)."""
+    k1x, k1v = vel, force(pos, vel, p)
+    k2x = vel + dt / 2 * k1v
+    k2v = force(pos + dt / 2 * k1x, k2x, p)
+    k3x = vel + dt / 2 * k2v
+    k3v = force(pos + dt / 2 * k2x, k3x, p)
+    k4x = vel + dt * k3v
+    k4v = force(pos + dt * k3x, k4x, p)
+    return (
+        pos + dt / 6 * (k1x + 2 * k2x + 2 * k3x + k4x),
+        vel + dt / 6 * (k1v + 2 * k2v + 2 * k3v + k4v),
+    )
+
+
+def simulate_dorsogna(
+    rng: np.random.Generator | int | None,
+    n_sims: int,
+    *,
+    n_particles: int = N_PARTICLES,
+    steps: int = STEPS,
+    save_every: int = SAVE_EVERY,
+    params: np.ndarray | None = None,
+    dt: float = DT,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Simulate ``n_sims`` 3-D D'Orsogna swarms together (sisyphe's ``AttractionRepulsion``).
+
+    ``params`` (n_sims, 4) or (4,) are ``radius, propulsion, c_r, l_r`` (``None``: NPD's
+    draws, :data:`DORSOGNA`); initial positions uniform in ``[-1/2, 1/2]^3``, unit random
+    velocities; RK4 with step ``dt``; schedule and returns as :func:`simulate_vicsek`. The
+    dynamics are deterministic once the initial state is drawn.
+
+    Examples
+    --------
+    >>> pos, vel, p = simulate_dorsogna(0, 2, n_particles=5, steps=20)
+    >>> pos.shape, bool(np.isfinite(vel).all())
+    ((2, 2, 5, 3), True)
+    """
+    rng = np.random.default_rng(rng)
+    p = DORSOGNA.check(params, rng, n_sims)
+    pos, vel = _init(rng, n_sims, n_particles, -0.5, 0.5)
+    keep = set(_saved(steps, save_every).tolist())
+    out_p, out_v = [], []
+    for step in range(steps):
+        pos, vel = _rk4(_dorsogna_force, pos, vel, p, dt)
+        if step in keep:
+            out_p.append(pos)
+            out_v.append(vel)
+    return np.stack(out_p, 1), np.stack(out_v, 1), p
+
+
+def _dorsogna_loop_force(pos: np.ndarray, vel: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """:func:`_dorsogna_force` for one simulation (N, 3), one particle at a time."""
+    radius, alpha, c_r, l_r = p[0]
+    out = np.empty_like(vel)
+    for i in range(len(pos)):
+        d = pos[i] - pos
+        r = np.sqrt(np.sum(d * d, axis=1))
+        r[i] = 1.0
+        mag = radius**3 * (c_r / l_r * np.exp(-r / l_r) - np.exp(-r)) / r
+        mag[i] = 0.0
+        out[i] = alpha * vel[i] - np.dot(vel[i], vel[i]) * vel[i] + mag @ d
+    return out
+
+
+def _dorsogna_loop(
+    pos: np.ndarray, vel: np.ndarray, p: np.ndarray, noise: np.ndarray, box: float, dt: float
+) -> tuple[np.ndarray, np.ndarray]:
+    return _rk4(_dorsogna_loop_force, pos, vel, p[None], dt)
+
+
+def simulate_dorsogna_reference(
+    rng: np.random.Generator | int | None, n_sims: int, **kw: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One simulation at a time with a loop over particles (the reference of the speed
+    benchmark), same draws as :func:`simulate_dorsogna`."""
+    return _reference(rng, n_sims, DORSOGNA, _dorsogna_loop, **kw)
+
+
+def _reference(
+    rng: np.random.Generator | int | None,
+    n_sims: int,
+    system: SwarmSystem,
+    step_fn: Callable[..., tuple[np.ndarray, np.ndarray]],
+    *,
+    n_particles: int = N_PARTICLES,
+    steps: int = STEPS,
+    save_every: int = SAVE_EVERY,
+    dt: float = DT,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The per-simulation, per-step, per-particle loop of both systems. The draws are those of
+    the vectorized simulators (parameters, positions, velocities for every simulation, then
+    one normal block per step for Vicsek), sliced per simulation."""
+    rng = np.random.default_rng(rng)
+    p = system.check(None, rng, n_sims)
+    low, high = (0.0, VICSEK_BOX) if system is VICSEK else (-0.5, 0.5)
+    pos0, vel0 = _init(rng, n_sims, n_particles, low, high)
+    noise = (
+        [rng.standard_normal((n_sims, n_particles, 3)) for _ in range(steps)]
+        if system is VICSEK
+        else [np.zeros((n_sims, n_particles, 3))] * steps
+    )
+    keep = set(_saved(steps, save_every).tolist())
+    all_p, all_v = [], []
+    for s in range(n_sims):
+        pos, vel, frames_p, frames_v = pos0[s], vel0[s], [], []
+        for step in range(steps):
+            pos, vel = step_fn(pos, vel, p[s], noise[step][s], VICSEK_BOX, dt)
+            if step in keep:
+                frames_p.append(pos)
+                frames_v.append(vel)
+        all_p.append(np.stack(frames_p))
+        all_v.append(np.stack(frames_v))
+    return np.stack(all_p), np.stack(all_v), p
+
+
+def polarization(vel: np.ndarray) -> np.ndarray:
+    """Vicsek's order parameter ``|sum_i v_i| / sum_i |v_i|`` over the particle axis (-2):
+    1 when every particle moves the same way, about ``1/sqrt(N)`` for random directions.
+
+    Examples
+    --------
+    >>> float(polarization(np.array([[1.0, 0, 0], [1.0, 0, 0]])))
+    1.0
+    """
+    total = np.linalg.norm(vel.sum(-2), axis=-1)
+    return total / np.maximum(np.linalg.norm(vel, axis=-1).sum(-1), 1e-300)

@@ -1,0 +1,160 @@
+"""Swarms: Vicsek and D'Orsogna physics, seeding, the reference loops, the regress kind and its
+metrics, the baselines."""
+
+import numpy as np
+import pytest
+
+from decathlon.benchmark.evaluate import check_prediction
+from decathlon.benchmark.metrics import get_metric, metric_value
+from decathlon.benchmark.regression import r2, regress_stats
+from decathlon.benchmark.tasks import get_task
+from decathlon.benchmark.windows import Windows
+from decathlon.datasets.swarms import (
+    DORSOGNA,
+    VICSEK,
+    polarization,
+    simulate_dorsogna,
+    simulate_dorsogna_reference,
+    simulate_vicsek,
+    simulate_vicsek_reference,
+)
+
+N = 50
+
+
+# ---------------------------------------------------------------------------------- physics
+def test_vicsek_polarization_goes_to_one_without_noise():
+    """Zero noise, every particle within the alignment radius (box 5, radius 5): the headings
+    align from a random start (polarization about 1/sqrt(N)) to polarization 1."""
+    _, vel, _ = simulate_vicsek(1, 2, n_particles=N, params=np.array([5.0, 0.5, 0.0, 5.0]), box=5.0)
+    pol = polarization(vel)
+    assert (pol[:, 0] < 0.5).all()
+    assert (pol[:, -1] > 0.999).all()
+
+
+def test_vicsek_polarization_is_of_order_one_over_sqrt_n_at_maximal_noise():
+    """Maximal noise (sigma = 2) against the weakest alignment (nu = 0.5), every particle seeing
+    every other: the mean-field order is only L(nu / sigma) = coth(1/4) - 4 = 0.083 (the Langevin
+    function of the von Mises-Fisher equilibrium), so the polarization over the last half is
+    within a factor 2 of E|mean of N random unit vectors| = sqrt(8 / (3 pi N)). Without the noise
+    the same swarm aligns to 0.99, with half of it to about 0.35: both fail here."""
+    params = np.array([5.0, 0.5, 2.0, 0.5])
+    _, vel, _ = simulate_vicsek(1, 4, n_particles=N, params=params, box=5.0)
+    late = polarization(vel)[:, 50:].mean()
+    expected = np.sqrt(8 / (3 * np.pi * N))
+    assert 0.5 * expected < late < 2.0 * expected
+
+
+@pytest.mark.parametrize(
+    "params", [[1.0, 2.0, 1.0, 0.5], [1.58, 4.0, 0.5, 1.41], [1.0, 1.0, 1.0, 1.0]]
+)
+def test_dorsogna_speed_settles_at_the_propulsion_balance(params):
+    """Without noise the speed relaxes to sqrt(alpha / beta) (beta = 1), where self-propulsion
+    and friction balance (D'Orsogna et al. 2006); Morse forces only perturb it."""
+    _, vel, _ = simulate_dorsogna(2, 2, n_particles=N, params=np.array(params))
+    speed = np.linalg.norm(vel, axis=-1)[:, -20:].mean()
+    assert abs(speed - np.sqrt(params[1])) < 0.03 * np.sqrt(params[1])
+
+
+def test_vicsek_speed_is_the_parameter_c_and_positions_stay_in_the_box():
+    pos, vel, p = simulate_vicsek(3, 2, n_particles=10, steps=40)
+    assert np.allclose(np.linalg.norm(vel, axis=-1), 1.0)
+    assert pos.min() >= 0.0 and pos.max() < 20.0
+    assert p.shape == (2, 4) and (p >= VICSEK.low).all() and (p <= VICSEK.high).all()
+
+
+# --------------------------------------------------------------------------- seeds, reference
+@pytest.mark.parametrize("sim", [simulate_vicsek, simulate_dorsogna])
+def test_same_seed_same_bytes_other_seed_other_bytes(sim):
+    a = sim(7, 2, n_particles=8, steps=30)
+    b = sim(7, 2, n_particles=8, steps=30)
+    c = sim(8, 2, n_particles=8, steps=30)
+    assert all(x.tobytes() == y.tobytes() for x, y in zip(a, b, strict=True))
+    assert a[0].tobytes() != c[0].tobytes()
+
+
+@pytest.mark.parametrize(
+    ("fast", "ref"),
+    [
+        (simulate_vicsek, simulate_vicsek_reference),
+        (simulate_dorsogna, simulate_dorsogna_reference),
+    ],
+)
+def test_reference_loop_equals_the_vectorized_simulator(fast, ref):
+    """Same rng stream, per-simulation per-particle loop: equal up to float round-off."""
+    a = fast(5, 3, n_particles=12, steps=40)
+    b = ref(5, 3, n_particles=12, steps=40)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_allclose(x, y, rtol=0, atol=1e-9)
+
+
+def test_given_parameters_are_used_and_bad_ones_refused():
+    p = np.array([[1.0, 1.0, 1.0, 1.0], [0.7, 2.0, 0.5, 0.4]])
+    assert (simulate_dorsogna(0, 2, n_particles=4, steps=10, params=p)[2] == p).all()
+    with pytest.raises(ValueError, match=r"radius, propulsion, c_r, l_r"):
+        simulate_dorsogna(0, 2, n_particles=4, steps=10, params=np.ones(3))
+    assert DORSOGNA.draw(np.random.default_rng(0), 1000).min() >= 2 ** (-2.0)
+
+
+# ----------------------------------------------------------------------------- regress kind
+def test_r2_and_smape_match_their_definitions():
+    rng = np.random.default_rng(0)
+    y = rng.uniform(0.5, 5, (40, 4))
+    pred = y + rng.normal(0, 0.5, y.shape)
+    st = regress_stats(pred, y)
+    want_r2 = 1 - ((pred - y) ** 2).sum(0) / ((y - y.mean(0)) ** 2).sum(0)
+    np.testing.assert_allclose(r2(pred, y), want_r2, rtol=1e-12)
+    assert metric_value("r2", st)[0] == pytest.approx(want_r2.mean(), rel=1e-12)
+    want_smape = (np.abs(pred - y) / (np.abs(y) + np.abs(pred))).mean()
+    assert metric_value("smape", st)[0] == pytest.approx(want_smape, rel=1e-12)
+    # predicting the test mean scores R^2 = 0 exactly; a perfect prediction 1 and SMAPE 0
+    assert metric_value("r2", regress_stats(np.tile(y.mean(0), (40, 1)), y))[0] == pytest.approx(0)
+    assert metric_value("r2", regress_stats(y, y))[0] == 1.0
+    assert metric_value("smape", regress_stats(y, y))[0] == 0.0
+    assert get_metric("r2")[0].higher_is_better and not get_metric("smape")[0].higher_is_better
+
+
+def test_bootstrap_weights_are_window_multiplicities():
+    """A weighting of the windows equals the metric on the windows repeated that many times."""
+    rng = np.random.default_rng(1)
+    y, pred = rng.uniform(1, 2, (6, 4)), rng.uniform(1, 2, (6, 4))
+    w = np.array([[2, 0, 1, 1, 0, 2]])
+    rep = np.repeat(np.arange(6), w[0])
+    for m in ("r2", "smape"):
+        got = metric_value(m, regress_stats(pred, y), w)[0]
+        assert got == pytest.approx(metric_value(m, regress_stats(pred[rep], y[rep]))[0])
+
+
+def test_regress_prediction_shape_is_checked():
+    task = get_task("swarms/vicsek-params")
+    w = Windows(
+        np.arange(3), np.zeros((3, 2, 4, 6)), np.ones((3, 4)), np.arange(3), np.zeros(3), [], []
+    )
+    assert check_prediction(task, w, w.ids, np.ones((3, 4))).shape == (3, 4)
+    with pytest.raises(ValueError, match=r"expected \(3, 4\) \(dims: window, param\)"):
+        check_prediction(task, w, w.ids, np.ones((3, 4, 1)))
+
+
+def test_tasks_are_flagged_irreversible_with_true_symmetries_only():
+    v, d = get_task("swarms/vicsek-params"), get_task("swarms/dorsogna-params")
+    assert v.reversible is False and d.reversible is False
+    assert v.kind == d.kind == "regress" and v.trivial == "train-mean"
+    assert set(v.equivariance) == {"rot90", "reflect", "permute"}  # the periodic box
+    assert set(d.equivariance) == {"rotate", "translate", "permute"}  # free space
+
+
+# -------------------------------------------------------------------------------- baselines
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["swarms/vicsek-params", "swarms/dorsogna-params"])
+def test_order_parameters_beat_the_train_mean_at_mini(task):
+    """The mini tier built (a minute or two per system): the order-parameter ridge explains
+    much of the parameters' variance, the train mean none of it."""
+    from decathlon.benchmark.context import EvalConfig
+    from decathlon.benchmark.suite import run_baseline
+
+    cfg = EvalConfig(n_boot=50, probes=False)
+    base = run_baseline("train-mean", task, config=cfg)["metrics"]
+    fit = run_baseline("order-params", task, config=cfg)["metrics"]
+    assert abs(base["r2"]["value"]) < 0.15
+    assert fit["r2"]["value"] > base["r2"]["value"] + 0.3
+    assert fit["smape"]["value"] < base["smape"]["value"]
