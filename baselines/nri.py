@@ -130,12 +130,11 @@ class _Net(nn.Module):
         for part in (self.mlp1, self.mlp2, self.mlp3, self.mlp4, self.logits_out):
             _reference_init(part)
         self.msg = nn.ModuleList(_mlp2(2 * f, h) for _ in range(k))
-        self.out = nn.Sequential(
-            nn.Linear(f + h, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, f)
-        )
+        first, mid, last = nn.Linear(f + h, h), nn.Linear(h, h), nn.Linear(h, f)
         # the decoder starts as "no change" (ours): see the module docstring
-        nn.init.zeros_(self.out[-1].weight)
-        nn.init.zeros_(self.out[-1].bias)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self.out = nn.Sequential(first, nn.ReLU(), mid, nn.ReLU(), last)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Encoder: x (B, T, N, F) -> edge-type logits (B, E, K) of the ordered pairs."""
