@@ -7,8 +7,9 @@ back its own outputs. Needs a fixed number of entities (not for tasks where they
 
 Scale: where the task gives its inputs in raw units (``normalize=None``, e.g. CMU mocap in
 metres) the network standardises them itself with the training split's mean and standard
-deviation per column, and predicts the change to the next frame in units of the training
-increments' standard deviation (the loss is measured in those units too). Without this the
+deviation per column, also reads each frame's change from the one before, and predicts the
+change to the next frame in units of the training changes' root mean square (the loss is
+measured in those units too). Without this the
 48-step CMU rollout diverged (ADE 6.2 m against 0.27 m for ``static``; docs/baselines.md §6).
 Tasks whose inputs the suite already normalises keep the identity scaling, so their numbers
 are unchanged. ``standardize=True``/``False`` forces it on or off.
@@ -78,8 +79,8 @@ class _Net(nn.Module):
 
 def scaling_stats(x: np.ndarray) -> np.ndarray:
     """Per column of the flattened frames of ``x`` (window, time, entity, feature): the mean,
-    the standard deviation and the standard deviation of the frame-to-frame change, as rows
-    of a (3, entity * feature) array; deviations below 1e-6 of the largest become 1.
+    the standard deviation and the root mean square of the frame-to-frame change, as rows of a
+    (3, entity * feature) array; scales below 1e-6 of their row's largest become 1.
 
     Examples
     --------
