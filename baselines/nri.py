@@ -90,8 +90,8 @@ class _MLP(nn.Module):
 
 def _reference_init(module: nn.Module) -> None:
     """The encoder's initialisation in ``modules.py`` (``init_weights``): Xavier-normal weights
-    and biases of 0.1. With torch's default initialisation instead the encoder does not learn
-    the springs graph at the ``cpu`` budget (docs/baselines.md §5)."""
+    and biases of 0.1. With torch's default initialisation instead the encoder learns the
+    springs graph far more slowly (docs/baselines.md §5)."""
     for m in module.modules():
         if isinstance(m, nn.Linear):
             nn.init.xavier_normal_(m.weight)
