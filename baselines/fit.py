@@ -392,6 +392,7 @@ def _epochs(run: _Run, data: dict[str, torch.Tensor], valid: Windows, done: int,
         loss, secs = _train_epoch(run, data, epoch)
         run.hist["train_loss"].append(loss)
         run.hist["train_s"] += secs
+        run.hist.setdefault("epoch_s", []).append(secs)  # this call's epochs (not checkpointed)
         run.module.train(False)  # inference mode
         vl = _valid_loss(run, valid)
         _end_of_epoch(run, epoch, vl)

@@ -25,7 +25,7 @@ from decathlon.benchmark.windows import Windows
 
 from .fit import cap_torch_threads, device_arrays, fit
 
-__all__ = ["hand_loop", "bench_fit"]
+__all__ = ["hand_loop", "bench_fit", "bench_compile"]
 
 
 def hand_loop(
@@ -91,3 +91,35 @@ def bench_fit(
         "overhead_pct": round(100 * (med["h"] / med["i"] - 1), 1),
         "overhead_call_pct": round(100 * (med["h"] / med["c"] - 1), 1),
     }
+
+
+def bench_compile(
+    name: str, task: str, tier: Tier = "mini", epochs: int = 3, **config: Any
+) -> dict[str, Any]:
+    """Training windows per second of ``fit()`` for baseline ``name`` on ``task`` with and
+    without ``torch.compile`` (CPU), from the epochs after the first; the first epoch's
+    seconds (which include the compilation) are reported apart.
+
+    Returns
+    -------
+    dict
+        ``eager_per_s``, ``compiled_per_s``, ``speedup`` (compiled over eager), and
+        ``eager_first_s``, ``compiled_first_s`` (the first epoch's seconds).
+    """
+    if epochs < 2:
+        raise ValueError(f"bench_compile needs epochs >= 2 (one to compile); got {epochs}")
+    cap_torch_threads()
+    out: dict[str, Any] = {"model": name, "task": task, "epochs": epochs}
+    for label, on in (("eager", False), ("compiled", True)):
+        settings = {"epochs": epochs, "device": "cpu", "patience": epochs, **config}
+        model = make_baseline(name, get_task(task), compile=on, **settings)
+        train = model.training_windows(tier, "train")
+        torch.manual_seed(0)
+        h = fit(
+            model.build_net(train), train, model.training_windows(tier, "valid"), model.fit_config
+        )
+        rest = h["epoch_s"][1:]
+        out[f"{label}_per_s"] = round(len(train) * len(rest) / sum(rest), 1)
+        out[f"{label}_first_s"] = round(h["epoch_s"][0], 1)
+    out["speedup"] = round(out["compiled_per_s"] / out["eager_per_s"], 3)
+    return out

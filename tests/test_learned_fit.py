@@ -73,6 +73,7 @@ def test_loss_decreases_and_record_is_complete():
     assert h["epochs"] == 6 and h["seed"] == 0 and h["budget"] == "cpu" and h["device"] == "cpu"
     assert h["n_parameters"] == 3 * 16 + 16 + 16 + 1
     assert h["samples_per_s"] > 0 and h["seconds"] >= h["train_s"] > 0
+    assert len(h["epoch_s"]) == 6 and abs(sum(h["epoch_s"]) - h["train_s"]) < 1e-9
     assert h["valid_loss"][h["best_epoch"]] == min(h["valid_loss"])
 
 

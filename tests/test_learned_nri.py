@@ -1,0 +1,49 @@
+"""NRI learns the springs graph (issue 14): the reference encoder (BatchNorm, Xavier-normal
+weights, biases 0.1) and a decoder that starts as "no change"."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from decathlon.baselines.nri import NRIConfig  # noqa: E402
+from decathlon.baselines.nri import _Net as NRINet  # noqa: E402
+from decathlon.benchmark.baselines import make_baseline  # noqa: E402
+from decathlon.benchmark.metrics import edge_accuracy  # noqa: E402
+from decathlon.benchmark.ranking import auroc  # noqa: E402
+from decathlon.benchmark.tasks import get_task  # noqa: E402
+from decathlon.benchmark.windows import make_windows  # noqa: E402
+
+
+def test_nri_decoder_starts_as_no_change():
+    """An untrained decoder predicts the frame it is given, so the first 10-step rollouts of
+    training do not blow up (before: random offsets, a first loss of ~1e5 per ball)."""
+    torch.manual_seed(0)
+    net = NRINet(5, 6, 4, NRIConfig(hidden=16))
+    x = torch.randn(3, 5, 4)
+    edges = torch.softmax(torch.randn(3, 20, 2), -1)
+    assert torch.equal(net.step(x, edges), x)
+
+
+def test_nri_encoder_is_the_reference_mlp():
+    torch.manual_seed(0)
+    net = NRINet(5, 6, 4, NRIConfig(hidden=16))
+    assert isinstance(net.mlp1.norm, torch.nn.BatchNorm1d)
+    for lin in (net.mlp1.net[0], net.mlp4.net[2], net.logits_out):
+        assert torch.all(lin.bias == 0.1)
+    h = net.mlp1(torch.randn(8, 5, 24))  # normalised over every node of the batch
+    assert h.shape == (8, 5, 16) and abs(h.mean().item()) < 1e-5
+
+
+@pytest.mark.slow
+def test_nri_learns_the_springs_graph(springs_mini):
+    """Before the fix: AUROC 0.45-0.56 after 20-60 epochs; now > 0.9 after 8 (measured 0.95)."""
+    task = get_task("particles/springs-graph")
+    model = make_baseline("nri", task, epochs=8, patience=8)
+    hist = model.fit("mini")
+    w = make_windows(task, "test", "mini")
+    score = model.predict({"x": w.x, "features": w.features, "target_features": []})
+    off = ~np.eye(5, dtype=bool)
+    auc = auroc(score[:, off], w.y[:, off])
+    assert auc > 0.9, (auc, hist["valid_edge_accuracy"])
+    assert edge_accuracy(score, w.y).mean() > 0.75
