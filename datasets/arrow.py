@@ -56,9 +56,11 @@ PART_INDEX = {"train": 0, "valid": 1, "test": 2}
 CHUNK = 5000
 #: Seed of the fixed permutation of each split's windows.
 ORDER_SEED = 2026
+#: Simulations per part: multiples of the 7 sources, so every source has the same count (mini:
+#: 400/100/200 per source, enough for the honesty test's +-0.03; full: 2000/400/800).
 ARROW_TIERS = {
-    "mini": {"train": 2000, "valid": 500, "test": 1000},
-    "full": {"train": 10000, "valid": 2000, "test": 4000},
+    "mini": {"train": 2800, "valid": 700, "test": 1400},
+    "full": {"train": 14000, "valid": 2800, "test": 5600},
 }
 
 

@@ -17,8 +17,11 @@ damped system run backwards), so its arrow is the friction's and not its start's
 
 Sources here: ``springs``, ``charged`` (NRI, elastic walls) and ``nbody`` (EGNN, free space),
 reversible; ``damped-springs`` and ``damped-charged`` (the same with a linear drag
-``-gamma v``), irreversible. Every source gives :data:`ENTITIES` entities in 3-D (2-D systems
-get ``z = 0``); a source with fewer entities is padded and masked by the dataset.
+``-gamma v``), ``vicsek`` (alignment with noise) and ``dorsogna`` (self-propulsion with
+friction), irreversible. The swarms start from a disordered state and are not centred: their
+arrow is the relaxation the dissipative dynamics drive, which has no time-reversed counterpart.
+Every source gives :data:`ENTITIES` entities in 3-D (2-D systems get ``z = 0``); a source with
+fewer entities is padded and masked by the dataset.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from decathlon.benchmark.registry import Registry
-from decathlon.datasets import nri
+from decathlon.datasets import nri, swarms
 from decathlon.datasets.nbody import NBODY
 
 __all__ = [
@@ -42,6 +45,7 @@ __all__ = [
     "FRAME_DT",
     "ENTITIES",
     "FRICTION",
+    "SWARM_BOX",
 ]
 
 #: Frames stored per simulation: HALF before the middle state, the middle one, HALF after.
@@ -171,4 +175,63 @@ _nri_source(
     FRICTION,
     _NRI + " (with a linear drag)",
     f"NRI charged with drag -{FRICTION} v",
+)
+
+
+#: Side of the periodic box of the Vicsek clips: 5 agents in NPD's box of 20 would rarely meet,
+#: in a box of 4 every agent is within the interaction radius (0.5..5) of others most of the time.
+SWARM_BOX = 4.0
+#: Integrator steps per stored frame: NPD's dt = 0.01 saved every 10th step is 0.1 s, FRAME_DT.
+_SWARM_STEPS = FRAMES * swarms.SAVE_EVERY
+
+
+def _unwrapped(pos: np.ndarray, box: float) -> np.ndarray:
+    """Positions (sims, frames, agents, 3) in a periodic box made continuous in time: each
+    frame-to-frame move taken by the minimum image, so a wrap is not a jump."""
+    step = np.diff(pos, axis=1)
+    step -= box * np.round(step / box)
+    return np.concatenate([pos[:, :1], pos[:, :1] + np.cumsum(step, axis=1)], axis=1)
+
+
+def _vicsek_clips(rng: np.random.Generator, n_sims: int) -> tuple[np.ndarray, np.ndarray]:
+    """5-agent Vicsek swarms (NPD's parameter ranges) from a disordered start: alignment orders
+    them while the noise keeps stirring, an irreversible relaxation. Velocities in units of
+    length per second (the unit heading times the speed)."""
+    pos, head, p = swarms.simulate_vicsek(
+        rng, n_sims, n_particles=ENTITIES, steps=_SWARM_STEPS, box=SWARM_BOX
+    )
+    return _unwrapped(pos, SWARM_BOX), head * p[:, 1, None, None, None]
+
+
+def _dorsogna_clips(rng: np.random.Generator, n_sims: int) -> tuple[np.ndarray, np.ndarray]:
+    """5-agent D'Orsogna swarms (NPD's parameter ranges, friction 1) from random velocities:
+    self-propulsion and friction drive every speed towards their balance, an irreversible
+    relaxation; the Morse forces couple the agents."""
+    pos, vel, _ = swarms.simulate_dorsogna(rng, n_sims, n_particles=ENTITIES, steps=_SWARM_STEPS)
+    return pos, vel
+
+
+_NPD = (
+    "Zeng et al., Neural Persistence Dynamics, 2024 (sisyphe models: Vicsek et al. 1995, "
+    "D'Orsogna et al. 2006)"
+)
+register_source(
+    ClipSource(
+        "vicsek",
+        False,
+        _vicsek_clips,
+        ENTITIES,
+        _NPD,
+        f"3-D Vicsek with noise, 5 agents, periodic box {SWARM_BOX:g}, disordered start",
+    )
+)
+register_source(
+    ClipSource(
+        "dorsogna",
+        False,
+        _dorsogna_clips,
+        ENTITIES,
+        _NPD,
+        "3-D D'Orsogna (self-propulsion, friction, Morse forces), 5 agents, random start",
+    )
 )
