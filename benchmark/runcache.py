@@ -99,6 +99,10 @@ DEFAULT_SECONDS: dict[str, dict[str, float]] = {
     # issue 13 (swarms): one evaluation each on the busy 2-vCPU machine (mini, 100 resamples)
     "train-mean": {"*": 1.0},
     "order-params": {"*": 3.0},
+    # issue 13 (causal, arrow of time): closed-form fits, a few seconds at mini
+    "xcorr": {"*": 1.0},
+    "granger-ridge": {"*": 1.0},
+    "arrow-features": {"*": 8.0},
 }
 #: Seconds to build a dataset's ``mini`` tier (simulators) before its first evaluation
 #: (``build_seconds`` of the stores that run built).

@@ -56,6 +56,9 @@ DEFAULT_BASELINES = (
     "gru",
     "train-mean",
     "order-params",
+    "xcorr",
+    "granger-ridge",
+    "arrow-features",
 )
 
 

@@ -312,7 +312,7 @@ def _add_run_command(sub: Any) -> None:
         "--baselines",
         default=None,
         help="comma-separated baselines (default: static,constant-velocity,linear-fit,chance,"
-        "proximity,gru,train-mean,order-params)",
+        "proximity,gru,train-mean,order-params,xcorr,granger-ridge,arrow-features)",
     )
     s.add_argument(
         "--out",
