@@ -46,6 +46,7 @@ register_baseline(
         "proximity",
         Proximity,
         kinds=("graph",),
+        families=("trajectories",),  # distances between entities in space: particles, not series
         description="rank pairs by mean distance over the context",
     )
 )
