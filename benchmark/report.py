@@ -40,6 +40,11 @@ def _fmt(x: Any, digits: int = 4) -> str:
     return str(x)
 
 
+def _points(x: Any) -> str:
+    """Points (0..1000) as a whole number: ``1000``, not ``1e+03``."""
+    return "-" if x is None else f"{float(x):.0f}"
+
+
 #: Relative gaps from this error ratio on are shown as the ratio (``x51``) instead of a percent.
 RATIO_FROM = 10.0
 #: The temporal probes as the table and the figure name them (what happened to the context).
@@ -165,7 +170,7 @@ def format_table(results: list[dict[str, Any]]) -> str:
                 prim,
                 _fmt(m["value"]),
                 f"[{_fmt(ci[0], 3)}, {_fmt(ci[1], 3)}]",
-                _fmt(r.get("points", {}).get("value"), 3),
+                _points(r.get("points", {}).get("value")),
                 *_probe_row(cells),
             ]
         )

@@ -235,3 +235,10 @@ def test_describe_says_which_probes_apply_and_why_not():
     assert all(probe_applicability(SPRINGS)[p] is None for p in PROBES)
     text = format_describe(describe(NBODY))
     assert "n/a: reversal, shuffle, half, local-2, local-4, freeze (one-frame context" in text
+
+
+def test_points_print_as_whole_numbers():
+    """1000 points read ``1000``, not ``1e+03`` (three significant digits did that)."""
+    from decathlon.benchmark.report import _points
+
+    assert [_points(v) for v in (1000.0, 849.2, 0.0, None)] == ["1000", "849", "0", "-"]
