@@ -134,20 +134,15 @@ def _points_panel(ax: Axes, totals: dict[str, Any], colors: dict[str, Any]) -> N
     for i, ev in enumerate(events):
         if ev in missing:
             ax.axvspan(i - 0.45, i + 0.45, color="0.92", zorder=0)
-            ax.text(
-                i,
-                500,
-                "no result\n(data not prepared\nor task not run)",
-                ha="center",
-                va="center",
-                fontsize=8,
-            )
-    ax.set_xticks(x, [_short(ev) for ev in events], fontsize=8)
+            ax.text(i, 500, "no result", ha="center", va="center", fontsize=7, rotation=90)
+    ax.set_xticks(x, [_short(ev) for ev in events], fontsize=8, rotation=30, ha="right")
     ax.set_xlim(-0.5, len(events) - 0.5)
     ax.set_ylim(0, 1050)
     ax.set_ylabel("points (0 = trivial baseline, 1000 = target)")
     ax.set_title(
-        "Points per event: mean over the event's tasks, a task not done counts 0", fontsize=10
+        "Points per event: mean over the event's tasks, a task not done counts 0"
+        + ("\n(shaded: no result, the data not prepared or the task not run)" if missing else ""),
+        fontsize=10,
     )
     ax.grid(axis="y", alpha=0.3)
 
@@ -166,7 +161,10 @@ def _totals_panel(ax: Axes, totals: dict[str, Any], colors: dict[str, Any]) -> N
         ax.errorbar(t["total"], i, xerr=err, color="k", lw=1)
         ax.text(hi + top * 0.01, i, f"{t['total']:.0f}", va="center", fontsize=8)
     ax.set_yticks(range(len(models)), models, fontsize=8)
+    from matplotlib.ticker import MaxNLocator
+
     ax.set_xlim(0, top)
+    ax.xaxis.set_major_locator(MaxNLocator(5))
     ax.set_xlabel(f"decathlon score (max {top})")
     sets = [set(t["missing"]) for t in totals.values()]
     nowhere = sorted(set.intersection(*sets)) if sets else []  # no model has a result there
@@ -241,7 +239,7 @@ def _graph_panel(
     ax: Axes,
     by_task: dict[str, list[dict[str, Any]]],
     colors: Any,
-    title: str = "Graph tasks: edge recovery",
+    title: str = "Graph and classification tasks",
 ) -> None:
     """Every task's primary score (AUROC of graphs, R^2 of parameter regression) per model with
     its interval, against its trivial level (chance, the train mean)."""

@@ -185,7 +185,7 @@ def test_figure_panels_fit_each_kind_of_task():
     assert curve.get_yscale() == "log" and all(len(ln.get_xdata()) == 5 for ln in curve.lines)
     one = next(a for t, a in titles.items() if t.startswith("nbody-forecast: one step"))
     assert one.containers and all(len(ln.get_xdata()) <= 2 for ln in one.lines)  # dots + bars
-    graph = titles["Graph tasks: edge recovery"]
+    graph = titles["Graph and classification tasks"]
     assert any(list(ln.get_xdata()) == [0.5, 0.5] for ln in graph.lines)  # chance
     total = next(t for t in titles if t.startswith("Total"))
     unwrapped = total.replace("-\n", "-").replace("\n", " ")  # the title wraps at hyphens
