@@ -70,7 +70,7 @@ def source_names(reversible: bool | None = None) -> list[str]:
     Examples
     --------
     >>> source_names(reversible=False)
-    ['damped-charged', 'damped-springs']
+    ['damped-charged', 'damped-springs', 'dorsogna', 'vicsek']
     """
     return [s for s in SOURCES.names() if reversible in (None, SOURCES.get(s).reversible)]
 
