@@ -62,7 +62,11 @@ NRI_TASKS = (
 
 @dataclass
 class NRIConfig:
-    """Architecture and ELBO settings (``ethanfetaya/NRI`` ``train.py`` defaults but hidden)."""
+    """Architecture and ELBO settings (``ethanfetaya/NRI`` ``train.py`` defaults but hidden).
+
+    ``encoder``: ``"mlp"`` (the reference's ``MLPEncoder``) or ``"cnn"`` (its ``CNNEncoder``,
+    which the paper uses for Kuramoto: a temporal convolution over each pair's two series).
+    """
 
     hidden: int = 64
     edge_types: int = 2
@@ -70,6 +74,7 @@ class NRIConfig:
     prior_var: float = 5e-5
     pred_steps: int = 10
     skip_first: bool = True
+    encoder: str = "mlp"
 
 
 class _MLP(nn.Module):
@@ -98,6 +103,30 @@ def _reference_init(module: nn.Module) -> None:
             nn.init.constant_(m.bias, 0.1)
 
 
+class _PairCNN(nn.Module):
+    """The reference's ``CNN``: per ordered pair, the sender's and receiver's series as
+    ``2F`` channels, conv(5)-ReLU-BatchNorm, max-pool(2), conv(5)-ReLU-BatchNorm, then an
+    attention over time (softmax of a 1x1 convolution) averaging a 1x1 convolution's output."""
+
+    def __init__(self, n_in: int, hidden: int) -> None:
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv1d(n_in, hidden, 5), nn.BatchNorm1d(hidden)
+        self.conv2, self.bn2 = nn.Conv1d(hidden, hidden, 5), nn.BatchNorm1d(hidden)
+        self.pred, self.attend = nn.Conv1d(hidden, hidden, 1), nn.Conv1d(hidden, 1, 1)
+        for conv in (self.conv1, self.conv2, self.pred, self.attend):
+            # modules.py CNN.init_weights: normal(0, sqrt(2 / (kernel * out_channels)))
+            nn.init.normal_(
+                conv.weight, 0.0, float(np.sqrt(2.0 / (conv.kernel_size[0] * conv.out_channels)))
+            )
+            nn.init.constant_(cast(torch.Tensor, conv.bias), 0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(pairs, 2F, T) -> (pairs, hidden)."""
+        h = F.max_pool1d(self.bn1(F.relu(self.conv1(x))), 2)
+        h = self.bn2(F.relu(self.conv2(h)))
+        return (self.pred(h) * torch.softmax(self.attend(h), -1)).mean(-1)
+
+
 class _Graph(nn.Module):
     """Senders and receivers of every ordered pair ``i -> j``, ``i != j``."""
 
@@ -124,11 +153,20 @@ class _Net(nn.Module):
         super().__init__()
         h, k = cfg.hidden, cfg.edge_types
         self.cfg, self.graph = cfg, _Graph(n)
-        self.mlp1, self.mlp2 = _MLP(t * f, h, h), _MLP(2 * h, h, h)
-        self.mlp3, self.mlp4 = _MLP(h, h, h), _MLP(3 * h, h, h)
+        if cfg.encoder not in ("mlp", "cnn"):
+            raise ValueError(f"NRI encoder {cfg.encoder!r} is unknown; use 'mlp' or 'cnn'")
+        self.cnn: _PairCNN | None = None
+        if cfg.encoder == "cnn":  # modules.py CNNEncoder: pair CNN, mlp1, edge->node->edge
+            self.cnn = _PairCNN(2 * f, h)
+            self.mlp1, self.mlp2, self.mlp3 = _MLP(h, h, h), _MLP(h, h, h), _MLP(3 * h, h, h)
+            self.mlp4: _MLP | None = None
+        else:  # modules.py MLPEncoder
+            self.mlp1, self.mlp2 = _MLP(t * f, h, h), _MLP(2 * h, h, h)
+            self.mlp3, self.mlp4 = _MLP(h, h, h), _MLP(3 * h, h, h)
         self.logits_out = nn.Linear(h, k)
         for part in (self.mlp1, self.mlp2, self.mlp3, self.mlp4, self.logits_out):
-            _reference_init(part)
+            if part is not None:
+                _reference_init(part)
         self.msg = nn.ModuleList(_mlp2(2 * f, h) for _ in range(k))
         first, mid, last = nn.Linear(f + h, h), nn.Linear(h, h), nn.Linear(h, f)
         # the decoder starts as "no change" (ours): see the module docstring
@@ -139,10 +177,16 @@ class _Net(nn.Module):
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Encoder: x (B, T, N, F) -> edge-type logits (B, E, K) of the ordered pairs."""
         g = self.graph
+        if self.cnn is not None:
+            pairs = g.node2edge(x.permute(0, 2, 1, 3))  # (B, E, T, 2F): sender, receiver
+            b, n_e = pairs.shape[:2]
+            e = self.mlp1(self.cnn(pairs.flatten(0, 1).transpose(1, 2)).reshape(b, n_e, -1))
+            h = self.mlp2(g.edge2node(e))
+            return self.logits_out(self.mlp3(torch.cat([g.node2edge(h), e], -1)))
         h = self.mlp1(x.permute(0, 2, 1, 3).flatten(2))
         e = self.mlp2(g.node2edge(h))
         h = self.mlp3(g.edge2node(e))
-        return self.logits_out(self.mlp4(torch.cat([g.node2edge(h), e], -1)))
+        return self.logits_out(cast(_MLP, self.mlp4)(torch.cat([g.node2edge(h), e], -1)))
 
     def step(self, x: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
         """Decoder: one frame (B, N, F) and edge-type weights (B, E, K) -> the next frame."""
