@@ -1,6 +1,8 @@
 """NRI learns the springs graph (issue 14): the reference encoder (BatchNorm, Xavier-normal
 weights, biases 0.1) and a decoder that starts as "no change"."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -79,3 +81,41 @@ def test_nri_learns_the_springs_graph(springs_mini):
     auc = auroc(score[:, off], w.y[:, off])
     assert auc > 0.9, (auc, hist["valid_edge_accuracy"])
     assert edge_accuracy(score, w.y).mean() > 0.75
+
+
+def test_nri_loss_features_score_only_those_columns():
+    """``loss_features`` drops the other columns from the NLL: with the decoder at "no change"
+    the NLL is that of the frame-to-frame change of the scored column alone."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 6, 4, 2)
+    cfg = NRIConfig(hidden=8, pred_steps=1)  # every step from the true frame
+    full, only0 = NRINet(4, 6, 2, cfg), NRINet(4, 6, 2, cfg, [0])
+    only0.load_state_dict(full.state_dict())
+    full.train(False), only0.train(False)
+    with torch.no_grad():
+        logits = full.logits(x)
+        prob = torch.softmax(logits, -1)
+        kl = (prob * (torch.log(prob + 1e-16) + np.log(2))).sum() / 12
+        step = (x[:, 1:] - x[:, :-1]) ** 2 / (2 * 5e-5 * 12)
+        assert float(full.loss({"x": x})) == pytest.approx(float(step.sum() + kl), rel=1e-5)
+        assert float(only0.loss({"x": x})) == pytest.approx(
+            float(step[..., 0].sum() + kl), rel=1e-5
+        )
+
+
+def test_nri_kuramoto_settings_and_springs_defaults():
+    """Kuramoto gets the CNN encoder, one-step teacher forcing and the NLL on dphi/dt; the
+    springs graph keeps the reference defaults; a caller's setting wins; a loss feature that is
+    not an input is refused with the inputs named."""
+    kur = make_baseline("nri", get_task("particles/kuramoto-graph"))
+    assert (kur.config.encoder, kur.config.pred_steps) == ("cnn", 1)
+    assert kur.config.loss_features == ("state_dphi_dt",)
+    springs = make_baseline("nri", get_task("particles/springs-graph"))
+    assert (springs.config.encoder, springs.config.pred_steps) == ("mlp", 10)
+    assert springs.config.loss_features == ()
+    mine = make_baseline("nri", get_task("particles/kuramoto-graph"), encoder="mlp")
+    assert mine.config.encoder == "mlp"
+    bad = make_baseline("nri", get_task("particles/springs-graph"), loss_features=("phi",))
+    train = SimpleNamespace(x=np.zeros((2, 6, 5, 4)), features=["x", "y", "vx", "vy"])
+    with pytest.raises(ValueError, match="choose among"):
+        bad.build_net(train)
