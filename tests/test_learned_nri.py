@@ -1,6 +1,7 @@
 """NRI learns the springs graph (issue 14): the reference encoder (BatchNorm, Xavier-normal
 weights, biases 0.1) and a decoder that starts as "no change"."""
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -104,18 +105,22 @@ def test_nri_loss_features_score_only_those_columns():
 
 
 def test_nri_kuramoto_settings_and_springs_defaults():
-    """Kuramoto gets the CNN encoder, one-step teacher forcing and the NLL on dphi/dt; the
-    springs graph keeps the reference defaults; a caller's setting wins; a loss feature that is
+    """Kuramoto gets the CNN encoder, one-step teacher forcing and the NLL on dphi/dt, charged
+    one-step teacher forcing; the springs graph keeps the reference defaults; a caller's setting wins; a loss feature that is
     not an input is refused with the inputs named."""
     kur = make_baseline("nri", get_task("particles/kuramoto-graph"))
     assert (kur.config.encoder, kur.config.pred_steps) == ("cnn", 1)
-    assert kur.config.loss_features == ("state_dphi_dt",)
+    assert kur.config.loss_features == ["state_dphi_dt"]
+    record = kur.config_dict()["model"]  # a JSON-plain record (the result schema's)
+    assert json.loads(json.dumps(record)) == record
     springs = make_baseline("nri", get_task("particles/springs-graph"))
     assert (springs.config.encoder, springs.config.pred_steps) == ("mlp", 10)
-    assert springs.config.loss_features == ()
+    assert springs.config.loss_features == []
+    charged = make_baseline("nri", get_task("particles/charged-graph"))
+    assert (charged.config.encoder, charged.config.pred_steps) == ("mlp", 1)
     mine = make_baseline("nri", get_task("particles/kuramoto-graph"), encoder="mlp")
     assert mine.config.encoder == "mlp"
-    bad = make_baseline("nri", get_task("particles/springs-graph"), loss_features=("phi",))
+    bad = make_baseline("nri", get_task("particles/springs-graph"), loss_features=["phi"])
     train = SimpleNamespace(x=np.zeros((2, 6, 5, 4)), features=["x", "y", "vx", "vy"])
     with pytest.raises(ValueError, match="choose among"):
         bad.build_net(train)
