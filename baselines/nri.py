@@ -8,6 +8,9 @@ graph.
 * **Encoder** (MLP): each entity's whole input window flattened, node -> edge -> node -> edge
   message passing over every ordered pair ``i -> j`` with a skip connection, and ``K`` logits
   per pair (the edge types).
+* **Encoder** (CNN, ``encoder="cnn"``; ``modules.py`` ``CNNEncoder``, the paper's encoder for
+  Kuramoto): per ordered pair a temporal convolution over the two entities' series, then
+  edge -> node -> edge with a skip connection.
 * **Sampling**: a Gumbel-softmax relaxation of the edge types (temperature ``tau`` 0.5) while
   training; the softmax of the logits otherwise.
 * **Decoder** (MLP, Markovian): per step, a message MLP per edge type on
@@ -30,7 +33,8 @@ hidden units instead of the paper's 256. Why NRI did not learn here before (issu
 encoder had LayerNorm and torch's default initialisation instead of the reference's BatchNorm,
 Xavier-normal weights and biases of 0.1, and the randomly initialised decoder's rollout error
 dominated the first epochs' loss; with both, the springs graph is learned at the ``cpu`` budget
-(docs/baselines.md §5-6).
+(docs/baselines.md §5-6). Kuramoto and charged particles get settings of their own
+(:data:`TASK_SETTINGS`, measured in docs/baselines.md §5).
 """
 
 from __future__ import annotations
