@@ -56,7 +56,8 @@ def test_nri_default_encoder_is_unchanged_by_the_cnn_option():
 
 def test_nri_cnn_encoder_reads_each_pairs_series():
     """The CNN encoder (modules.py CNNEncoder) gives one logit vector per ordered pair, and the
-    logits of pair i -> j depend on the order of frames (a convolution over time)."""
+    logits of pair i -> j depend on the order of frames (a convolution over time) and follow a
+    relabelling of the entities."""
     torch.manual_seed(0)
     net = NRINet(4, 20, 3, NRIConfig(hidden=8, encoder="cnn"))
     net.train(False)
@@ -66,6 +67,12 @@ def test_nri_cnn_encoder_reads_each_pairs_series():
         flipped = net.logits(x.flip(1))
     assert out.shape == (2, 12, 2) and net.mlp4 is None
     assert not torch.allclose(out, flipped)
+    perm = torch.tensor([2, 0, 3, 1])  # relabelling the entities moves the pairs' logits
+    dense = torch.zeros(2, 4, 4, 2)
+    dense[:, net.graph.send, net.graph.recv] = out
+    moved = dense[:, perm][:, :, perm][:, net.graph.send, net.graph.recv]
+    with torch.no_grad():
+        assert torch.allclose(net.logits(x[:, :, perm]), moved, atol=1e-5)
     with pytest.raises(ValueError, match="'rnn'"):
         NRINet(4, 20, 3, NRIConfig(encoder="rnn"))
 
