@@ -113,8 +113,8 @@ def test_nri_loss_features_score_only_those_columns():
 
 def test_nri_kuramoto_settings_and_springs_defaults():
     """Kuramoto gets the CNN encoder, one-step teacher forcing and the NLL on dphi/dt, charged
-    one-step teacher forcing; the springs graph keeps the reference defaults; a caller's setting wins; a loss feature that is
-    not an input is refused with the inputs named."""
+    one-step teacher forcing; the springs graph keeps the reference defaults; a caller's
+    setting wins; a loss feature that is not an input is refused with the inputs named."""
     kur = make_baseline("nri", get_task("particles/kuramoto-graph"))
     assert (kur.config.encoder, kur.config.pred_steps) == ("cnn", 1)
     assert kur.config.loss_features == ["state_dphi_dt"]
