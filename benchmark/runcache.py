@@ -95,7 +95,7 @@ DEFAULT_SECONDS: dict[str, dict[str, float]] = {
         "particles/springs-forecast": 49.8,
         "particles/nbody-forecast": 16.8,
     },
-    "nri": {"*": 65.0},
+    "nri": {"*": 65.0, "particles/kuramoto-graph": 260.0, "particles/charged-graph": 100.0},
     # issue 13 (swarms): one evaluation each on the busy 2-vCPU machine (mini, 100 resamples)
     "train-mean": {"*": 1.0},
     "order-params": {"*": 3.0},
