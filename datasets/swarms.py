@@ -131,22 +131,37 @@ def _saved(steps: int, save_every: int) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------ Vicsek
 def _vicsek_step(
-    pos: np.ndarray, vel: np.ndarray, p: np.ndarray, noise: np.ndarray, box: float, dt: float
+    pos: np.ndarray,
+    vel: np.ndarray,
+    p: np.ndarray,
+    noise: np.ndarray,
+    box: float,
+    dt: float,
+    work: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One step of sisyphe's ``Vicsek.update`` for arrays (sim, particle, 3); ``p`` (sim, 4)
     broadcast as (sim, 1, 1) columns; ``noise`` (sim, particle, 3) standard normal draws.
 
     Minimum-image squared distances are summed one coordinate at a time (positions lie in
-    ``[0, box)``, so ``|dx| <= box`` and the image distance is ``min(|dx|, box - |dx|)``), which
-    keeps the temporaries at (sim, particle, particle)."""
+    ``[0, box)``, so ``|dx| <= box`` and the image distance is ``min(|dx|, box - |dx|)``) in two
+    reused (sim, particle, particle) buffers ``work`` (allocated when None): the pair sums are
+    memory-bound, and working in place halves their cost without changing a bit."""
     radius, speed, sigma, nu = (p[:, k, None, None] for k in range(4))
     pos = np.mod(pos + speed * dt * vel, box)
-    r2 = np.zeros(pos.shape[:2] + pos.shape[1:2])
+    if work is None:
+        shape = pos.shape[:2] + pos.shape[1:2]
+        work = (np.empty(shape), np.empty(shape))
+    r2, dx = work
+    r2[...] = 0.0
     for k in range(pos.shape[-1]):
-        dx = np.abs(pos[:, :, None, k] - pos[:, None, :, k])
-        dx = np.minimum(dx, box - dx)
-        r2 += dx * dx
-    j = np.matmul((r2 <= radius**2).astype(vel.dtype), vel)  # neighbours' velocities, self too
+        c = pos[:, :, k]
+        np.subtract(c[:, :, None], c[:, None, :], out=dx)
+        np.abs(dx, out=dx)
+        np.minimum(dx, box - dx, out=dx)
+        np.multiply(dx, dx, out=dx)
+        r2 += dx
+    np.less_equal(r2, radius**2, out=dx)  # 1.0 for a neighbour (self included), else 0.0
+    j = np.matmul(dx, vel)  # neighbours' velocities summed
     omega = _unit(j)
     drive = nu * omega * dt + np.sqrt(2 * sigma * dt) * noise
     tangent = drive - np.sum(vel * drive, axis=-1, keepdims=True) * vel
@@ -195,8 +210,10 @@ def simulate_vicsek(
     pos, vel = _init(rng, n_sims, n_particles, 0.0, box)
     keep = set(_saved(steps, save_every).tolist())
     out_p, out_v = [], []
+    shape = (n_sims, n_particles, n_particles)
+    work = (np.empty(shape), np.empty(shape))
     for step in range(steps):
-        pos, vel = _vicsek_step(pos, vel, p, rng.standard_normal(pos.shape), box, dt)
+        pos, vel = _vicsek_step(pos, vel, p, rng.standard_normal(pos.shape), box, dt, work)
         if step in keep:
             out_p.append(pos)
             out_v.append(vel)
