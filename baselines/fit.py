@@ -138,7 +138,9 @@ class FitConfig:
     torch device name. ``bf16``: bfloat16 autocast on a GPU (never on the CPU). ``compile``:
     ``torch.compile`` the loss (off by default: see docs/baselines.md). ``checkpoint``: a file
     to save the run to after every epoch and to resume from (``None``: no file). ``budget`` is
-    recorded only (the model's factory turns a budget into these settings).
+    recorded only (the model's factory turns a budget into these settings). ``lr_decay``: the
+    learning rate is multiplied by ``lr_gamma`` every ``lr_decay`` epochs (a step schedule, as
+    NRI's ``StepLR(step_size=200, gamma=0.5)``; 0: constant rate).
     """
 
     epochs: int = 30
@@ -155,15 +157,32 @@ class FitConfig:
     compile: bool = False
     checkpoint: str | None = None
     budget: str = "cpu"
+    lr_decay: int = 0
+    lr_gamma: float = 0.5
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def run_settings(self) -> dict[str, Any]:
         """The settings that make a run what it is (a checkpoint of other ones is refused):
-        all but ``epochs``, ``max_minutes``, ``progress``, ``device``, ``checkpoint``."""
+        all but ``epochs``, ``max_minutes``, ``progress``, ``device``, ``checkpoint``, and the
+        schedule's keys while there is no schedule (so checkpoints of constant-rate runs made
+        before the schedule existed still resume)."""
         skip = {"epochs", "max_minutes", "progress", "device", "checkpoint"}
+        if self.lr_decay == 0:
+            skip |= {"lr_decay", "lr_gamma"}
         return {k: v for k, v in self.to_dict().items() if k not in skip}
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate of 0-based ``epoch`` under the step schedule.
+
+        Examples
+        --------
+        >>> c = FitConfig(lr=5e-4, lr_decay=200)
+        >>> c.lr_at(0), c.lr_at(199), c.lr_at(200), c.lr_at(450)
+        (0.0005, 0.0005, 0.00025, 0.000125)
+        """
+        return self.lr * self.lr_gamma ** (epoch // self.lr_decay) if self.lr_decay else self.lr
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -388,6 +407,8 @@ def _epochs(run: _Run, data: dict[str, torch.Tensor], valid: Windows, done: int,
     for epoch in bar:
         if run.stopped:
             break
+        for group in run.opt.param_groups:  # a function of the epoch: resumes exactly
+            group["lr"] = config.lr_at(epoch)
         run.module.train()
         loss, secs = _train_epoch(run, data, epoch)
         run.hist["train_loss"].append(loss)

@@ -109,6 +109,32 @@ def test_resume_after_interruption_continues_the_same_run(tmp_path):
     assert torch.equal(weights(again), weights(whole))
 
 
+def test_step_schedule_sets_each_epochs_rate_and_resumes_it(tmp_path, monkeypatch):
+    seen, adam_step = [], torch.optim.Adam.step
+
+    def step(self, *a, **k):  # the rate every optimizer step uses
+        seen.append(self.param_groups[0]["lr"])
+        return adam_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    fit(Small(), toy(64, 0), toy(16, 1), cfg(epochs=5, lr=0.1, lr_decay=2, lr_gamma=0.5))
+    monkeypatch.undo()
+    assert seen == [0.1] * 4 + [0.05] * 4 + [0.025] * 2  # 2 batches an epoch
+    # an interrupted scheduled run resumes into the same run as an uninterrupted one
+    torch.manual_seed(0)
+    whole = Small()
+    fit(whole, toy(128, 0), toy(32, 1), cfg(lr_decay=2))
+    torch.manual_seed(0)
+    broken = stopping(Small(), at_batch=4 * 3 + 2)
+    with pytest.raises(Interrupted):
+        fit(broken, toy(128, 0), toy(32, 1), cfg(tmp_path, lr_decay=2))
+    again = Small()
+    h = fit(again, toy(128, 0), toy(32, 1), cfg(tmp_path, lr_decay=2))
+    assert h["resumed_from"] == 3 and torch.equal(weights(again), weights(whole))
+    # without a schedule the run's fingerprint keys are those from before the schedule existed
+    assert "lr_decay" not in cfg().run_settings() and "lr_decay" in cfg(lr_decay=2).run_settings()
+
+
 def test_a_checkpoint_of_another_run_is_refused(tmp_path):
     fit(Small(), toy(64, 0), toy(16, 1), cfg(tmp_path, epochs=1))
     with pytest.raises(ValueError, match="belongs to another run"):
