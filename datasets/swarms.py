@@ -130,6 +130,39 @@ def _saved(steps: int, save_every: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------ Vicsek
+#: Simulations whose pair sums are computed together: two (block, N, N) float64 buffers of
+#: 6.4 MB at N = 200 stay near the cache, where (100, N, N) ones ran 2x slower per simulation.
+PAIR_BLOCK = 16
+
+
+def _neighbour_sums(
+    pos: np.ndarray, vel: np.ndarray, r2max: np.ndarray, box: float, work: np.ndarray
+) -> np.ndarray:
+    """Sum of the velocities of each particle's neighbours within ``sqrt(r2max)`` (itself
+    included), for arrays (sim, particle, 3) and ``r2max`` (sim, 1, 1), :data:`PAIR_BLOCK`
+    simulations at a time in the reused buffers ``work`` (2, block, N, N).
+
+    Minimum-image squared distances are summed one coordinate at a time (positions lie in
+    ``[0, box)``, so ``|dx| <= box`` and the image distance is ``min(|dx|, box - |dx|)``), in
+    place: the pair sums are memory-bound, and every simulation's arithmetic is the same as
+    over the whole batch at once, so the result does not depend on the block size."""
+    out = np.empty_like(vel)
+    for s in range(0, len(pos), work.shape[1]):
+        p, m = pos[s : s + work.shape[1]], len(pos[s : s + work.shape[1]])
+        r2, dx = work[0, :m], work[1, :m]
+        r2[...] = 0.0
+        for k in range(p.shape[-1]):
+            c = p[:, :, k]
+            np.subtract(c[:, :, None], c[:, None, :], out=dx)
+            np.abs(dx, out=dx)
+            np.minimum(dx, box - dx, out=dx)
+            np.multiply(dx, dx, out=dx)
+            r2 += dx
+        np.less_equal(r2, r2max[s : s + m], out=dx)  # 1.0 for a neighbour, else 0.0
+        out[s : s + m] = np.matmul(dx, vel[s : s + m])
+    return out
+
+
 def _vicsek_step(
     pos: np.ndarray,
     vel: np.ndarray,
@@ -137,32 +170,16 @@ def _vicsek_step(
     noise: np.ndarray,
     box: float,
     dt: float,
-    work: tuple[np.ndarray, np.ndarray] | None = None,
+    work: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One step of sisyphe's ``Vicsek.update`` for arrays (sim, particle, 3); ``p`` (sim, 4)
-    broadcast as (sim, 1, 1) columns; ``noise`` (sim, particle, 3) standard normal draws.
-
-    Minimum-image squared distances are summed one coordinate at a time (positions lie in
-    ``[0, box)``, so ``|dx| <= box`` and the image distance is ``min(|dx|, box - |dx|)``) in two
-    reused (sim, particle, particle) buffers ``work`` (allocated when None): the pair sums are
-    memory-bound, and working in place halves their cost without changing a bit."""
+    broadcast as (sim, 1, 1) columns; ``noise`` (sim, particle, 3) standard normal draws;
+    ``work``: the pair buffers of :func:`_neighbour_sums` (allocated when None)."""
     radius, speed, sigma, nu = (p[:, k, None, None] for k in range(4))
     pos = np.mod(pos + speed * dt * vel, box)
     if work is None:
-        shape = pos.shape[:2] + pos.shape[1:2]
-        work = (np.empty(shape), np.empty(shape))
-    r2, dx = work
-    r2[...] = 0.0
-    for k in range(pos.shape[-1]):
-        c = pos[:, :, k]
-        np.subtract(c[:, :, None], c[:, None, :], out=dx)
-        np.abs(dx, out=dx)
-        np.minimum(dx, box - dx, out=dx)
-        np.multiply(dx, dx, out=dx)
-        r2 += dx
-    np.less_equal(r2, radius**2, out=dx)  # 1.0 for a neighbour (self included), else 0.0
-    j = np.matmul(dx, vel)  # neighbours' velocities summed
-    omega = _unit(j)
+        work = np.empty((2, min(PAIR_BLOCK, len(pos)), pos.shape[1], pos.shape[1]))
+    omega = _unit(_neighbour_sums(pos, vel, radius**2, box, work))
     drive = nu * omega * dt + np.sqrt(2 * sigma * dt) * noise
     tangent = drive - np.sum(vel * drive, axis=-1, keepdims=True) * vel
     return pos, _unit(vel + tangent - sigma * 2.0 * vel * dt)  # d - 1 = 2 in 3-D
@@ -210,8 +227,7 @@ def simulate_vicsek(
     pos, vel = _init(rng, n_sims, n_particles, 0.0, box)
     keep = set(_saved(steps, save_every).tolist())
     out_p, out_v = [], []
-    shape = (n_sims, n_particles, n_particles)
-    work = (np.empty(shape), np.empty(shape))
+    work = np.empty((2, min(PAIR_BLOCK, n_sims), n_particles, n_particles))
     for step in range(steps):
         pos, vel = _vicsek_step(pos, vel, p, rng.standard_normal(pos.shape), box, dt, work)
         if step in keep:
