@@ -216,6 +216,25 @@ def _score(task: TaskSpec, sc: StreamScores, ex: _Extras) -> dict[str, Any]:
     return out
 
 
+def _check_streamable(task: TaskSpec) -> None:
+    """``ValueError`` for a task streaming cannot score as the in-memory evaluator would."""
+    if task.bootstrap_unit != "window":
+        raise ValueError(
+            f"task {task.name!r} resamples whole {task.bootstrap_unit}s in its bootstrap "
+            f"(bootstrap_unit={task.bootstrap_unit!r}); streaming weights each window "
+            "independently, which would give narrower intervals than in memory: evaluate it in "
+            "memory (without --stream)"
+        )
+    if task.best_of > 1 or task.kind in ("classify", "regress"):
+        what = {"classify": "per-entity probabilities", "regress": "parameter vectors"}.get(
+            task.kind, "best-of-K samples"
+        )
+        raise ValueError(
+            f"task {task.name!r} scores {what}, which are not streamed; evaluate it in memory "
+            "(without --stream)"
+        )
+
+
 def evaluate_stream(
     model: Any,
     task: TaskSpec | str,
@@ -233,21 +252,7 @@ def evaluate_stream(
     from .results import make_result
 
     cfg, task = config or EvalConfig(), get_task(task)
-    if task.bootstrap_unit != "window":
-        raise ValueError(
-            f"task {task.name!r} resamples whole {task.bootstrap_unit}s in its bootstrap "
-            f"(bootstrap_unit={task.bootstrap_unit!r}); streaming weights each window "
-            "independently, which would give narrower intervals than in memory: evaluate it in "
-            "memory (without --stream)"
-        )
-    if task.best_of > 1 or task.kind in ("classify", "regress"):
-        what = {"classify": "per-entity probabilities", "regress": "parameter vectors"}.get(
-            task.kind, "best-of-K samples"
-        )
-        raise ValueError(
-            f"task {task.name!r} scores {what}, which are not streamed; evaluate it in memory "
-            "(without --stream)"
-        )
+    _check_streamable(task)
     meta = store_meta(task.dataset, tier)
     stats = task_stats(task, tier, meta)
     variants = probe_variants(task) if cfg.probes else []
