@@ -1,8 +1,21 @@
-"""Paired bootstrap over windows: one set of resamples for every score of an evaluation.
+"""Paired bootstrap over windows or over clusters of windows: one set of resamples for every
+score of an evaluation.
 
 The plain score, every probe variant and the trivial baseline are resampled with the *same*
-window multiplicities, so gaps and ratios between them get paired intervals. Intervals are
-percentile intervals (2.5 %, 97.5 %) of the replicates.
+multiplicities, so gaps and ratios between them get paired intervals. Intervals are percentile
+intervals (2.5 %, 97.5 %) of the replicates.
+
+**The unit of resampling** is the task's ``bootstrap_unit``. ``"window"``: each resample draws
+``n`` windows with replacement (multinomial multiplicities). ``"sample"``: a cluster bootstrap
+(Davison & Hinkley, *Bootstrap Methods and their Application*, 1997, §3.8, "multi-stage
+sampling", strategy 1: resample the clusters, keep each cluster whole; Field & Welsh, JRSS B 69,
+2007): each resample draws the ``k`` samples (simulations or recordings) the windows are cut
+from with replacement, and every window weighs its sample's draw count. Windows of one sample
+are correlated (the arrow of time shows each clip of a simulation forward and reversed), so
+resampling them one by one treats correlated windows as independent and gives intervals that
+are too narrow. Both are the same weight matrix (resample, window) fed to the same matrix
+product; the window bootstrap is the cluster bootstrap with one window per cluster, and its
+weights are exactly those of earlier evaluator versions.
 
 Examples
 --------
@@ -10,20 +23,44 @@ Examples
 [2.5, 97.5]
 >>> finite(float("inf")) is None, finite(-0.0)
 (True, 0.0)
+>>> w = resample_weights(4, 3, seed=0, clusters=np.array([0, 0, 1, 1]))
+>>> bool((w[:, 0] == w[:, 1]).all() and (w[:, 2] == w[:, 3]).all()), w.sum(1).tolist()
+(True, [4, 4, 4])
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .metrics import Metric, Stats, finalize_stats, get_metric, metric_value
 
-__all__ = ["PairedBootstrap", "ci", "finite"]
+if TYPE_CHECKING:
+    from .tasks import TaskSpec
+    from .windows import Windows
+
+__all__ = [
+    "PairedBootstrap",
+    "ci",
+    "finite",
+    "resample_weights",
+    "resampling_units",
+    "task_bootstrap",
+    "FEW_UNITS",
+]
+
+log = logging.getLogger("decathlon")
+
+#: Below this many clusters a cluster bootstrap's percentile interval is unreliable (it
+#: under-covers; the literature asks for dozens of clusters: Cameron, Gelbach & Miller, Rev.
+#: Econ. Stat. 90, 2008): the evaluator logs a warning.
+FEW_UNITS = 20
 
 
 def ci(a: np.ndarray) -> list[float | None]:
@@ -40,24 +77,77 @@ def finite(x: float) -> float | None:
     return float(x) + 0.0 if np.isfinite(x) else None
 
 
+def resampling_units(task: TaskSpec, w: Windows) -> np.ndarray | None:
+    """The cluster of each window under ``task.bootstrap_unit``: ``None`` for ``"window"``
+    (every window its own unit), else the index (0..k-1, in order of first sample index) of
+    the sample each window of ``w`` is cut from."""
+    if task.bootstrap_unit == "window":
+        return None
+    if task.bootstrap_unit != "sample":
+        raise ValueError(
+            f"task {task.name!r}: bootstrap_unit {task.bootstrap_unit!r} is not 'window' or "
+            "'sample'; fix the task record"
+        )
+    return np.unique(np.asarray(w.sample), return_inverse=True)[1].reshape(-1)
+
+
+def task_bootstrap(
+    task: TaskSpec, w: Windows, stats: Mapping[str, Stats], n_boot: int, seed: int
+) -> PairedBootstrap:
+    """The :class:`PairedBootstrap` of ``task``'s windows ``w``, resampling its declared unit."""
+    return PairedBootstrap(
+        stats, len(w), n_boot, seed, resampling_units(task, w), unit=task.bootstrap_unit
+    )
+
+
 class PairedBootstrap:
     """Point values and bootstrap replicates of metrics on per-window statistics.
 
     ``stats`` maps a variant name (``plain``, ``reversal``, ``shuffle3``, ``trivial`` ...) to
-    its per-window statistics; ``n_boot`` multinomial resamples of the ``n_windows`` windows
-    are drawn once from ``seed`` and kept as int32 multiplicities (4 bytes per window and
-    resample). Replicates are computed ``rows`` weightings at a time in float64, so memory stays
-    bounded; every replicate is exact (the same numbers as one big float64 weight matrix).
+    its per-window statistics; ``n_boot`` resamples are drawn once from ``seed``
+    (:func:`resample_weights`: of the ``n_windows`` windows, or of the clusters ``clusters``
+    gives each window, named ``unit`` in the record) and kept as int32 window multiplicities
+    (4 bytes per window and resample). Replicates are computed ``rows`` weightings at a time in
+    float64, so memory stays bounded; every replicate is exact (the same numbers as one big
+    float64 weight matrix).
     """
 
-    def __init__(self, stats: Mapping[str, Stats], n_windows: int, n_boot: int, seed: int) -> None:
+    def __init__(
+        self,
+        stats: Mapping[str, Stats],
+        n_windows: int,
+        n_boot: int,
+        seed: int,
+        clusters: np.ndarray | None = None,
+        unit: str = "window",
+    ) -> None:
         self.n = n_windows
-        self.weights = multinomial_weights(n_windows, n_boot, seed) if n_boot else None
+        self.n_boot = n_boot
+        self.unit = unit
+        self.n_units = n_windows if clusters is None else len(np.unique(clusters))
+        if n_boot and clusters is not None and self.n_units < FEW_UNITS:
+            log.warning(
+                "bootstrap over %d %ss: fewer than %d units, the intervals are unreliable",
+                self.n_units,
+                unit,
+                FEW_UNITS,
+            )
+        self.weights = resample_weights(n_windows, n_boot, seed, clusters) if n_boot else None
         self.stats = stats
         self._cache: dict[tuple[str, str], tuple[float, np.ndarray]] = {}
 
     def __contains__(self, variant: str) -> bool:
         return variant in self.stats
+
+    def record(self) -> dict[str, Any]:
+        """The ``bootstrap`` block of a result: the unit resampled, how many units, resamples.
+
+        Examples
+        --------
+        >>> PairedBootstrap({}, 6, 10, 0, np.array([0, 0, 0, 1, 1, 1]), "sample").record()
+        {'unit': 'sample', 'n_units': 2, 'resamples': 10}
+        """
+        return {"unit": self.unit, "n_units": self.n_units, "resamples": self.n_boot}
 
     def __call__(self, name: str, variant: str) -> tuple[float, np.ndarray]:
         """Point value and bootstrap replicates of metric ``name`` on ``variant``'s predictions."""
@@ -107,8 +197,10 @@ class PairedBootstrap:
             self._cache[m, v] = (val, np.concatenate(blocks[m, v]))
 
     def means(self, per_window: dict[str, np.ndarray], rows: int = 100) -> dict[str, np.ndarray]:
-        """Replicates of the mean of each per-window quantity (the point value when
-        ``n_boot=0``), all weighted in one matrix product per block of resamples."""
+        """Replicates of the (weighted) mean of each per-window quantity (the point value when
+        ``n_boot=0``), all weighted in one matrix product per block of resamples. Each is
+        divided by its resample's total weight: ``n`` for windows, the windows drawn for
+        clusters of unequal sizes."""
         w = self.weights
         if w is None:
             return {k: np.array([a.mean()]) for k, a in per_window.items()}
@@ -116,9 +208,11 @@ class PairedBootstrap:
         if not keys:
             return {}
         mat = np.stack([np.asarray(per_window[k], np.float64) for k in keys], axis=1)
-        reps = np.concatenate(
-            [(w[i : i + rows].astype(np.float64) @ mat) / self.n for i in range(0, len(w), rows)]
-        )
+        blocks = []
+        for i in range(0, len(w), rows):
+            wi = w[i : i + rows].astype(np.float64)
+            blocks.append((wi @ mat) / wi.sum(1, keepdims=True))
+        reps = np.concatenate(blocks)
         return {k: reps[:, j] for j, k in enumerate(keys)}
 
     def mean(self, per_window: np.ndarray) -> np.ndarray:
@@ -149,6 +243,39 @@ class _Columns:
 
     def matrix(self) -> np.ndarray:
         return np.stack(self.cols, axis=1) if self.cols else np.zeros((self.n, 0))
+
+
+def resample_weights(
+    n: int, n_boot: int, seed: int, clusters: np.ndarray | None = None
+) -> np.ndarray:
+    """Window multiplicities (n_boot, n), int32, of ``n_boot`` resamples drawn from ``seed``.
+
+    ``clusters`` ``None``: every window is a unit, the multinomial resamples of ``n`` windows
+    (:func:`multinomial_weights`). Else ``clusters`` (n,) gives each window's cluster as an
+    index 0..k-1: the multinomial resamples of the ``k`` clusters, each window weighted by its
+    cluster's draw count (a row then sums to the windows drawn, ``n`` only on average).
+    The window bootstrap is the special case ``clusters = arange(n)``, with the same weights.
+
+    Raises
+    ------
+    ValueError
+        ``clusters`` is not ``n`` integers forming the indices 0..k-1 (every index used).
+    """
+    if clusters is None:
+        return multinomial_weights(n, n_boot, seed)
+    c = np.asarray(clusters)
+    k = int(c.max()) + 1 if c.size else 0
+    if c.shape != (n,) or c.dtype.kind not in "iu" or c.min(initial=0) < 0:
+        raise ValueError(
+            f"clusters of shape {c.shape} dtype {c.dtype}; expected ({n},) non-negative "
+            "integers, one cluster index per window (see resampling_units)"
+        )
+    if len(np.unique(c)) != k:
+        raise ValueError(
+            f"clusters use {len(np.unique(c))} of the indices 0..{k - 1}; expected every index "
+            "used (number clusters with np.unique(..., return_inverse=True))"
+        )
+    return multinomial_weights(k, n_boot, seed)[:, c]
 
 
 def multinomial_weights(n: int, n_boot: int, seed: int) -> np.ndarray:

@@ -36,7 +36,7 @@ import numpy as np
 
 from . import metrics
 from .baselines import make_baseline
-from .bootstrap import PairedBootstrap, ci, finite
+from .bootstrap import ci, finite, task_bootstrap
 from .collect import Collected, PredictFn, collect, window_stats
 from .context import EvalConfig, PreparedTask, prepare
 from .points import task_points
@@ -68,8 +68,11 @@ __all__ = [
 
 #: 1.1: decathlon points are logarithmic between the trivial baseline and a per-task target
 #: (points rule ``log-ratio-v2``, :mod:`.points`). 1.2: the ``half``, ``local-2`` and ``local-4``
-#: temporal probes (``docs/probes.md`` §1); every earlier number is unchanged.
-EVALUATOR_VERSION = "1.2"
+#: temporal probes (``docs/probes.md`` §1); every earlier number is unchanged. 1.3: a task may
+#: resample whole samples in the bootstrap (``TaskSpec.bootstrap_unit``, :mod:`.bootstrap`;
+#: ``arrow/forward-backward`` does), recorded in the result's ``bootstrap`` block; only the
+#: intervals of such tasks change, every value and every other interval is unchanged.
+EVALUATOR_VERSION = "1.3"
 
 
 @runtime_checkable
@@ -247,11 +250,13 @@ def score_predictions(
     """Metrics, rollout curve, probes, symmetries and points from collected predictions.
 
     Confidence intervals are percentile intervals of ``n_boot`` paired bootstrap resamples of
-    the windows (the same resamples for the plain score, every probe and the trivial baseline).
+    the windows, or of the samples they are cut from if the task says so
+    (``TaskSpec.bootstrap_unit``); the same resamples for the plain score, every probe and the
+    trivial baseline.
     """
     task, w = prepared.task, prepared.windows
     stats = dict(col.stats)
-    boot = PairedBootstrap(stats, len(w), n_boot, seed)
+    boot = task_bootstrap(task, w, stats, n_boot, seed)
     if trivial_pred is not None:
         stats["trivial"] = window_stats(task, w, trivial_pred)
     if task.extra.get("reversal_transposed") and "reversal" in stats:
@@ -261,7 +266,7 @@ def score_predictions(
     old = [v for v in stats if probe_of(v)[0] not in ADDED_IN_1_2]
     boot.prefetch([(m, "plain") for m in task.metrics] + [(task.primary, v) for v in old])
     boot.prefetch([(task.primary, v) for v in stats])
-    out: dict[str, Any] = {"metrics": {}, "n_windows": len(w)}
+    out: dict[str, Any] = {"metrics": {}, "n_windows": len(w), "bootstrap": boot.record()}
     out["metric_variant"] = _metric_variant(task, w, col.plain)
     for name in task.metrics:
         val, reps = boot(name, "plain")

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .baselines import BASELINES
-from .bootstrap import PairedBootstrap, ci, finite
+from .bootstrap import ci, finite, task_bootstrap
 from .cache import write_atomic
 from .collect import collect
 from .context import prepare
@@ -85,7 +85,7 @@ def temporal_necessity(
     for name in (AWARE, AGNOSTIC):
         model = _trained(name, task, tier, (epochs, budget), False)
         stats[name] = collect(task, w, [], model_predictor(model, task, w)).stats["plain"]
-    boot = PairedBootstrap(stats, len(w), n_boot, seed)
+    boot = task_bootstrap(task, w, stats, n_boot, seed)
     values = {name: boot(task.primary, name) for name in (AWARE, AGNOSTIC)}
     sign = _error_sign(task)
     (va, ra), (vg, rg) = values[AWARE], values[AGNOSTIC]

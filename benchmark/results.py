@@ -119,6 +119,8 @@ def make_result(
         rec["metric_variant"] = scored["metric_variant"]
     if "equivariance" in scored:
         rec["equivariance"] = scored["equivariance"]
+    if "bootstrap" in scored:
+        rec["bootstrap"] = scored["bootstrap"]
     if evaluation is not None:
         rec["evaluation"] = evaluation
     return validate_result(rec)
@@ -342,8 +344,27 @@ def check_result(rec: dict[str, Any]) -> None:
         for x in [m["value"], *m["ci95"]]:
             _in_range(name, x)
     _check_intervals(rec, "")
+    _check_bootstrap(rec, spec)
     if "points" in rec:
         _check_points(rec, spec)
+
+
+def _check_bootstrap(rec: dict[str, Any], spec: Any) -> None:
+    """The ``bootstrap`` block (evaluator 1.3 on) resamples the task's declared unit, and no
+    more units than windows (every window one unit if the unit is the window)."""
+    b = rec.get("bootstrap")
+    if b is None:
+        return
+    n = rec["n_windows"]
+    if (
+        b["unit"] != spec.bootstrap_unit
+        or b["n_units"] > n
+        or (b["unit"] == "window" and b["n_units"] != n)
+    ):
+        raise ValueError(
+            f"bootstrap {b} does not fit task {spec.name!r} (resamples {spec.bootstrap_unit}s) "
+            f"with {n} windows: re-score the predictions with this version of the evaluator"
+        )
 
 
 def _known_task(t: dict[str, Any]) -> Any:

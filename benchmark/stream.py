@@ -21,6 +21,9 @@ What differs from the in-memory evaluator, and why:
   pair that lands in one bin into a half-counted tie, so the error is at most half the fraction
   of such pairs; that bound is computed and reported (``evaluation.auroc_bin_error_bound``;
   scores on a grid of fewer than 1024 levels, like the proximity baseline's, give 0 error).
+* **Tasks that resample whole samples** (``TaskSpec.bootstrap_unit = "sample"``, a cluster
+  bootstrap) are refused: independent per-window weights would give them the narrower
+  window-level intervals the cluster bootstrap exists to correct.
 * **Sensitivity** compares each window with a partner drawn within its chunk.
 * **Predictions hash**: sha256 over the chunks' hashes (each as in the in-memory evaluator).
 """
@@ -188,6 +191,7 @@ def _score(task: TaskSpec, sc: StreamScores, ex: _Extras) -> dict[str, Any]:
     """The scored blocks of a result (metrics, curve, probes, symmetries, points)."""
     n = sc.n
     out: dict[str, Any] = {"n_windows": n, "metric_variant": "deterministic", "metrics": {}}
+    out["bootstrap"] = {"unit": "window", "n_units": n, "resamples": sc.n_boot}
     for name in task.metrics:
         val, reps = sc(name, "plain")
         out["metrics"][name] = {"value": finite(val), "ci95": ci(reps)}
@@ -212,6 +216,25 @@ def _score(task: TaskSpec, sc: StreamScores, ex: _Extras) -> dict[str, Any]:
     return out
 
 
+def _check_streamable(task: TaskSpec) -> None:
+    """``ValueError`` for a task streaming cannot score as the in-memory evaluator would."""
+    if task.bootstrap_unit != "window":
+        raise ValueError(
+            f"task {task.name!r} resamples whole {task.bootstrap_unit}s in its bootstrap "
+            f"(bootstrap_unit={task.bootstrap_unit!r}); streaming weights each window "
+            "independently, which would give narrower intervals than in memory: evaluate it in "
+            "memory (without --stream)"
+        )
+    if task.best_of > 1 or task.kind in ("classify", "regress"):
+        what = {"classify": "per-entity probabilities", "regress": "parameter vectors"}.get(
+            task.kind, "best-of-K samples"
+        )
+        raise ValueError(
+            f"task {task.name!r} scores {what}, which are not streamed; evaluate it in memory "
+            "(without --stream)"
+        )
+
+
 def evaluate_stream(
     model: Any,
     task: TaskSpec | str,
@@ -229,14 +252,7 @@ def evaluate_stream(
     from .results import make_result
 
     cfg, task = config or EvalConfig(), get_task(task)
-    if task.best_of > 1 or task.kind in ("classify", "regress"):
-        what = {"classify": "per-entity probabilities", "regress": "parameter vectors"}.get(
-            task.kind, "best-of-K samples"
-        )
-        raise ValueError(
-            f"task {task.name!r} scores {what}, which are not streamed; evaluate it in memory "
-            "(without --stream)"
-        )
+    _check_streamable(task)
     meta = store_meta(task.dataset, tier)
     stats = task_stats(task, tier, meta)
     variants = probe_variants(task) if cfg.probes else []

@@ -61,6 +61,8 @@ __all__ = [
 ]
 
 KINDS = ("forecast", "graph", "classify", "regress")
+#: Units the bootstrap may resample (``TaskSpec.bootstrap_unit``, :mod:`.bootstrap`).
+BOOTSTRAP_UNITS = ("window", "sample")
 #: Every temporal probe, in display order (``docs/probes.md`` §1); a task runs all of them
 #: unless its record says otherwise, and those its context is too short for are reported n/a.
 DEFAULT_PROBES = ("reversal", "shuffle", "half", "local-2", "local-4", "freeze")
@@ -186,6 +188,11 @@ class TaskSpec:
     sequence_fn
         Optional ``sequence_fn(task, ds) -> Windows``: the loaded split as training sequences
         (e.g. one continuous recording as one sequence), used by ``task.train_data``.
+    bootstrap_unit
+        What the bootstrap of the confidence intervals resamples: ``"window"`` (each window
+        independently) or ``"sample"`` (the simulation or recording a window is cut from, with
+        all its windows: a cluster bootstrap, for tasks that cut several correlated windows
+        from one sample). See :mod:`decathlon.benchmark.bootstrap`.
     """
 
     name: str
@@ -218,6 +225,7 @@ class TaskSpec:
     reversible: bool | None = None
     window_fn: Callable[[TaskSpec, xr.Dataset], Windows] | None = None
     sequence_fn: Callable[[TaskSpec, xr.Dataset], Windows] | None = None
+    bootstrap_unit: str = "window"
     target: float | None = None
     target_source: str = ""
     description: str = ""
@@ -258,6 +266,11 @@ class TaskSpec:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"task {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
+        if self.bootstrap_unit not in BOOTSTRAP_UNITS:
+            raise ValueError(
+                f"task {self.name!r}: bootstrap_unit {self.bootstrap_unit!r} is not one of "
+                f"{BOOTSTRAP_UNITS}; use 'sample' to resample whole simulations or recordings"
+            )
         if self.primary not in self.metrics:
             raise ValueError(
                 f"task {self.name!r}: primary metric {self.primary!r} not in {self.metrics}"

@@ -24,7 +24,9 @@ parts, so a clip, its reverse and every clip of the same simulation stay in one 
 Metrics, per source (the window's group): ``auroc@<source>`` on irreversible sources (higher is
 better) and ``auroc_bias@<source>`` = ``|AUROC - 1/2|`` on reversible ones (lower is better: a
 model that sees an arrow in reversible physics has learned an artefact); the primary metric is
-the mean AUROC over the irreversible sources, ``auroc@<s1>+<s2>``.
+the mean AUROC over the irreversible sources, ``auroc@<s1>+<s2>``. Their intervals come from a
+cluster bootstrap over simulations (``bootstrap_unit="sample"``): the ten windows of a
+simulation (five clips, each both ways) are drawn together, as they are not independent.
 """
 
 from __future__ import annotations
@@ -251,6 +253,7 @@ ARROW_TASK = register_task(
         ),
         window_fn=arrow_windows,
         sequence_fn=arrow_windows,
+        bootstrap_unit="sample",  # a simulation's 10 windows are resampled together
         probes=("shuffle", "half", "local-2", "local-4", "freeze"),
         reversible=None,
         extra={
