@@ -15,7 +15,9 @@ an aligning swarm orders itself. ``P(forward) = sigmoid(b + w . z)`` with ``z`` 
 standardized by their train-split spread, fitted on the train split by Newton's method
 (iteratively reweighted least squares) with a small ridge penalty ``lambda |w|^2 / 2``
 (Hastie, Tibshirani, Friedman, *The Elements of Statistical Learning*, 2nd ed., §4.4.1).
-Serves ``arrow/forward-backward`` (``docs/protocols.md`` §9).
+Serves ``arrow/forward-backward`` and ``arrow/pedestrians`` (``docs/protocols.md`` §9; a
+task may restrict the trends to those its physics gives an arrow, ``extra["arrow_features"]``:
+the pedestrian task keeps the kinetic-energy trend alone, §9.7).
 """
 
 from __future__ import annotations
@@ -133,15 +135,28 @@ class ArrowFeatures(Baseline):
 
     def config_dict(self) -> dict[str, Any]:
         return {
-            "features": list(FEATURES),
+            "features": [FEATURES[i] for i in self.columns],
             "ridge": RIDGE,
             "weights": None if self.w is None else np.round(self.w, 6).tolist(),
         }
 
+    @property
+    def columns(self) -> list[int]:
+        """The :data:`FEATURES` this task's model uses: ``task.extra["arrow_features"]`` (a
+        task whose physics gives only some of the trends an arrow), else all of them."""
+        names = tuple(getattr(self.task, "extra", {}).get("arrow_features", FEATURES))
+        bad = [n for n in names if n not in FEATURES]
+        if bad or not names:
+            raise ValueError(
+                f"task {self.task.name!r} asks arrow-features for {list(names)}; expected a "
+                f"non-empty subset of {list(FEATURES)}: fix the task's extra['arrow_features']"
+            )
+        return [FEATURES.index(n) for n in names]
+
     def fit(self, tier: Tier = "mini") -> dict[str, Any]:
         """Fit on the task's train windows (closed-form Newton steps, seconds)."""
         w = make_windows(self.task, "train", tier)
-        f = trend_features(w.x, w.features, w.mask_x)
+        f = trend_features(w.x, w.features, w.mask_x)[:, self.columns]
         self.scale = np.maximum(f.std(0), 1e-12)
         self.w = fit_logistic(f / self.scale, (w.y[:, 0] > 0.5).astype(np.float64))
         return {"train_windows": len(w), "weights": self.w.tolist()}
@@ -149,7 +164,7 @@ class ArrowFeatures(Baseline):
     def predict(self, batch: dict[str, Any]) -> np.ndarray:
         if self.w is None or self.scale is None:
             raise RuntimeError("call fit() before predict()")
-        f = trend_features(batch["x"], list(batch["features"]), batch.get("mask"))
+        f = trend_features(batch["x"], list(batch["features"]), batch.get("mask"))[:, self.columns]
         return _sigmoid(self.w[0] + (f / self.scale) @ self.w[1:])[:, None]
 
 
@@ -160,6 +175,6 @@ register_baseline(
         kinds=("classify",),
         learned=True,
         description="logistic regression on trends of kinetic energy, alignment, spread, NN dist",
-        tasks=("arrow/forward-backward",),
+        tasks=("arrow/forward-backward", "arrow/pedestrians"),
     )
 )

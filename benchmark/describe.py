@@ -150,7 +150,9 @@ def _names(task: TaskSpec, tier: Tier, ds: Any, from_store: bool) -> tuple[Any, 
     they cannot be read from is reported as corrupted, with the fix."""
     try:
         n_ent = ds.sizes.get("entity", "N") if task.window_fn is None else "P"
-        feats = [f for v in task.inputs for f in feature_names(ds, v)]
+        feats = list(task.extra.get("features", ())) or [  # derived by the window_fn
+            f for v in task.inputs for f in feature_names(ds, v)
+        ]
         tfeats = [f for v in task.targets for f in feature_names(ds, v)]
         cfeats = [f for v in task.constants for f in constant_names(ds, v)]
     except (KeyError, ValueError, OSError) as e:

@@ -7,6 +7,7 @@ Importing this package registers every built-in dataset, task and simulator benc
 
 from . import (  # noqa: F401
     arrow,
+    arrow_pedestrians,
     causal,
     causal_tasks,
     cmu_mocap,

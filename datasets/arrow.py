@@ -46,6 +46,7 @@ __all__ = [
     "CLIPS",
     "arrow_windows",
     "normalize_clips",
+    "paired_windows",
     "reverse_clips",
     "source_names",
 ]
@@ -179,39 +180,64 @@ def normalize_clips(pos: np.ndarray, vel: np.ndarray, mask: np.ndarray) -> np.nd
     return out.astype(np.float32)
 
 
+def paired_windows(
+    x: np.ndarray,
+    mask: np.ndarray,
+    features: list[str],
+    sample: np.ndarray,
+    start: np.ndarray,
+    group: np.ndarray | None = None,
+) -> Windows:
+    """Windows of clips ``x`` (clip, time, entity, feature) played forward (label 1) and
+    reversed by :func:`reverse_clips` (label 0), shuffled by the fixed permutation of
+    :data:`ORDER_SEED`, so a window's position says nothing about its label.
+
+    ``mask`` (clip, time, entity) marks present entities (reversed with the frames);
+    ``sample``, ``start`` and ``group`` (clip,) locate each clip and are shared by its reverse.
+    ``y`` and ``mask_y`` are (window, 1); ``mask_x`` is None when every entity is present.
+    Every arrow-of-time task builds its windows here (simulated sources and pedestrians).
+
+    Examples
+    --------
+    >>> x, at = np.arange(4.0).reshape(1, 2, 1, 2), np.zeros(1, np.int64)
+    >>> w = paired_windows(x, np.ones((1, 2, 1), bool), ["pos_x", "vel_x"], at, at)
+    >>> len(w), sorted(w.y[:, 0].tolist())
+    (2, [0.0, 1.0])
+    """
+    n = len(x)
+    both = np.concatenate([x, reverse_clips(x, features)])
+    m = np.concatenate([mask, mask[:, ::-1]])
+    label = np.repeat([1.0, 0.0], n).astype(np.float32)
+    order = np.random.default_rng(ORDER_SEED).permutation(2 * n)
+    return Windows(
+        ids=np.arange(2 * n, dtype=np.int64),
+        x=np.ascontiguousarray(both[order]),
+        y=label[order, None],
+        sample=np.tile(sample, 2)[order],
+        start=np.tile(start, 2)[order],
+        features=list(features),
+        target_features=[],
+        mask_x=None if m.all() else m[order],
+        mask_y=np.ones((2 * n, 1), bool),
+        group=None if group is None else np.tile(group, 2)[order],
+    )
+
+
 def arrow_windows(task: TaskSpec, ds: xr.Dataset) -> Windows:
     """Every clip of the split forward (label 1) and reversed (label 0), shuffled by a fixed
-    permutation; ``y`` and ``mask_y`` (window, 1), ``group`` the source of each window."""
+    permutation (:func:`paired_windows`); ``group`` the source of each window."""
     pos, vel, mask = (np.asarray(ds[v].values) for v in ("pos", "vel", "mask"))
     starts = np.arange(CLIPS) * CLIP_STRIDE
     tidx = starts[:, None] + np.arange(CLIP)[None]  # (clip, CLIP)
     n_s = pos.shape[0]
     feats = [f"{v}_{c}" for v in ("pos", "vel") for c in ("x", "y", "z")]
-    x = normalize_clips(
-        pos[:, tidx].reshape(-1, CLIP, ENTITIES, 3),
-        vel[:, tidx].reshape(-1, CLIP, ENTITIES, 3),
-        mask[:, tidx].reshape(-1, CLIP, ENTITIES),
-    )
     m = mask[:, tidx].reshape(-1, CLIP, ENTITIES)
-    x = np.concatenate([x, reverse_clips(x, feats)])
-    m = np.concatenate([m, m[:, ::-1]])
-    label = np.repeat([1.0, 0.0], n_s * CLIPS).astype(np.float32)
-    sample = np.tile(np.repeat(np.arange(n_s), CLIPS), 2)
-    start = np.tile(np.tile(starts, n_s), 2)
-    order = np.random.default_rng(ORDER_SEED).permutation(len(x))
-    group = np.asarray(ds["source"].values).astype(str)[sample]
-    return Windows(
-        ids=np.arange(len(x), dtype=np.int64),
-        x=np.ascontiguousarray(x[order]),
-        y=label[order, None],
-        sample=sample[order],
-        start=start[order],
-        features=feats,
-        target_features=[],
-        mask_x=None if m.all() else m[order],
-        mask_y=np.ones((len(x), 1), bool),
-        group=group[order],
+    x = normalize_clips(
+        pos[:, tidx].reshape(-1, CLIP, ENTITIES, 3), vel[:, tidx].reshape(-1, CLIP, ENTITIES, 3), m
     )
+    sample = np.repeat(np.arange(n_s), CLIPS)
+    group = np.asarray(ds["source"].values).astype(str)[sample]
+    return paired_windows(x, m, feats, sample, np.tile(starts, n_s), group)
 
 
 def _metrics() -> tuple[str, ...]:
