@@ -79,16 +79,26 @@ def finite(x: float) -> float | None:
 
 def resampling_units(task: TaskSpec, w: Windows) -> np.ndarray | None:
     """The cluster of each window under ``task.bootstrap_unit``: ``None`` for ``"window"``
-    (every window its own unit), else the index (0..k-1, in order of first sample index) of
-    the sample each window of ``w`` is cut from."""
+    (every window its own unit), else the index (0..k-1, in order of first id) of the sample
+    each window of ``w`` is cut from (``"sample"``) or of its ``w.cluster`` id (``"cluster"``)."""
     if task.bootstrap_unit == "window":
         return None
-    if task.bootstrap_unit != "sample":
+    if task.bootstrap_unit == "sample":
+        ids = w.sample
+    elif task.bootstrap_unit == "cluster":
+        if w.cluster is None or len(w.cluster) != len(w):
+            raise ValueError(
+                f"task {task.name!r} resamples clusters but its windows carry "
+                f"{'no' if w.cluster is None else len(w.cluster)} cluster ids for {len(w)} "
+                "windows; its window function must fill Windows.cluster (one id per window)"
+            )
+        ids = w.cluster
+    else:
         raise ValueError(
-            f"task {task.name!r}: bootstrap_unit {task.bootstrap_unit!r} is not 'window' or "
-            "'sample'; fix the task record"
+            f"task {task.name!r}: bootstrap_unit {task.bootstrap_unit!r} is not 'window', "
+            "'sample' or 'cluster'; fix the task record"
         )
-    return np.unique(np.asarray(w.sample), return_inverse=True)[1].reshape(-1)
+    return np.unique(np.asarray(ids), return_inverse=True)[1].reshape(-1)
 
 
 def task_bootstrap(

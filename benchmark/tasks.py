@@ -62,7 +62,7 @@ __all__ = [
 
 KINDS = ("forecast", "graph", "classify", "regress")
 #: Units the bootstrap may resample (``TaskSpec.bootstrap_unit``, :mod:`.bootstrap`).
-BOOTSTRAP_UNITS = ("window", "sample")
+BOOTSTRAP_UNITS = ("window", "sample", "cluster")
 #: Every temporal probe, in display order (``docs/probes.md`` §1); a task runs all of them
 #: unless its record says otherwise, and those its context is too short for are reported n/a.
 DEFAULT_PROBES = ("reversal", "shuffle", "half", "local-2", "local-4", "freeze")
@@ -192,7 +192,9 @@ class TaskSpec:
         What the bootstrap of the confidence intervals resamples: ``"window"`` (each window
         independently) or ``"sample"`` (the simulation or recording a window is cut from, with
         all its windows: a cluster bootstrap, for tasks that cut several correlated windows
-        from one sample). See :mod:`decathlon.benchmark.bootstrap`.
+        from one sample) or ``"cluster"`` (the units the window function names in
+        ``Windows.cluster``, e.g. one pedestrian's overlapping clips). See
+        :mod:`decathlon.benchmark.bootstrap`.
     """
 
     name: str
@@ -269,7 +271,8 @@ class TaskSpec:
         if self.bootstrap_unit not in BOOTSTRAP_UNITS:
             raise ValueError(
                 f"task {self.name!r}: bootstrap_unit {self.bootstrap_unit!r} is not one of "
-                f"{BOOTSTRAP_UNITS}; use 'sample' to resample whole simulations or recordings"
+                f"{BOOTSTRAP_UNITS}; use 'sample' to resample whole simulations or recordings, 'cluster' for the window "
+                "function's own units"
             )
         if self.primary not in self.metrics:
             raise ValueError(

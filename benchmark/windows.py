@@ -52,7 +52,9 @@ class Windows:
     window. ``ranges`` is the per-input-column ``(lo, hi)`` of the minmax scaling (``None`` in
     original units); ``dt`` the seconds between frames. ``group`` (window,) names a group of
     windows whose metrics are also reported on their own (the source system of an
-    arrow-of-time clip: ``auroc@<group>``); ``None``: no groups.
+    arrow-of-time clip: ``auroc@<group>``); ``None``: no groups. ``cluster`` (window,) integer
+    ids of the units a task with ``bootstrap_unit="cluster"`` resamples (e.g. the pedestrian a
+    clip follows); ``None`` elsewhere.
     """
 
     ids: np.ndarray
@@ -69,6 +71,7 @@ class Windows:
     ranges: Ranges | None = None
     dt: float | None = None
     group: np.ndarray | None = None
+    cluster: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -90,6 +93,7 @@ class Windows:
             mask_y=take(self.mask_y),
             constants=take(self.constants),
             group=take(self.group),
+            cluster=take(self.cluster),
         )
 
 

@@ -187,13 +187,15 @@ def paired_windows(
     sample: np.ndarray,
     start: np.ndarray,
     group: np.ndarray | None = None,
+    cluster: np.ndarray | None = None,
 ) -> Windows:
     """Windows of clips ``x`` (clip, time, entity, feature) played forward (label 1) and
     reversed by :func:`reverse_clips` (label 0), shuffled by the fixed permutation of
     :data:`ORDER_SEED`, so a window's position says nothing about its label.
 
     ``mask`` (clip, time, entity) marks present entities (reversed with the frames);
-    ``sample``, ``start`` and ``group`` (clip,) locate each clip and are shared by its reverse.
+    ``sample``, ``start``, ``group`` and ``cluster`` (clip,) locate each clip and are shared by
+    its reverse.
     ``y`` and ``mask_y`` are (window, 1); ``mask_x`` is None when every entity is present.
     Every arrow-of-time task builds its windows here (simulated sources and pedestrians).
 
@@ -220,6 +222,7 @@ def paired_windows(
         mask_x=None if m.all() else m[order],
         mask_y=np.ones((2 * n, 1), bool),
         group=None if group is None else np.tile(group, 2)[order],
+        cluster=None if cluster is None else np.tile(cluster, 2)[order],
     )
 
 

@@ -186,15 +186,19 @@ def pedestrian_windows(task: TaskSpec, ds: xr.Dataset) -> Windows:
 
     ``x`` (window, 20, 5, 4): ``pos_x, pos_y`` (m) and ``vel_x, vel_y`` (m/s); ``mask_x``
     (window, 20, 5); ``y`` (window, 1) 1 forward, 0 reversed; ``sample`` the file's index in
-    ``ds``, ``start`` the clip's first time step.
+    ``ds``, ``start`` the clip's first time step, ``cluster`` the focal pedestrian (file and
+    upstream id): the unit the task's bootstrap resamples, since one pedestrian's overlapping
+    clips (and each clip's reverse) are far from independent.
     """
     pos, mask, ids = (np.asarray(ds[v].values) for v in ("pos", "mask", "ped_id"))
     parts = [
         pedestrian_clips(pos[i], mask[i], ids[i], task.context, NEIGHBOURS)
         for i in range(pos.shape[0])
     ]
-    cat = {k: np.concatenate([c[k] for c in parts]) for k in ("pos", "vel", "mask", "start")}
+    keys = ("pos", "vel", "mask", "start", "ped_id")
+    cat = {k: np.concatenate([c[k] for c in parts]) for k in keys}
     sample = np.concatenate([np.full(len(c["start"]), i, np.int64) for i, c in enumerate(parts)])
+    cluster = np.unique(np.stack([sample, cat["ped_id"]], 1), axis=0, return_inverse=True)[1]
     # the split's clips in file order, one angle each (shared with the reverse)
     angle = np.random.default_rng(ROTATION_SEED).uniform(0.0, 2 * np.pi, len(sample))
     x = np.concatenate([_rotate(cat["pos"], angle), _rotate(cat["vel"], angle)], axis=-1)
@@ -204,6 +208,7 @@ def pedestrian_windows(task: TaskSpec, ds: xr.Dataset) -> Windows:
         FEATURES,
         sample,
         cat["start"],
+        cluster=cluster.reshape(-1).astype(np.int64),
     )
 
 
@@ -238,6 +243,7 @@ PEDESTRIAN_TASK = register_task(
         ),
         window_fn=pedestrian_windows,
         sequence_fn=pedestrian_windows,
+        bootstrap_unit="cluster",
         probes=("shuffle", "half", "local-2", "local-4", "freeze"),
         reversible=None,
         extra={

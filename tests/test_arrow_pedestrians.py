@@ -164,6 +164,11 @@ def test_task_builds_on_the_fake(fake_ds):
             j = key[(w.sample[i], w.start[i], round(float(r[0, 0, 0]), 4))]
             np.testing.assert_allclose(r, w.x[j], atol=1e-6)
             assert w.y[j, 0] == 1 - w.y[i, 0]
+            assert w.cluster is not None and w.cluster[j] == w.cluster[i]  # one resampling unit
+        # a cluster is one pedestrian of one file: never two files, and the split has several
+        assert w.cluster is not None and 1 < len(np.unique(w.cluster)) < len(w) // 2
+        for k in np.unique(w.cluster):
+            assert len(np.unique(w.sample[w.cluster == k])) == 1
         c = [
             pedestrian_clips(
                 *(_split(fake_ds, split)[v].values[k] for v in ("pos", "mask", "ped_id"))

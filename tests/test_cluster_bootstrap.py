@@ -84,17 +84,42 @@ def test_bad_clusters_are_refused(clusters):
 
 
 def test_task_refuses_an_unknown_bootstrap_unit():
-    with pytest.raises(ValueError, match="bootstrap_unit 'simulation'.*'window', 'sample'"):
+    with pytest.raises(ValueError, match="bootstrap_unit 'simulation'.*'window', 'sample', 'cl"):
         dataclasses.replace(get_task("particles/springs-forecast"), bootstrap_unit="simulation")
 
 
-def test_only_the_arrow_task_resamples_samples():
+def test_only_the_arrow_tasks_resample_samples_or_clusters():
     """Every other registered task has one window per sample or too few samples in its test
     split for a cluster bootstrap (docs/contract.md): its intervals stay window-level."""
     from decathlon.benchmark.tasks import list_tasks
 
     units = {t: get_task(t).bootstrap_unit for t in list_tasks()}
-    assert {t for t, u in units.items() if u != "window"} == {ARROW}
+    assert {t: u for t, u in units.items() if u != "window"} == {
+        ARROW: "sample",
+        "arrow/pedestrians": "cluster",
+    }
+
+
+def test_cluster_unit_reads_the_windows_cluster_ids():
+    """``"cluster"``: the window function's own ids (e.g. a pedestrian), numbered in order of
+    first id; windows without them are refused with the fix."""
+    from decathlon.benchmark.windows import Windows
+
+    task = get_task("arrow/pedestrians")
+    n = 6
+    w = Windows(
+        np.arange(n),
+        np.zeros((n, 2, 1, 1)),
+        np.zeros((n, 1)),
+        np.zeros(n, int),
+        np.zeros(n, int),
+        ["a"],
+        [],
+        cluster=np.array([7, 3, 7, 9, 3, 3]),
+    )
+    assert resampling_units(task, w).tolist() == [1, 0, 1, 2, 0, 0]
+    with pytest.raises(ValueError, match="must fill Windows.cluster"):
+        resampling_units(task, dataclasses.replace(w, cluster=None))
 
 
 class _KineticTrend:
