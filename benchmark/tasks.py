@@ -271,8 +271,8 @@ class TaskSpec:
         if self.bootstrap_unit not in BOOTSTRAP_UNITS:
             raise ValueError(
                 f"task {self.name!r}: bootstrap_unit {self.bootstrap_unit!r} is not one of "
-                f"{BOOTSTRAP_UNITS}; use 'sample' to resample whole simulations or recordings, 'cluster' for the window "
-                "function's own units"
+                f"{BOOTSTRAP_UNITS}; use 'sample' to resample whole simulations or recordings, "
+                "'cluster' for the window function's own units"
             )
         if self.primary not in self.metrics:
             raise ValueError(
