@@ -104,15 +104,15 @@ def var_pattern(rng: np.random.Generator, pr: VARParams) -> np.ndarray:
 def var_patterns(rngs: list[np.random.Generator], pr: VARParams) -> np.ndarray:
     """:func:`var_pattern` of every generator (n, p, p), the same parents from the same draws.
 
-    Long: the reason for the numpy internals is written out here. ``Generator.choice(m, k,
-    replace=False)`` (numpy >= 1.17, ``m <= 10000``) draws Floyd's sample with one bounded
-    integer on ``[0, j]`` for ``j = m - k, ..., m - 1`` (a value already taken is replaced by
-    ``j``), then shuffles it with one on ``[0, i]`` for ``i = k - 1, ..., 1``; ``integers`` with
-    an array of bounds makes the same bounded draws (Lemire's method on 32-bit outputs) in
-    order. So one ``integers`` call per dataset, for all ``p`` rows, leaves each generator
-    exactly where the ``p`` ``choice`` calls do (``tests/test_causal.py`` compares the states),
-    and Floyd's rule is applied to every row of every dataset at once. The shuffle only reorders
-    a row's parents, so its draws are consumed and not used.
+    ``Generator.choice(m, k, replace=False)`` (numpy >= 1.17, ``m <= 10000``) draws Floyd's
+    sample with one bounded integer on ``[0, j]`` for ``j = m - k, ..., m - 1`` (a value
+    already taken is replaced by ``j``), then shuffles it with one on ``[0, i]`` for
+    ``i = k - 1, ..., 1``; ``integers`` with an array of bounds makes the same bounded draws
+    (Lemire's method on 32-bit outputs) in order. So one ``integers`` call per dataset, for all
+    ``p`` rows, leaves each generator exactly where the ``p`` ``choice`` calls do
+    (``tests/test_causal.py`` compares the states), and Floyd's rule is applied to every row of
+    every dataset at once. The shuffle only reorders a row's parents, so its draws are consumed
+    and not used.
 
     Examples
     --------
