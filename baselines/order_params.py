@@ -35,7 +35,7 @@ from decathlon.benchmark.normalization import Ranges, from_unit
 from decathlon.benchmark.regression import r2
 from decathlon.benchmark.windows import make_windows
 
-from .base import Baseline
+from .base import Baseline, model_settings
 
 SERIES = ("polarization", "milling", "speed", "speed_sd", "step_speed", "nn", "nn_sd", "gyration")
 SUMMARIES = ("mean", "sd", "first", "last")
@@ -112,9 +112,7 @@ class OrderParams(Baseline):
 
     def __init__(self, task: Any, **config: Any) -> None:
         self.task = task
-        for k in ("budget", "progress", "epochs"):  # training settings of torch baselines
-            config.pop(k, None)
-        self.config = OrderParamsConfig(**config)
+        self.config = OrderParamsConfig(**model_settings(config))  # no training settings
         self.ranges: Ranges | None = None
         self.coef: np.ndarray | None = None  # (features + 1, params): standardized, intercept
         self.mu = self.sd = np.zeros(0)

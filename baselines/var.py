@@ -18,7 +18,7 @@ import numpy as np
 from decathlon.benchmark.baselines import BaselineSpec, register_baseline
 from decathlon.benchmark.data import Tier
 
-from .base import Baseline
+from .base import Baseline, model_settings
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class VAR(Baseline):
 
     def __init__(self, task: Any, **config: Any) -> None:
         self.task = task
-        self.config = VARConfig(**config)
+        self.config = VARConfig(**model_settings(config))  # the suite's budget/progress dropped
         self.coef: np.ndarray | None = None  # (1 + p N, N)
         self.mu, self.sigma = 0.0, 1.0
 

@@ -13,7 +13,9 @@ summarised in ``docs/protocols.md`` §8:
 * **VAR(3)**, sparse and stable: every variable keeps its own lags and gets
   ``int(p * sparsity) - 1`` other parents drawn at random; every lag has the same pattern and
   the same coefficient ``beta``, all scaled by 0.95 until the spectral radius of the companion
-  matrix is at most 0.97; noise sd 0.1; the first 100 steps (burn-in) are discarded.
+  matrix is at most 0.97; noise sd 0.1; the first 100 steps (burn-in) are discarded. The
+  patterns and the scaling are in :mod:`decathlon.datasets.causal_var`, drawn for a whole
+  chunk at once with the draws of the one-at-a-time reference.
 
 **Graph convention (the decathlon's, not Neural-GC's).** ``graph[s, i, j, l] = 1`` iff variable
 ``i`` at lag ``l + 1`` enters the equation of variable ``j``: an edge ``i -> j``. Neural-GC's
@@ -34,6 +36,14 @@ import numpy as np
 
 from decathlon.benchmark.data import Chunk, DatasetSpec, register_dataset, stream_chunks
 from decathlon.benchmark.lazy import xr
+from decathlon.datasets.causal_var import (
+    VARParams,
+    companion_radius,
+    stable_coef,
+    stable_coef_reference,
+    var_pattern,
+    var_patterns,
+)
 from decathlon.datasets.speed import SimBench, register_bench
 
 __all__ = [
@@ -50,6 +60,8 @@ __all__ = [
     "CAUSAL_TIERS",
 ]
 
+#: The VAR settings of the stored dataset (Neural-GC's defaults, p = 20).
+DEFAULT_VAR = VARParams()
 PART_INDEX = {"train": 0, "valid": 1, "test": 2}
 #: Independent datasets per part: ``full`` gives 100 test datasets per setting (10x the ten of
 #: CUTS), ``mini`` 20; the contract test shrinks these further.
@@ -76,22 +88,6 @@ class L96Params:
     burn_in: int = 1000
     x0_sd: float = 0.01
     substeps: int = 20
-
-
-@dataclass(frozen=True)
-class VARParams:
-    """Sparse stable VAR settings (Neural-GC ``simulate_var`` and its paper's ``p = 20``; CUTS
-    uses ``p = 10``, where ridge Granger already reaches AUROC 0.9998 at T = 1000)."""
-
-    p: int = 20
-    lag: int = 3
-    frames: int = 1000
-    sparsity: float = 0.2
-    beta: float = 1.0
-    noise_sd: float = 0.1
-    burn_in: int = 100
-    radius: float = 0.97
-    shrink: float = 0.95
 
 
 def _rngs(seeds: Sequence[Sequence[int]] | int) -> list[np.random.Generator]:
@@ -222,93 +218,13 @@ def simulate_l96_reference(
 
 
 # ----------------------------------------------------------------------------------------- VAR
-def companion_radius(coef: np.ndarray) -> float:
-    """Spectral radius of the companion matrix of VAR coefficients ``coef`` (lag, p, p), with
-    ``x_t = sum_l coef[l] @ x_{t-l-1} + e_t``.
-
-    Examples
-    --------
-    >>> companion_radius(np.array([[[0.5]]]))
-    0.5
-    """
-    lag, p, _ = coef.shape
-    comp = np.zeros((lag * p, lag * p))
-    comp[:p] = np.concatenate(list(coef), axis=1)
-    comp[p:, : (lag - 1) * p] = np.eye((lag - 1) * p)
-    return float(np.max(np.abs(np.linalg.eigvals(comp))))
-
-
-def _cubic_radius(z: np.ndarray) -> np.ndarray:
-    """Largest root modulus of ``lambda^3 - z (lambda^2 + lambda + 1)`` for each complex ``z``
-    (Cardano's formula, vectorized; the three roots are ``t - a/3`` with ``t = C w^k -
-    P / (3 C w^k)`` for the cube roots of unity ``w^k``)."""
-    a = -z
-    pp = -z - a * a / 3.0
-    qq = 2.0 * a**3 / 27.0 - a * (-z) / 3.0 - z
-    disc = np.sqrt(qq * qq / 4.0 + pp**3 / 27.0 + 0j)
-    w = -qq / 2.0 + np.where(np.abs(-qq / 2.0 + disc) >= np.abs(-qq / 2.0 - disc), disc, -disc)
-    cc = np.exp(np.log(np.where(w == 0, 1.0, w)) / 3.0)
-    out = np.zeros(z.shape)
-    for k in range(3):
-        ck = cc * np.exp(2j * np.pi * k / 3)
-        t = np.where(w == 0, 0.0, ck - pp / (3.0 * ck))
-        out = np.maximum(out, np.abs(t - a / 3.0))
-    return out
-
-
-def _lag_radius(mu: np.ndarray, c: np.ndarray, lag: int) -> np.ndarray:
-    """Spectral radius of the companion matrix of ``A_l = c A`` for every lag, for each scale
-    in ``c``, from the eigenvalues ``mu`` of ``A``: its eigenvalues solve ``lambda^lag =
-    c mu sum_{k<lag} lambda^k`` for each ``mu`` (closed form for lag 3, else these
-    polynomials' companion matrices in one batch)."""
-    z = c[:, None] * mu[None, :]
-    if lag == 3:
-        return _cubic_radius(z).max(1)
-    comp = np.zeros((len(c), len(mu), lag, lag), dtype=complex)
-    comp[..., 0, :] = z[..., None]
-    comp[..., np.arange(1, lag), np.arange(lag - 1)] = 1.0
-    return np.abs(np.linalg.eigvals(comp)).max(axis=(1, 2))
-
-
-def _var_pattern(rng: np.random.Generator, pr: VARParams) -> np.ndarray:
-    """The unscaled pattern ``A`` (p, p) of one dataset, ``A[j, i]``: effect of ``x_i`` on
-    ``x_j``; self-lags on and ``int(p sparsity) - 1`` random other parents per row."""
-    p, k = pr.p, int(pr.p * pr.sparsity) - 1
-    a = np.eye(p) * pr.beta
-    for j in range(p):
-        pick = rng.choice(p - 1, size=k, replace=False)
-        pick[pick >= j] += 1
-        a[j, pick] = pr.beta
-    return a
-
-
-def _var_coef(a: np.ndarray, pr: VARParams) -> np.ndarray:
-    """Coefficients (lag, p, p): ``A`` at every lag, scaled by ``shrink^k`` with the first ``k``
-    that brings the companion matrix's spectral radius to at most ``radius``; radii from the
-    eigenvalues of ``A`` (:func:`_lag_radius`, equal to :func:`companion_radius`)."""
-    mu, k0 = np.linalg.eigvals(a), 0
-    while True:  # 128 candidate scales per batch
-        c = pr.shrink ** np.arange(k0, k0 + 128, dtype=np.float64)
-        ok = np.flatnonzero(_lag_radius(mu, c, pr.lag) <= pr.radius)
-        if len(ok):
-            return np.repeat((a * c[ok[0]])[None], pr.lag, axis=0)
-        k0 += 128
-
-
-def _var_coef_reference(a: np.ndarray, pr: VARParams) -> np.ndarray:
-    """The same scaling as Neural-GC's ``make_var_stationary``: multiply by ``shrink`` while the
-    full companion matrix has a larger spectral radius than ``radius``."""
-    coef = np.repeat(a[None], pr.lag, axis=0)
-    while companion_radius(coef) > pr.radius:
-        coef = coef * pr.shrink
-    return coef
-
-
 def _var_draws(
     rngs: list[np.random.Generator], pr: VARParams, reference: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    scale = _var_coef_reference if reference else _var_coef
-    coef = np.stack([scale(_var_pattern(r, pr), pr) for r in rngs])
+    if reference:
+        coef = np.stack([stable_coef_reference(var_pattern(r, pr), pr) for r in rngs])
+    else:
+        coef = stable_coef(var_patterns(rngs, pr), pr)
     noise = np.stack([r.normal(0.0, pr.noise_sd, (pr.burn_in + pr.frames, pr.p)) for r in rngs])
     return coef, noise
 
@@ -319,7 +235,7 @@ def _var_out(coef: np.ndarray, x: np.ndarray, pr: VARParams) -> dict[str, np.nda
 
 
 def simulate_var(
-    seeds: Sequence[Sequence[int]] | int, params: VARParams = VARParams()
+    seeds: Sequence[Sequence[int]] | int, params: VARParams = DEFAULT_VAR
 ) -> dict[str, np.ndarray]:
     """Simulate sparse stable VAR datasets together (one time loop for all of them).
 
@@ -345,7 +261,7 @@ def simulate_var(
 
 
 def simulate_var_reference(
-    seeds: Sequence[Sequence[int]] | int, params: VARParams = VARParams()
+    seeds: Sequence[Sequence[int]] | int, params: VARParams = DEFAULT_VAR
 ) -> dict[str, np.ndarray]:
     """The same datasets one at a time, step by step, as Neural-GC's ``simulate_var`` writes it
     (stacked coefficients times the Fortran-order flattened lag window), with the coefficients

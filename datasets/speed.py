@@ -201,22 +201,53 @@ def run_benchmarks(
     return rows
 
 
+#: The bars of the figure: (row key, legend label).
+BARS = (
+    ("reference_per_sim_ms", "reference (Python, one at a time)"),
+    ("fast_per_sim_ms", "decathlon (vectorized numpy)"),
+    ("compiled_per_sim_ms", "compiled C loop (cc -O2)"),
+)
+
+
+def _bar_series(rows: list[dict]) -> list[tuple[str, list[int], list[int]]]:
+    """Per bar kind that some row has: its legend label, the rows that have it and the rows
+    that do not (drawn as "n/a"). A kind no row has (no simulator with a C loop, or no
+    compiler) is left out, legend entry included.
+
+    Examples
+    --------
+    >>> rows = [{"fast_per_sim_ms": 1.0, "reference_per_sim_ms": 9.0, "compiled_per_sim_ms": None}]
+    >>> [label for label, _, _ in _bar_series(rows)]
+    ['reference (Python, one at a time)', 'decathlon (vectorized numpy)']
+    >>> _bar_series(rows + [dict(rows[0], compiled_per_sim_ms=0.5)])[2]
+    ('compiled C loop (cc -O2)', [1], [0])
+    """
+    out = []
+    for key, label in BARS:
+        have = [i for i, r in enumerate(rows) if r.get(key) is not None]
+        if have:
+            out.append((label, have, [i for i in range(len(rows)) if i not in have]))
+    return out
+
+
 def _plot(rows: list[dict], path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.transforms import blended_transform_factory
 
     fig, ax = plt.subplots(figsize=(2.4 * len(rows) + 3, 4.5), constrained_layout=True)
     x = np.arange(len(rows))
-    bars = [
-        ("reference_per_sim_ms", "reference (Python, one at a time)"),
-        ("fast_per_sim_ms", "decathlon (vectorized numpy)"),
-        ("compiled_per_sim_ms", "compiled C loop (cc -O2)"),
-    ]
-    for k, (key, label) in enumerate(bars):
-        ax.bar(x + 0.27 * (k - 1), [r.get(key) or 0.0 for r in rows], 0.27, label=label)
+    keys = dict((label, key) for key, label in BARS)
+    foot = blended_transform_factory(ax.transData, ax.transAxes)  # x in data, y in axes
+    series = _bar_series(rows)
+    for k, (label, have, absent) in enumerate(series):
+        at = x + 0.27 * (k - (len(series) - 1) / 2)  # the bars of a simulator centred on it
+        ax.bar(at[have], [rows[i][keys[label]] for i in have], 0.27, label=label)
+        for i in absent:
+            ax.text(at[i], 0.02, "n/a", transform=foot, ha="center", fontsize=7, rotation=90)
     for i, r in enumerate(rows):
         text = f"{r['speedup']:.0f}x faster than reference"
         if r.get("fast_vs_compiled") is not None:
@@ -225,7 +256,9 @@ def _plot(rows: list[dict], path) -> None:
     ax.set_yscale("log")
     ax.set_xticks(x, [f"{r['name']}\n(batch {r.get('batch', r['n_fast'])})" for r in rows])
     ax.set_ylabel("ms per simulation")
-    ax.set_ylim(top=30 * max(r["reference_per_sim_ms"] for r in rows))
+    low = min(r[key] for key, _ in BARS for r in rows if r.get(key) is not None)
+    ax.set_ylim(0.3 * low, 30 * max(r["reference_per_sim_ms"] for r in rows))
+    ax.set_xlim(-0.5, len(rows) - 0.5)  # room for an "n/a" at the edge
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3)
     fig.savefig(path, dpi=110)
     plt.close(fig)

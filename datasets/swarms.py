@@ -31,6 +31,7 @@ benchmarks are in :mod:`decathlon.datasets.swarms_tasks`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -264,20 +265,45 @@ def _vicsek_loop(
 
 
 # ---------------------------------------------------------------------------------- D'Orsogna
-def _dorsogna_force(pos: np.ndarray, vel: np.ndarray, p: np.ndarray) -> np.ndarray:
+def _dorsogna_force(
+    pos: np.ndarray,
+    vel: np.ndarray,
+    p: np.ndarray,
+    work: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """Self-propulsion, friction and Morse (p = 1) forces per unit mass, (sim, particle, 3).
 
     With ``g_ij = m (C_r/l_r e^{-r/l_r} - e^{-r}) / r_ij`` the Morse sum is
     ``sum_j g_ij (x_i - x_j) = x_i sum_j g_ij - (g x)_i``: two matrix products, no
-    (sim, particle, particle, 3) array. Distances come from the Gram matrix in free space."""
+    (sim, particle, particle, 3) array. Distances come from the Gram matrix in free space.
+
+    The pair terms are memory-bound: they are computed in three reused (sim, particle,
+    particle) buffers ``work`` (allocated when None) with ``out=`` ufuncs, in the operation
+    order of the plain expression (the buffer holds ``-r``; negating both factors of a product
+    or quotient is exact), so the trajectories are the same bit for bit."""
     radius, alpha, c_r, l_r = (p[:, k, None, None] for k in range(4))
-    sq = np.sum(pos * pos, axis=-1)
-    r2 = sq[:, :, None] + sq[:, None, :] - 2 * np.matmul(pos, pos.transpose(0, 2, 1))
     n = pos.shape[1]
-    r2[:, np.arange(n), np.arange(n)] = 1.0  # self-pairs: any positive value, zeroed below
-    r = np.sqrt(np.maximum(r2, 1e-300))
-    g = radius**3 * (c_r / l_r * np.exp(-r / l_r) - np.exp(-r)) / r  # mass R^3, C_a = l_a = 1
-    g[:, np.arange(n), np.arange(n)] = 0.0
+    if work is None:
+        work = (np.empty((len(pos), n, n)), np.empty((len(pos), n, n)), np.empty((len(pos), n, n)))
+    neg_r, g, e = work
+    sq = np.sum(pos * pos, axis=-1)
+    np.matmul(pos, pos.transpose(0, 2, 1), out=g)
+    np.multiply(2, g, out=g)
+    np.add(sq[:, :, None], sq[:, None, :], out=neg_r)
+    np.subtract(neg_r, g, out=neg_r)  # r^2
+    diag = np.arange(n)
+    neg_r[:, diag, diag] = 1.0  # self-pairs: any positive value, zeroed below
+    np.maximum(neg_r, 1e-300, out=neg_r)
+    np.sqrt(neg_r, out=neg_r)
+    np.negative(neg_r, out=neg_r)
+    np.divide(neg_r, l_r, out=g)  # -r / l_r
+    np.exp(g, out=g)
+    np.multiply(c_r / l_r, g, out=g)
+    np.exp(neg_r, out=e)  # e^{-r}: C_a = l_a = 1
+    np.subtract(g, e, out=g)
+    np.multiply(-(radius**3), g, out=g)  # mass R^3, negated to divide by -r
+    np.divide(g, neg_r, out=g)
+    g[:, diag, diag] = 0.0
     morse = pos * g.sum(-1, keepdims=True) - np.matmul(g, pos)
     speed2 = np.sum(vel * vel, axis=-1, keepdims=True)
     return alpha * vel - speed2 * vel + morse
@@ -332,8 +358,11 @@ def simulate_dorsogna(
     pos, vel = _init(rng, n_sims, n_particles, -0.5, 0.5)
     keep = set(_saved(steps, save_every).tolist())
     out_p, out_v = [], []
+    shape = (n_sims, n_particles, n_particles)
+    work = (np.empty(shape), np.empty(shape), np.empty(shape))
+    force = functools.partial(_dorsogna_force, work=work)
     for step in range(steps):
-        pos, vel = _rk4(_dorsogna_force, pos, vel, p, dt)
+        pos, vel = _rk4(force, pos, vel, p, dt)
         if step in keep:
             out_p.append(pos)
             out_v.append(vel)

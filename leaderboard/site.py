@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["render_page", "esc", "link", "safe_url"]
+__all__ = ["render_page", "esc", "link", "safe_url", "metric_label"]
 
 
 def esc(value: Any) -> str:
@@ -55,6 +55,39 @@ def link(url: Any, text: Any = None) -> str:
     if not safe_url(url):
         return shown
     return f'<a href="{esc(url)}" rel="nofollow noopener noreferrer">{shown}</a>'
+
+
+def metric_label(name: str) -> str:
+    """A short column header for metric ``name``; the full name goes in the header's tooltip.
+
+    A metric on window groups (``name@g1+g2``, :mod:`decathlon.benchmark.metric_groups`) is
+    written out in words, so that a long list of groups does not widen the table; any other
+    name is its own label.
+
+    Examples
+    --------
+    >>> metric_label("auroc@damped-charged+damped-springs+dorsogna+vicsek")
+    'auroc, mean of 4 groups'
+    >>> metric_label("auroc_bias@nbody"), metric_label("ade")
+    ('auroc_bias on nbody', 'ade')
+    """
+    from decathlon.benchmark.metric_groups import group_names
+
+    base, at, suffix = name.partition("@")
+    groups = group_names(suffix) if at else ()
+    if not groups:
+        return name
+    if len(groups) == 1:
+        return f"{base} on {groups[0]}"
+    return f"{base}, mean of {len(groups)} groups"
+
+
+def _th(kind: str, text: str, title: str | None = None, cls: str | None = None) -> str:
+    """A sortable header cell (``kind``: ``number`` or ``text``), with an optional tooltip and
+    CSS class; a line may break after a ``/`` (event names such as ``pedestrians/eth-ucy``)."""
+    tip = "" if title is None or title == text else f' title="{esc(title)}"'
+    css = "" if cls is None else f' class="{esc(cls)}"'
+    return f'<th data-type="{kind}"{css}{tip}>{esc(text).replace("/", "/<wbr>")}</th>'
 
 
 def _num(x: Any, digits: int = 4) -> str:
@@ -102,7 +135,10 @@ def _overall(data: dict[str, Any]) -> str:
     events = sorted(data["events"])
     head = ["#", "model", "verification", "total"] + events + ["parameters", "authors"]
     num = {"#", "total", "parameters", *events}
-    ths = "".join(f'<th data-type="{"number" if h in num else "text"}">{esc(h)}</th>' for h in head)
+    ths = "".join(  # event columns: headers set vertically, so fourteen events fit the page
+        _th("number" if h in num else "text", h, cls="vertical" if h in events else None)
+        for h in head
+    )
     body = []
     for i, e in enumerate(data["entries"], 1):
         m, s = e["model"], e["score"]
@@ -131,10 +167,11 @@ def _task_table(data: dict[str, Any], task: str) -> str:
         return "<p>No entries for this task yet.</p>"
     metrics = list(rows[0][1]["metrics"])
     probes = sorted({p for _, t in rows for p, v in t.get("probes", {}).items() if "gap" in v})
-    head = ["model", "verification", *metrics, "points", *(f"{p}: change of error" for p in probes)]
     ths = "".join(
-        f'<th data-type="{"text" if h in ("model", "verification") else "number"}">{esc(h)}</th>'
-        for h in head
+        [_th("text", "model"), _th("text", "verification")]
+        + [_th("number", metric_label(m), m) for m in metrics]
+        + [_th("number", "points")]
+        + [_th("number", f"{p}: change of error") for p in probes]
     )
     body = []
     for e, t in rows:

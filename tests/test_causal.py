@@ -15,6 +15,7 @@ from decathlon.benchmark.evaluate import EvalConfig, evaluate
 from decathlon.benchmark.ranking import average_precision, row_auroc, row_average_precision
 from decathlon.benchmark.tasks import get_task
 from decathlon.datasets import causal as C
+from decathlon.datasets import causal_var as V
 
 OFF = ~np.eye(20, dtype=bool)
 
@@ -68,6 +69,43 @@ def test_var_stable_sparse_and_equal_to_reference():
         assert ((g[..., 0] * OFF).sum(0) == int(20 * 0.2) - 1).all()  # 3 other parents each
     ref = C.simulate_var_reference(2, pr)
     np.testing.assert_allclose(out["x"][:2], ref["x"], atol=1e-12)
+
+
+VAR_VARIANTS = [
+    C.VARParams(),
+    C.VARParams(p=10, sparsity=0.5),
+    C.VARParams(p=7, sparsity=0.3, lag=2),
+    C.VARParams(p=12, sparsity=0.1, beta=-0.7),
+]
+
+
+@pytest.mark.parametrize("pr", VAR_VARIANTS, ids=lambda pr: f"p{pr.p}-s{pr.sparsity}-lag{pr.lag}")
+def test_var_patterns_draw_exactly_as_choice(pr):
+    """The vectorized patterns (one ``integers`` call per dataset) equal the per-row
+    ``rng.choice`` ones and leave every generator in the same state (numpy's internals)."""
+    seeds = [[3, 1, k] for k in range(40)]
+    fast_rngs, loop_rngs = C._rngs(seeds), C._rngs(seeds)
+    fast = V.var_patterns(fast_rngs, pr)
+    loop = np.stack([V.var_pattern(r, pr) for r in loop_rngs])
+    np.testing.assert_array_equal(fast, loop)
+    for f, g in zip(fast_rngs, loop_rngs, strict=True):
+        assert f.bit_generator.state == g.bit_generator.state
+
+
+@pytest.mark.parametrize("pr", VAR_VARIANTS, ids=lambda pr: f"p{pr.p}-s{pr.sparsity}-lag{pr.lag}")
+def test_var_scaling_equals_the_reference_loop(pr):
+    """The screened, batched scale search finds the reference's shrink count for each dataset
+    (the reference multiplies ``shrink`` in repeatedly, hence equal to round-off only)."""
+    a = V.var_patterns(C._rngs([[4, 0, k] for k in range(12)]), pr)
+    coef = V.stable_coef(a, pr)
+    want = np.stack([V.stable_coef_reference(x, pr) for x in a])
+    np.testing.assert_allclose(coef, want, rtol=1e-12)
+    assert coef.shape == (12, pr.lag, pr.p, pr.p)
+
+
+def test_var_sparsity_out_of_range_is_refused():
+    with pytest.raises(ValueError, match="other parents"):
+        V.var_patterns(C._rngs(1), C.VARParams(p=5, sparsity=0.1))
 
 
 def test_offdiagonal_auroc_hand_computed():

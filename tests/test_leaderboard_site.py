@@ -12,7 +12,7 @@ from leaderboard_samples import ENTRIES, INJECTED, entry_folders, injected_entri
 
 from decathlon.cli import main
 from decathlon.leaderboard.build import build_site, leaderboard_data
-from decathlon.leaderboard.site import link
+from decathlon.leaderboard.site import link, metric_label, render_page
 from decathlon.leaderboard.verify import compare, verify_bundle
 
 
@@ -59,6 +59,27 @@ def test_the_page_escapes_everything_a_submission_says(tmp_path):
     assert 'href="https://example.org/paper?a=1&amp;b=&lt;x&gt;"' in page
     assert re.search(r'<img class="plot" src="plots/points.png"', page)
     assert (tmp_path / "site" / "plots" / "particles-springs-forecast.png").stat().st_size > 1000
+
+
+def test_group_metrics_get_short_headers_with_the_full_name_as_tooltip():
+    """The arrow-of-time columns ``auroc@a+b+c+d`` made the table scroll sideways: headers say
+    "auroc, mean of 4 groups" and keep the metric's name in ``title``; leaderboard.json and
+    the sort order (data-value) are untouched; the overall table's event headers are vertical."""
+    data = leaderboard_data(ENTRIES)
+    page = render_page(data, {})
+    heads = re.findall(r"<th [^>]*>.*?</th>", page)
+    arrow = next(t for e in data["entries"] for n, t in e["tasks"].items() if n.startswith("arrow"))
+    grouped = [m for m in arrow["metrics"] if "+" in m]
+    assert grouped, "the arrow task has a metric on several groups"
+    for m in arrow["metrics"]:
+        want = f'<th data-type="number" title="{m}">{metric_label(m)}</th>'
+        assert want in heads, m
+    assert not [h for h in heads if "@" in h.split(">", 1)[1]]  # no metric name shown raw
+    assert metric_label(grouped[0]).endswith(f"mean of {grouped[0].count('+') + 1} groups")
+    assert all(m in json.dumps(data) for m in grouped)  # the data keep the full names
+    events = [h for h in heads if 'class="vertical"' in h]
+    assert len(events) == len(data["events"])
+    assert '<th data-type="number" class="vertical">pedestrians/<wbr>eth-ucy</th>' in events
 
 
 @pytest.mark.parametrize(

@@ -159,3 +159,17 @@ def test_bench_table_columns():
     assert lines[2].split()[4:6] == ["-", "-"] and lines[2].split()[-1] == "-"
     assert "nri-charged: compiled column skipped: no C compiler" in lines
     assert "compiled with cc -O2 -shared -fPIC: cc 12" in lines
+
+
+def test_figure_legend_names_the_c_loop_only_where_one_ran(tmp_path):
+    """The compiled bar (and its legend entry) is drawn only for simulators with a C loop;
+    where others have one, a simulator without it gets an "n/a" instead of an empty slot."""
+    with_c = {"reference_per_sim_ms": 80.0, "fast_per_sim_ms": 0.25, "compiled_per_sim_ms": 0.2}
+    without = dict(with_c, compiled_per_sim_ms=None)
+    labels = [label for label, _, _ in speed._bar_series([without, without])]
+    assert labels == ["reference (Python, one at a time)", "decathlon (vectorized numpy)"]
+    compiled = speed._bar_series([with_c, without, with_c])[-1]
+    assert compiled == ("compiled C loop (cc -O2)", [0, 2], [1])
+    rows = [dict(r, name=n, n_fast=10, speedup=9.0) for n, r in (("a", with_c), ("b", without))]
+    speed._plot(rows, tmp_path / "bench.png")
+    assert (tmp_path / "bench.png").stat().st_size > 1000

@@ -195,3 +195,15 @@ def test_run_says_in_one_line_how_to_get_the_traffic_data(tmp_path, monkeypatch)
             f"`decathlon prepare {ds}`" in line and f"`decathlon prepare {ds} --from DIR`" in line
         )
     assert not BASELINES.get("gru").serves(get_task(names[0]))
+
+
+@pytest.mark.parametrize("name", ["historical-average", "var"])
+def test_learned_traffic_baselines_run_through_the_suite(fake_cache, name):
+    """The suite hands every learned baseline its training settings (``budget``, ``progress``);
+    the least-squares ones take them without a TypeError and score finite numbers."""
+    from decathlon.benchmark.evaluate import EvalConfig
+    from decathlon.benchmark.suite import run_baseline
+
+    r = run_baseline(name, "traffic/metr-la-forecast", tier="full", config=EvalConfig(n_boot=5))
+    assert r["model"]["name"] == name
+    assert np.isfinite(r["metrics"]["mae@12"]["value"])
