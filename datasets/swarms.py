@@ -269,7 +269,7 @@ def _dorsogna_force(
     pos: np.ndarray,
     vel: np.ndarray,
     p: np.ndarray,
-    work: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    work: np.ndarray | None = None,
 ) -> np.ndarray:
     """Self-propulsion, friction and Morse (p = 1) forces per unit mass, (sim, particle, 3).
 
@@ -277,14 +277,27 @@ def _dorsogna_force(
     ``sum_j g_ij (x_i - x_j) = x_i sum_j g_ij - (g x)_i``: two matrix products, no
     (sim, particle, particle, 3) array. Distances come from the Gram matrix in free space.
 
-    The pair terms are memory-bound: they are computed in three reused (sim, particle,
-    particle) buffers ``work`` (allocated when None) with ``out=`` ufuncs, in the operation
-    order of the plain expression (the buffer holds ``-r``; negating both factors of a product
-    or quotient is exact), so the trajectories are the same bit for bit."""
-    radius, alpha, c_r, l_r = (p[:, k, None, None] for k in range(4))
+    The pair terms are memory-bound: they are computed :data:`PAIR_BLOCK` simulations at a
+    time in three reused (block, particle, particle) buffers ``work`` (3, block, N, N)
+    (allocated when None) with ``out=`` ufuncs, in the operation order of the plain expression
+    (the buffer holds ``-r``; negating both factors of a product or quotient is exact), so the
+    trajectories are the same bit for bit, for any block size."""
+    alpha = p[:, 1, None, None]
     n = pos.shape[1]
     if work is None:
-        work = (np.empty((len(pos), n, n)), np.empty((len(pos), n, n)), np.empty((len(pos), n, n)))
+        work = np.empty((3, min(PAIR_BLOCK, len(pos)), n, n))
+    morse = np.empty_like(pos)
+    for s in range(0, len(pos), work.shape[1]):
+        m = len(pos[s : s + work.shape[1]])
+        morse[s : s + m] = _morse(pos[s : s + m], p[s : s + m], work[:, :m])
+    speed2 = np.sum(vel * vel, axis=-1, keepdims=True)
+    return alpha * vel - speed2 * vel + morse
+
+
+def _morse(pos: np.ndarray, p: np.ndarray, work: np.ndarray) -> np.ndarray:
+    """The Morse sums of :func:`_dorsogna_force` for one block of simulations."""
+    radius, _, c_r, l_r = (p[:, k, None, None] for k in range(4))
+    n = pos.shape[1]
     neg_r, g, e = work
     sq = np.sum(pos * pos, axis=-1)
     np.matmul(pos, pos.transpose(0, 2, 1), out=g)
@@ -304,9 +317,7 @@ def _dorsogna_force(
     np.multiply(-(radius**3), g, out=g)  # mass R^3, negated to divide by -r
     np.divide(g, neg_r, out=g)
     g[:, diag, diag] = 0.0
-    morse = pos * g.sum(-1, keepdims=True) - np.matmul(g, pos)
-    speed2 = np.sum(vel * vel, axis=-1, keepdims=True)
-    return alpha * vel - speed2 * vel + morse
+    return pos * g.sum(-1, keepdims=True) - np.matmul(g, pos)
 
 
 def _rk4(
@@ -358,8 +369,7 @@ def simulate_dorsogna(
     pos, vel = _init(rng, n_sims, n_particles, -0.5, 0.5)
     keep = set(_saved(steps, save_every).tolist())
     out_p, out_v = [], []
-    shape = (n_sims, n_particles, n_particles)
-    work = (np.empty(shape), np.empty(shape), np.empty(shape))
+    work = np.empty((3, min(PAIR_BLOCK, n_sims), n_particles, n_particles))
     force = functools.partial(_dorsogna_force, work=work)
     for step in range(steps):
         pos, vel = _rk4(force, pos, vel, p, dt)

@@ -88,14 +88,15 @@ def test_reference_loop_equals_the_vectorized_simulator(fast, ref):
         np.testing.assert_allclose(x, y, rtol=0, atol=1e-9)
 
 
-def test_vicsek_pair_blocks_do_not_change_a_bit(monkeypatch):
+@pytest.mark.parametrize("sim", [simulate_vicsek, simulate_dorsogna])
+def test_pair_blocks_do_not_change_a_bit(monkeypatch, sim):
     """The pair sums run PAIR_BLOCK simulations at a time; any block size gives the same bytes
     (a full-tier store built with one block size verifies against another's hashes)."""
     import decathlon.datasets.swarms as swarms
 
-    whole = simulate_vicsek(7, 5, n_particles=12, steps=30)
+    whole = sim(7, 5, n_particles=12, steps=30)
     monkeypatch.setattr(swarms, "PAIR_BLOCK", 2)  # blocks of 2, 2 and 1 simulations
-    blocks = simulate_vicsek(7, 5, n_particles=12, steps=30)
+    blocks = sim(7, 5, n_particles=12, steps=30)
     for x, y in zip(whole, blocks, strict=True):
         assert x.tobytes() == y.tobytes()
 
