@@ -100,7 +100,7 @@ class ShuffledFrames(Baseline):
         return getattr(self.inner, "device", "cpu")
 
     def config_dict(self) -> dict[str, Any]:
-        inner = getattr(self.inner, "config_dict", lambda: {})()
+        inner: dict[str, Any] = getattr(self.inner, "config_dict", lambda: {})()
         how = "each window's input frames permuted by default_rng([seed, window id])"
         return {"frames": how, "seed": self.seed, "inner": inner}
 
