@@ -385,6 +385,8 @@ def necessity_text(n: dict[str, Any]) -> str:
     temporal necessity N = 0.0123 [0.011, 0.0135] mse (best order-aware gru vs best
     order-agnostic gru-shuffled; mini, cpu budget; order-aware: gru 0.002; order-agnostic:
     gru-shuffled 0.0143)
+    >>> necessity_text(n | {"N": 0.001, "ci95": [-0.002, 0.004], "values": {}})[-74:]
+    'references do as well (this task cannot test temporal modelling with them)'
     >>> necessity_text({"status": "not computed", "reason": "needs the eth-ucy download"})
     'temporal necessity N: not computed (needs the eth-ucy download)'
     """
@@ -406,7 +408,12 @@ def necessity_text(n: dict[str, Any]) -> str:
         f"temporal necessity N = {_fmt(n['N'], 3)}{interval} {n['metric']} "
         f"({best}{n['tier']}, {n['budget']} budget{sets})"
     )
-    return text + (f"; {n['note']}" if n.get("note") else "")
+    if n.get("note"):
+        return f"{text}; {n['note']}"
+    if lo is not None and hi is not None and lo <= 0.0 <= hi:
+        text += "; N is not above 0: order-agnostic references do as well (this task cannot test "
+        text += "temporal modelling with them)"
+    return text
 
 
 def format_necessity(data: dict[str, Any]) -> str:
