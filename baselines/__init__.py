@@ -124,3 +124,10 @@ register_baseline(
         budgets=BUDGETS,
     )
 )
+
+# The order-agnostic references of the temporal necessity N (docs/probes.md section 2): each one
+# the baseline trained and tested on shuffled input frames (gru-shuffled, above, shuffles itself).
+from .shuffled import shuffled_spec  # noqa: E402
+
+for _name in ("nri", "arrow-cnn", "order-params", "xcorr", "granger-ridge"):
+    register_baseline(shuffled_spec(_name))

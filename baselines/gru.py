@@ -11,8 +11,11 @@ is trained *and* tested on inputs whose context frames are shuffled: in training
 ``L - min(horizon, L - 1)`` frames of each sequence of ``L`` are permuted by a fresh random
 permutation per sequence and batch (torch's generator, seeded by ``fit``), and only the frames
 after them are predicted (teacher-forced in order, as the rollout sees them); in prediction,
-each window's context is permuted by ``default_rng([seed, window id])``, so it is the same
-permutation whichever batch the window comes in.
+each window's context is permuted by ``default_rng([seed, window id])``
+(:func:`~decathlon.baselines.shuffled.permute_frames`, the permutation of every ``-shuffled``
+baseline), so it is the same permutation whichever batch the window comes in. The GRU shuffles
+its own training sequences because their frames are also its targets; the other baselines are
+made order-agnostic from outside (:mod:`decathlon.baselines.shuffled`).
 
 Scale: where the task gives its inputs in raw units (``normalize=None``, e.g. CMU mocap in
 metres) the network standardises them itself with the training split's mean and standard
@@ -37,6 +40,7 @@ from decathlon.benchmark.data import Tier
 from decathlon.benchmark.windows import Windows, train_sequences
 
 from .learned import Learned, make_learned, select_outputs
+from .shuffled import permute_frames
 
 #: The GRU's input orders.
 ORDERS = ("time", "shuffled")
@@ -170,11 +174,7 @@ class GRUForecaster(Learned):
         x = np.asarray(batch["x"])
         if self.config.order != "shuffled":
             return x
-        c = x.shape[1]
-        idx = np.stack(
-            [np.random.default_rng([self.seed, int(i)]).permutation(c) for i in batch["ids"]]
-        )
-        return np.take_along_axis(x, idx.reshape(*idx.shape, *([1] * (x.ndim - 2))), axis=1)
+        return permute_frames(x, batch["ids"], self.seed)
 
     @torch.no_grad()
     def predict(self, batch: dict[str, Any]) -> np.ndarray:

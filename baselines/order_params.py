@@ -33,7 +33,7 @@ from decathlon.benchmark.baselines import BaselineSpec, register_baseline
 from decathlon.benchmark.data import Tier
 from decathlon.benchmark.normalization import Ranges, from_unit
 from decathlon.benchmark.regression import r2
-from decathlon.benchmark.windows import make_windows
+from decathlon.benchmark.windows import Windows, make_windows
 
 from .base import Baseline, model_settings
 
@@ -130,8 +130,13 @@ class OrderParams(Baseline):
         pos, vel = _vectors(batch, self.ranges)
         return features(series(pos, vel, float(batch["dt"] or 1.0), self.config.block))
 
+    def training_windows(self, tier: Tier, split: str) -> Windows:
+        """The task's windows of ``split`` (what ``fit`` reads; the ``-shuffled`` wrapper of
+        :mod:`decathlon.baselines.shuffled` permutes their frames)."""
+        return make_windows(self.task, split, tier)
+
     def _batch(self, split: str, tier: Tier) -> tuple[np.ndarray, np.ndarray]:
-        w = make_windows(self.task, split, tier)
+        w = self.training_windows(tier, split)
         self.ranges = w.ranges
         return self._features({"x": w.x, "features": w.features, "dt": w.dt}), w.y
 

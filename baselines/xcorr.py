@@ -1,9 +1,10 @@
-"""``xcorr``: absolute lagged cross-correlation, a model-free causal-discovery baseline.
+"""``xcorr`` and ``corr``: absolute cross-correlations, model-free causal-discovery baselines.
 
 For each dataset (window) the score of ``i -> j`` is ``|corr(x_i(t - 1), x_j(t))|`` over the
 whole series, scaled by the largest off-diagonal value of that dataset (:func:`edge_scores`), so
 the threshold 0.5 keeps the pairs at least half as strongly coupled as the strongest
-(``docs/protocols.md`` §8).
+(``docs/protocols.md`` §8). ``corr`` is the same at lag 0: the order-free reference of the
+temporal necessity.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from decathlon.benchmark.baselines import BaselineSpec, register_baseline
 
 from .base import Baseline
 
-__all__ = ["XCorr", "edge_scores", "standardized"]
+__all__ = ["XCorr", "Correlation", "edge_scores", "standardized"]
 
 
 def standardized(x: np.ndarray) -> np.ndarray:
@@ -45,15 +46,39 @@ def edge_scores(strength: np.ndarray) -> np.ndarray:
 
 
 class XCorr(Baseline):
-    """Absolute cross-correlation at lag 1 of every ordered pair (no training)."""
+    """Absolute cross-correlation at lag :attr:`lag` (1) of every ordered pair (no training)."""
 
     name = "xcorr"
     version = "1"
+    #: frames between cause and effect
+    lag = 1
 
     def predict(self, batch: dict[str, Any]) -> np.ndarray:
         z = standardized(batch["x"][..., 0])
-        c = np.einsum("wti,wtj->wij", z[:, :-1], z[:, 1:]) / max(z.shape[1] - 1, 1)
+        n, k = z.shape[1], self.lag
+        c = np.einsum("wti,wtj->wij", z[:, : n - k], z[:, k:]) / max(n - k, 1)
         return edge_scores(c)
+
+
+class Correlation(XCorr):
+    """``corr``: absolute contemporaneous correlation ``|corr(x_i(t), x_j(t))|`` (lag 0).
+
+    Symmetric, and blind to the order of the frames by construction (a permutation of the
+    frames leaves every correlation unchanged): the order-free reference of the causal tasks'
+    temporal necessity (``docs/probes.md`` §2). Coupled variables co-vary, so it is above chance
+    without knowing which way an edge points.
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).normal(size=(1, 50, 3, 1))
+    >>> x[0, :, 1, 0] += x[0, :, 0, 0]  # variables 0 and 1 share a component
+    >>> s = Correlation(None).predict({"x": x})[0]
+    >>> bool(s[0, 1] == s[1, 0] == 1.0), bool(s[0, 2] < 1.0)
+    (True, True)
+    """
+
+    name = "corr"
+    lag = 0
 
 
 register_baseline(
@@ -63,5 +88,14 @@ register_baseline(
         kinds=("graph",),
         families=("causal_series",),
         description="|cross-correlation| of x_i(t-1) and x_j(t)",
+    )
+)
+register_baseline(
+    BaselineSpec(
+        "corr",
+        Correlation,
+        kinds=("graph",),
+        families=("causal_series",),
+        description="|correlation| of x_i(t) and x_j(t): symmetric, blind to frame order",
     )
 )

@@ -372,15 +372,21 @@ def format_describe(d: dict[str, Any], as_json: bool = False) -> str:
 
 
 def necessity_text(n: dict[str, Any]) -> str:
-    """The temporal necessity line of ``describe`` (``docs/probes.md`` §2, definition 3).
+    """The temporal necessity line of ``describe`` (``docs/probes.md`` §2, definition 3): ``N``,
+    its interval, the best order-aware and order-agnostic reference and every reference's value.
 
     Examples
     --------
     >>> n = {"status": "computed", "N": 0.0123, "ci95": [0.011, 0.0135], "metric": "mse",
-    ...      "aware": "gru", "agnostic": "gru-shuffled", "tier": "mini", "budget": "cpu"}
+    ...      "best_aware": "gru", "best_agnostic": "gru-shuffled", "tier": "mini",
+    ...      "budget": "cpu", "aware": ["gru"], "agnostic": ["gru-shuffled"],
+    ...      "values": {"gru": 0.002, "gru-shuffled": 0.0143}}
     >>> print(necessity_text(n))  # doctest: +NORMALIZE_WHITESPACE
-    temporal necessity N = 0.0123 [0.011, 0.0135] mse (gru vs gru-shuffled: the GRU on
-    shuffled inputs, mini, cpu budget)
+    temporal necessity N = 0.0123 [0.011, 0.0135] mse (best order-aware gru vs best
+    order-agnostic gru-shuffled; mini, cpu budget; order-aware: gru 0.002; order-agnostic:
+    gru-shuffled 0.0143)
+    >>> necessity_text(n | {"N": 0.001, "ci95": [-0.002, 0.004], "values": {}})[-74:]
+    'references do as well (this task cannot test temporal modelling with them)'
     >>> necessity_text({"status": "not computed", "reason": "needs the eth-ucy download"})
     'temporal necessity N: not computed (needs the eth-ucy download)'
     """
@@ -388,11 +394,26 @@ def necessity_text(n: dict[str, Any]) -> str:
         return f"temporal necessity N: not computed ({n.get('reason', 'no value')})"
     lo, hi = n.get("ci95") or [None, None]
     interval = f" [{_fmt(lo, 3)}, {_fmt(hi, 3)}]" if lo is not None else ""
-    text = (
-        f"temporal necessity N = {_fmt(n['N'], 3)}{interval} {n['metric']} ({n['aware']} vs "
-        f"{n['agnostic']}: the GRU on shuffled inputs, {n['tier']}, {n['budget']} budget)"
+    values = n.get("values", {})
+    sets = "".join(
+        f"; order-{side}: "
+        + ", ".join(f"{m} {_fmt(values[m], 3)}" if m in values else m for m in n.get(side, []))
+        for side in ("aware", "agnostic")
+        if values
     )
-    return text + (f"; {n['note']}" if n.get("note") else "")
+    best = ""
+    if "best_aware" in n:
+        best = f"best order-aware {n['best_aware']} vs best order-agnostic {n['best_agnostic']}; "
+    text = (
+        f"temporal necessity N = {_fmt(n['N'], 3)}{interval} {n['metric']} "
+        f"({best}{n['tier']}, {n['budget']} budget{sets})"
+    )
+    if n.get("note"):
+        return f"{text}; {n['note']}"
+    if lo is not None and hi is not None and lo <= 0.0 <= hi:
+        text += "; N is not above 0: order-agnostic references do as well (this task cannot test "
+        text += "temporal modelling with them)"
+    return text
 
 
 def format_necessity(data: dict[str, Any]) -> str:

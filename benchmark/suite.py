@@ -43,7 +43,16 @@ from .stream import evaluate_stream
 from .tasks import TaskSpec, get_task, list_tasks
 from .user_models import make_user_model
 
-__all__ = ["run_baseline", "run_suite", "plan_suite", "Pair", "DEFAULT_BASELINES", "CannotTrain"]
+__all__ = [
+    "run_baseline",
+    "run_suite",
+    "plan_suite",
+    "trained_baseline",
+    "skip_reason",
+    "Pair",
+    "DEFAULT_BASELINES",
+    "CannotTrain",
+]
 
 log = logging.getLogger("decathlon")
 
@@ -95,10 +104,10 @@ def run_baseline(
     if stream is not None and not isinstance(task, PreparedTask):
         spec_t = get_task(task)
         materialize(spec_t.dataset, tier, progress=cfg.progress)
-        model = _trained(baseline, spec_t, tier, (epochs, budget), cfg.progress)
+        model = trained_baseline(baseline, spec_t, tier, (epochs, budget), cfg.progress)
         return evaluate_stream(model, spec_t, split, tier, cfg, chunk=stream)
     prepared = prepare(task, split, tier, progress=cfg.progress)
-    model = _trained(baseline, prepared.task, prepared.tier, (epochs, budget), cfg.progress)
+    model = trained_baseline(baseline, prepared.task, prepared.tier, (epochs, budget), cfg.progress)
     return evaluate(model, prepared, cfg, save_predictions=save_predictions)
 
 
@@ -118,10 +127,14 @@ def _make(baseline: str, task: TaskSpec, training: Training, progress: bool) -> 
     return make_baseline(baseline, task, **extra)
 
 
-def _trained(baseline: str, task: TaskSpec, tier: Tier, training: Training, progress: bool) -> Any:
-    """Baseline ``baseline`` made for ``task``, trained on ``tier`` if it learns; any other name
-    is a user's model (:func:`~.user_models.make_user_model`: ``module:Class``, a file, an entry
-    point)."""
+def trained_baseline(
+    baseline: str, task: TaskSpec, tier: Tier, training: Training, progress: bool = False
+) -> Any:
+    """Baseline ``baseline`` made for ``task``, trained on ``tier`` if it learns (the one way a
+    suite run, ``decathlon evaluate`` and the temporal necessity make and fit a model); any
+    other name is a user's model (:func:`~.user_models.make_user_model`: ``module:Class``, a
+    file, an entry point). ``training``: (epochs or None for the budget's, budget).
+    :class:`CannotTrain` when ``fit`` refuses the task."""
     if baseline not in BASELINES:
         return make_user_model(baseline, task, tier)
     model = _make(baseline, task, training, progress)
@@ -133,7 +146,9 @@ def _trained(baseline: str, task: TaskSpec, tier: Tier, training: Training, prog
     return model
 
 
-def _skip_reason(name: str, tier: Tier) -> str | None:
+def skip_reason(name: str, tier: Tier) -> str | None:
+    """Why task ``name`` cannot run at ``tier`` here (its dataset has no such tier, or its
+    download is not in the cache, with the command that fetches it), or None."""
     spec = DATASETS.get(get_task(name).dataset)
     if tier not in spec.tiers and len(spec.tiers) > 1:
         return f"dataset {spec.name} has no {tier!r} tier (tiers: {', '.join(spec.tiers)})"
@@ -241,7 +256,7 @@ def run_suite(
         raise ValueError("save_predictions runs serially: leave out the Dask client")
     cfg = config or EvalConfig(progress=True)
     names = tasks or list_tasks()
-    skipped = {n: why for n in names if (why := _skip_reason(n, tier))}
+    skipped = {n: why for n in names if (why := skip_reason(n, tier))}
     todo = [n for n in names if n not in skipped]
     pairs = plan_suite(todo, baselines, tier, out, epochs, cfg, force, budget)
     est = estimate(pairs, tier, out, skipped)

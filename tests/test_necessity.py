@@ -1,8 +1,10 @@
-"""Temporal necessity N (docs/probes.md §2, definition 3): the order-agnostic GRU, the paired
-interval, the committed file and what ``describe`` shows."""
+"""Temporal necessity N (docs/probes.md §2, definition 3): the order-agnostic GRU, the
+``-shuffled`` wrapper of every other reference, the reference sets, the paired interval, the
+committed file and what ``describe`` shows."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -11,17 +13,23 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from decathlon.baselines.gru import GRUConfig, _Net  # noqa: E402
+from decathlon.baselines.shuffled import ShuffledFrames, permute_frames  # noqa: E402
 from decathlon.benchmark.baselines import BASELINES, make_baseline  # noqa: E402
+from decathlon.benchmark.context import EvalConfig, prepare  # noqa: E402
+from decathlon.benchmark.data import DATASETS  # noqa: E402
 from decathlon.benchmark.describe import describe  # noqa: E402
+from decathlon.benchmark.evaluate import evaluate  # noqa: E402
 from decathlon.benchmark.necessity import (  # noqa: E402
     NECESSITY_FILE,
+    REFERENCES,
     compute_necessity,
     read_necessity,
+    references,
     temporal_necessity,
 )
 from decathlon.benchmark.report import format_describe  # noqa: E402
-from decathlon.benchmark.tasks import get_task  # noqa: E402
-from decathlon.benchmark.windows import make_windows  # noqa: E402
+from decathlon.benchmark.tasks import get_task, list_tasks  # noqa: E402
+from decathlon.benchmark.windows import Windows, make_windows  # noqa: E402
 
 SPRINGS = "particles/springs-forecast"
 NBODY = "particles/nbody-forecast"
@@ -72,17 +80,19 @@ def test_necessity_is_paired_and_oriented(springs_mini):
     assert r["N"] == pytest.approx(r["agnostic_value"] - r["aware_value"])  # mse: lower better
     lo, hi = r["ci95"]
     assert lo <= r["N"] <= hi and r["n_windows"] == 500
-    assert (r["aware"], r["agnostic"], r["metric"]) == ("gru", "gru-shuffled", "mse")
+    assert (r["aware"], r["agnostic"], r["metric"]) == (["gru"], ["gru-shuffled"], "mse")
+    assert (r["best_aware"], r["best_agnostic"]) == ("gru", "gru-shuffled")
+    assert r["values"] == {"gru": r["aware_value"], "gru-shuffled": r["agnostic_value"]}
 
 
 def test_one_frame_context_and_unserved_tasks_need_no_training(tmp_path):
     out = tmp_path / "n.json"
     data = compute_necessity([NBODY, "traffic/metr-la-forecast"], command="test", path=out)
     assert data["tasks"][NBODY]["N"] == 0.0 and "by construction" in data["tasks"][NBODY]["note"]
-    assert "does not serve" in data["not_computed"]["traffic/metr-la-forecast"]
+    assert "no reference baselines" in data["not_computed"]["traffic/metr-la-forecast"]
     assert json.loads(out.read_text())["command"] == "test"
     assert read_necessity(NBODY, out)["status"] == "computed"
-    assert "does not serve" in read_necessity("traffic/metr-la-forecast", out)["reason"]
+    assert "no reference baselines" in read_necessity("traffic/metr-la-forecast", out)["reason"]
     assert read_necessity(SPRINGS, tmp_path / "absent.json")["status"] == "not computed"
 
 
@@ -91,10 +101,123 @@ def test_committed_values_are_shown_by_describe():
     for name, rec in data["tasks"].items():
         assert get_task(name).name == name and rec["tier"] == "mini"
         assert {"N", "ci95", "metric", "aware", "agnostic"} <= set(rec)
+        if "note" not in rec:  # trained: every reference's value, the best of each set
+            assert set(rec["values"]) <= set(rec["aware"]) | set(rec["agnostic"])
+            assert rec["best_aware"] in rec["aware"] and rec["best_agnostic"] in rec["agnostic"]
+    assert set(data["tasks"]) | set(data["not_computed"]) == set(list_tasks())
     text = format_describe(describe(SPRINGS))
     assert "temporal necessity N" in text
     n = read_necessity(SPRINGS)
     if n["status"] == "computed":
-        assert "(gru vs gru-shuffled: the GRU on shuffled inputs, mini, cpu budget)" in text
+        assert "best order-aware gru vs best order-agnostic gru-shuffled; mini, cpu" in text
     else:
         assert "not computed" in text
+
+
+class _Reads:
+    """A stand-in baseline: predicts from its inputs by ``rule``, records what it trained on."""
+
+    name, seed = "reads", 7
+
+    def __init__(self, rule, train: Windows | None = None) -> None:
+        self.rule, self.train, self.task, self.seen = rule, train, None, None
+
+    def training_windows(self, tier, split):
+        return self.train
+
+    def fit(self, tier="mini"):
+        self.seen = self.training_windows(tier, "train")
+        return {}
+
+    def predict(self, batch):
+        return self.rule(batch["x"])
+
+
+def _windows(n=6, t=9) -> Windows:
+    x = np.arange(n * t, dtype=float).reshape(n, t, 1, 1)  # every frame of every window unique
+    return Windows(
+        ids=np.arange(10, 10 + n),
+        x=x,
+        y=-x[:, :2].copy(),
+        sample=np.arange(n),
+        start=np.zeros(n, int),
+        features=["a"],
+        target_features=["a"],
+        mask_x=(x % 3 == 0)[..., 0],  # follows the frame values, so it must move with them
+    )
+
+
+def test_wrapper_permutes_input_frames_and_never_targets():
+    w = _windows()
+    last = ShuffledFrames(_Reads(lambda x: x[:, -1]), seed=3)  # reads frame order
+    mean = ShuffledFrames(_Reads(lambda x: x.mean(1)), seed=3)  # blind to it
+    batch = {"x": w.x, "ids": w.ids, "mask": w.mask_x}
+    assert not np.array_equal(last.predict(batch), w.x[:, -1])
+    np.testing.assert_allclose(mean.predict(batch), w.x.mean(1))
+    few = last.predict({"x": w.x[2:4], "ids": w.ids[2:4]})  # per window, whatever the batch
+    np.testing.assert_array_equal(few, last.predict(batch)[2:4])
+    # training goes through the inner fit() on windows whose inputs alone are permuted
+    inner = _Reads(None, train=w)
+    ShuffledFrames(inner).fit("mini")
+    got = inner.seen
+    assert got is not None and not np.array_equal(got.x, w.x)
+    np.testing.assert_array_equal(np.sort(got.x, axis=1), w.x)  # each window's own frames
+    np.testing.assert_array_equal(got.y, w.y)
+    np.testing.assert_array_equal(got.mask_x, (got.x % 3 == 0)[..., 0])
+    np.testing.assert_array_equal(got.x, permute_frames(w.x, w.ids, inner.seed))
+    with pytest.raises(TypeError, match="training_windows"):
+        ShuffledFrames(type("Bare", (), {"name": "bare", "task": None})()).fit("mini")
+
+
+def test_gru_shuffled_keeps_its_permutation():
+    """The forecast N values stay identical: the GRU's prediction-time permutation is still
+    ``default_rng([seed, window id]).permutation(context)``."""
+    x = np.random.default_rng(0).normal(size=(4, 6, 2, 3))
+    ids, seed = np.array([3, 0, 11, 5]), 4
+    old = np.stack([x[k, np.random.default_rng([seed, int(i)]).permutation(6)] for k, i in
+                    enumerate(ids)])  # fmt: skip
+    np.testing.assert_array_equal(permute_frames(x, ids, seed), old)
+    model = make_baseline("gru-shuffled", get_task(SPRINGS), seed=seed)
+    np.testing.assert_array_equal(model._inputs({"x": x, "ids": ids}), old)
+
+
+def test_every_reference_is_registered_and_order_agnostic_by_name():
+    for refs in REFERENCES.values():
+        for name in refs.aware + refs.agnostic:
+            assert name in BASELINES, name
+        for name in refs.agnostic:
+            spec = BASELINES.get(name)
+            assert name.endswith("-shuffled") or name in ("proximity", "corr", "chance",
+                                                          "train-mean"), name  # fmt: skip
+            assert spec.learned == any(name == f"{a}-shuffled" for a in ("gru", "nri",
+                                       "arrow-cnn", "order-params"))  # fmt: skip
+    assert references(get_task("cells/ctc-hela-division"))[1].startswith("no order-aware")
+
+
+@pytest.fixture
+def tiny_var(monkeypatch, tmp_path):
+    monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path))
+    spec = dataclasses.replace(
+        DATASETS.get("causal-var"), tiers={"mini": {"train": 2, "valid": 2, "test": 8}}
+    )
+    with DATASETS.override("causal-var", spec):
+        yield spec
+
+
+def test_shuffled_causal_baseline_ignores_reversal_and_n_is_positive(tiny_var):
+    task = get_task("causal/var-lag3")
+    pt = prepare(task)
+    cfg = EvalConfig(n_boot=20)
+    aware = evaluate(make_baseline("xcorr", task), pt, cfg)
+    blind = evaluate(make_baseline("xcorr-shuffled", task), pt, cfg)
+    plain = {r["model"]["name"]: r["metrics"]["auroc_mean"]["value"] for r in (aware, blind)}
+    rev = {r["model"]["name"]: r["probes"]["reversal"]["value"] for r in (aware, blind)}
+    # reversing the series flips Granger edges for xcorr; the shuffled model, which reads the
+    # frames as a set, scores at chance whichever way they come
+    assert rev["xcorr"] < plain["xcorr"] - 0.2
+    assert abs(rev["xcorr-shuffled"] - plain["xcorr-shuffled"]) < 0.05
+    assert abs(plain["xcorr-shuffled"] - 0.5) < 0.05
+    r = temporal_necessity(task, n_boot=100)
+    assert r["best_aware"] in ("granger-ridge", "xcorr") and r["N"] > 0.1 and r["ci95"][0] > 0
+    assert r["values"]["xcorr-shuffled"] == pytest.approx(plain["xcorr-shuffled"])
+    assert r["values"]["corr"] == r["agnostic_value"]  # order-free but above the shuffled ones

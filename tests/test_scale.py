@@ -10,7 +10,7 @@ import xarray as xr
 from decathlon.benchmark import data, stores
 from decathlon.benchmark.bench_scale import store_read
 from decathlon.benchmark.report_bench import format_store_bench
-from decathlon.benchmark.suite import _skip_reason
+from decathlon.benchmark.suite import skip_reason
 from decathlon.cli import TIER_CHOICES, _parser
 
 
@@ -91,8 +91,8 @@ def test_chunk_plan_and_the_large_tier():
 
 
 def test_tasks_without_the_tier_are_skipped_and_cli_takes_dask_options():
-    assert "no 'large' tier" in _skip_reason("particles/kuramoto-graph", "large")
-    assert _skip_reason("particles/springs-graph", "large") is None
+    assert "no 'large' tier" in skip_reason("particles/kuramoto-graph", "large")
+    assert skip_reason("particles/springs-graph", "large") is None
     args = _parser().parse_args(["run", "--tier", "large", "--workers", "2"])
     assert (args.tier, args.workers, args.scheduler, args.dask) == ("large", 2, None, False)
     args = _parser().parse_args(["prepare", "nri-springs", "--scheduler", "tcp://h:8786"])

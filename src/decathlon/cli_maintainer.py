@@ -152,11 +152,17 @@ def _add_necessity(sub: Any) -> None:
     """``necessity``."""
     s = sub.add_parser(
         "necessity",
-        help="maintainers: the temporal necessity N of each forecast task (the GRU against the "
-        "same GRU trained and tested on shuffled context frames), written to the package's "
-        "necessity.json that `decathlon describe` shows",
+        help="maintainers: the temporal necessity N of each task (its best order-aware reference "
+        "baseline against the best order-agnostic one: the same models trained and tested on "
+        "shuffled input frames, and order-free ones), written to the package's necessity.json "
+        "that `decathlon describe` shows",
     )
-    s.add_argument("--tasks", nargs="*", help="subset of tasks (default: every forecast task)")
+    s.add_argument(
+        "--tasks",
+        nargs="*",
+        help="subset of tasks, updated in the file, the others' entries kept (default: every "
+        "registered task, the file replaced)",
+    )
     s.add_argument("--tier", default="mini", choices=TIER_CHOICES, help="data tier")
     s.add_argument("--budget", default="cpu", choices=["cpu", "paper"], help="training budget")
     s.add_argument("--epochs", type=_at_least(1), help="training epochs (default: the budget's)")
