@@ -74,9 +74,14 @@ class References:
 #: themselves on shuffled series and the contemporaneous correlation; swarm parameters: the
 #: order parameters against themselves on shuffled frames and the train mean; the arrow of time:
 #: the CNN and the physics trends against the CNN on shuffled frames (what is left is per-frame
-#: evidence) and chance; forecasts: the GRU against the GRU on shuffled context frames.
+#: evidence) and chance; forecasts: the GRU and the attention forecaster with positional
+#: encoding against the GRU on shuffled context frames and the attention forecaster without
+#: positional encoding (blind to frame order by construction; it also serves the pedestrians,
+#: whose entities come and go, which the GRU refuses).
 REFERENCES: dict[tuple[str, str], References] = {
-    ("forecast", "trajectories"): References(("gru",), ("gru-shuffled",)),
+    ("forecast", "trajectories"): References(
+        ("gru", "attention"), ("gru-shuffled", "attention-nopos")
+    ),
     ("graph", "trajectories"): References(("nri",), ("proximity", "chance", "nri-shuffled")),
     ("graph", "causal_series"): References(
         ("granger-ridge", "xcorr"), ("corr", "chance", "granger-ridge-shuffled", "xcorr-shuffled")
