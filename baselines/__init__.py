@@ -120,7 +120,7 @@ register_baseline(
         kinds=("classify",),
         learned=True,
         description="1-D CNN over time per entity, pooled over entities: forward or backward",
-        tasks=("arrow/forward-backward", "arrow/pedestrians"),
+        tasks=("arrow/forward-backward", "arrow/forward-backward-positions", "arrow/pedestrians"),
         budgets=BUDGETS,
     )
 )

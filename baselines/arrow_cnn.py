@@ -7,8 +7,9 @@ entities makes it blind to their order and lets it take any number of them; the 
 see the order of the frames, so it can learn trends (and, on reversible physics, nothing: see
 the ``auroc_bias`` metrics). Trained with the binary cross-entropy through the one shared
 ``fit()`` (:mod:`decathlon.baselines.fit`) on the task's train windows, selected on its valid
-windows. Serves ``arrow/forward-backward`` and ``arrow/pedestrians`` (``docs/protocols.md``
-§9).
+windows. Serves ``arrow/forward-backward``, ``arrow/forward-backward-positions`` (positions
+only: the convolutions take differences of frames themselves) and ``arrow/pedestrians``
+(``docs/protocols.md`` §9).
 """
 
 from __future__ import annotations

@@ -15,9 +15,12 @@ an aligning swarm orders itself. ``P(forward) = sigmoid(b + w . z)`` with ``z`` 
 standardized by their train-split spread, fitted on the train split by Newton's method
 (iteratively reweighted least squares) with a small ridge penalty ``lambda |w|^2 / 2``
 (Hastie, Tibshirani, Friedman, *The Elements of Statistical Learning*, 2nd ed., §4.4.1).
-Serves ``arrow/forward-backward`` and ``arrow/pedestrians`` (``docs/protocols.md`` §9; a
-task may restrict the trends to those its physics gives an arrow, ``extra["arrow_features"]``:
-the pedestrian task keeps the kinetic-energy trend alone, §9.7).
+Serves ``arrow/forward-backward``, ``arrow/forward-backward-positions`` and
+``arrow/pedestrians`` (``docs/protocols.md`` §9; a task may restrict the trends to those its
+physics gives an arrow, ``extra["arrow_features"]``: the pedestrian task keeps the
+kinetic-energy trend alone, §9.7). A positions-only clip gets its velocities inside the clip by
+central differences (per frame), a rule symmetric in time, so reversing the positions negates
+them exactly as a stored velocity is negated.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import numpy as np
 
 from decathlon.benchmark.baselines import BaselineSpec, register_baseline
 from decathlon.benchmark.data import Tier
+from decathlon.benchmark.kinematics import clip_velocities
 from decathlon.benchmark.windows import make_windows
 
 from .base import Baseline
@@ -45,8 +49,10 @@ def _frame_quantities(x: np.ndarray, feats: list[str], mask: np.ndarray | None) 
     """(clip, time, 4): K, P, R, D at every frame (entities outside ``mask`` left out)."""
     pc = [i for i, f in enumerate(feats) if f.startswith("pos")]
     vc = [i for i, f in enumerate(feats) if f.startswith("vel")]
-    p, v = x[..., pc].astype(np.float64), x[..., vc].astype(np.float64)
+    p = x[..., pc].astype(np.float64)
     m = np.ones(x.shape[:3]) if mask is None else mask.astype(np.float64)
+    # positions only: velocities per frame by the time-symmetric central differences
+    v = x[..., vc].astype(np.float64) if vc else clip_velocities(p, m > 0)[0]
     n = np.maximum(m.sum(-1), 1.0)
     mean = lambda a: (a * m).sum(-1) / n  # noqa: E731
     speed = np.linalg.norm(v, axis=-1)
@@ -67,8 +73,10 @@ def trend_features(x: np.ndarray, feats: list[str], mask: np.ndarray | None = No
     """Least-squares slope (per frame) of each of :data:`FEATURES` over every clip.
 
     ``x`` (clip, time, entity, feature) with ``pos_*`` and ``vel_*`` columns named by
-    ``feats``; returns (clip, 4). Playing a clip backwards (velocities negated) negates every
-    slope.
+    ``feats``; without ``vel_*`` columns the velocities are derived inside each clip from the
+    positions, per frame, by central differences
+    (:func:`~decathlon.benchmark.kinematics.clip_velocities`, symmetric in time). Returns
+    (clip, 4). Playing a clip backwards (velocities negated) negates every slope.
 
     Examples
     --------
@@ -175,6 +183,6 @@ register_baseline(
         kinds=("classify",),
         learned=True,
         description="logistic regression on trends of kinetic energy, alignment, spread, NN dist",
-        tasks=("arrow/forward-backward", "arrow/pedestrians"),
+        tasks=("arrow/forward-backward", "arrow/forward-backward-positions", "arrow/pedestrians"),
     )
 )

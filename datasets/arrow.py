@@ -27,9 +27,19 @@ model that sees an arrow in reversible physics has learned an artefact); the pri
 the mean AUROC over the irreversible sources, ``auroc@<s1>+<s2>``. Their intervals come from a
 cluster bootstrap over simulations (``bootstrap_unit="sample"``): the ten windows of a
 simulation (five clips, each both ways) are drawn together, as they are not independent.
+
+Task ``arrow/forward-backward-positions``: the same clips, windows, splits, metrics and probes
+with positions only (``inputs=("pos",)``; :func:`arrow_windows` keeps the columns the task's
+inputs name). Reversal negates velocities, so with velocities a single frame can carry the
+arrow (``x . v < 0`` on average as a damped system spirals in), and a model blind to the order
+of the frames scores well above chance on the velocity task. Without them a clip and its reverse
+hold exactly the same multiset of frames: a model that ignores the order of the frames is at
+chance by construction, and only one that reads the order can see the arrow.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -42,6 +52,7 @@ from decathlon.datasets.arrow_sources import ENTITIES, FRAME_DT, FRAMES, HALF, S
 __all__ = [
     "ARROW_SPEC",
     "ARROW_TASK",
+    "POSITIONS_TASK",
     "CLIP",
     "CLIPS",
     "arrow_windows",
@@ -57,6 +68,8 @@ CLIP, CLIP_STRIDE = HALF + 1, 5
 CLIPS = (FRAMES - CLIP) // CLIP_STRIDE + 1
 PART_INDEX = {"train": 0, "valid": 1, "test": 2}
 CHUNK = 5000
+#: Stored variables an arrow-of-time task may read, in the column order of the clips.
+VARIABLES = ("pos", "vel")
 #: Seed of the fixed permutation of each split's windows.
 ORDER_SEED = 2026
 #: Simulations per part: multiples of the 7 sources, so every source has the same count (mini:
@@ -226,18 +239,33 @@ def paired_windows(
     )
 
 
+def _input_columns(task: TaskSpec) -> tuple[list[int], list[str]]:
+    """Columns of :func:`normalize_clips`'s output that ``task.inputs`` selects, and their
+    feature names (``pos_x``, ...)."""
+    bad = [v for v in task.inputs if v not in VARIABLES]
+    if bad or not task.inputs:
+        raise ValueError(
+            f"task {task.name!r} has inputs {task.inputs}; an arrow-of-time task reads a "
+            f"non-empty subset of {VARIABLES}: fix its TaskSpec.inputs"
+        )
+    axes = ("x", "y", "z")
+    cols = [VARIABLES.index(v) * 3 + i for v in task.inputs for i in range(3)]
+    return cols, [f"{v}_{c}" for v in task.inputs for c in axes]
+
+
 def arrow_windows(task: TaskSpec, ds: xr.Dataset) -> Windows:
     """Every clip of the split forward (label 1) and reversed (label 0), shuffled by a fixed
-    permutation (:func:`paired_windows`); ``group`` the source of each window."""
+    permutation (:func:`paired_windows`); ``group`` the source of each window. The features are
+    the task's ``inputs`` (``pos`` and ``vel``, or ``pos`` alone), three columns each."""
+    cols, feats = _input_columns(task)
     pos, vel, mask = (np.asarray(ds[v].values) for v in ("pos", "vel", "mask"))
     starts = np.arange(CLIPS) * CLIP_STRIDE
     tidx = starts[:, None] + np.arange(CLIP)[None]  # (clip, CLIP)
     n_s = pos.shape[0]
-    feats = [f"{v}_{c}" for v in ("pos", "vel") for c in ("x", "y", "z")]
     m = mask[:, tidx].reshape(-1, CLIP, ENTITIES)
     x = normalize_clips(
         pos[:, tidx].reshape(-1, CLIP, ENTITIES, 3), vel[:, tidx].reshape(-1, CLIP, ENTITIES, 3), m
-    )
+    )[..., cols]
     sample = np.repeat(np.arange(n_s), CLIPS)
     group = np.asarray(ds["source"].values).astype(str)[sample]
     return paired_windows(x, m, feats, sample, np.tile(starts, n_s), group)
@@ -298,6 +326,31 @@ ARROW_TASK = register_task(
             "playing forward or backward? Every clip appears both ways (reversed: frames in "
             "reverse order, velocities negated). AUROC per irreversible source (primary: their "
             "mean) and |AUROC - 1/2| per reversible source (lower is better)."
+        ),
+    )
+)
+
+#: The same task on positions alone (module text): a clip and its reverse are the same set of
+#: frames, so only the order of the frames tells them apart.
+POSITIONS_TASK = register_task(
+    replace(
+        ARROW_TASK,
+        name="arrow/forward-backward-positions",
+        inputs=("pos",),
+        velocity=(),
+        extra=dict(ARROW_TASK.extra),
+        target_source=(
+            "stated floor 1 - AUROC = 1e-3, as arrow/forward-backward: the clip's positions "
+            "determine its velocities up to the frame spacing (central differences), so the "
+            "same one-step check of the equation of motion separates a damped clip from its "
+            "reverse"
+        ),
+        description=(
+            "Is a 21-frame clip of 5 particles (positions only, scaled per clip) playing "
+            "forward or backward? A clip and its reverse hold the same frames in opposite "
+            "order, so a model blind to the order of the frames is at chance by construction. "
+            "AUROC per irreversible source (primary: their mean) and |AUROC - 1/2| per "
+            "reversible source (lower is better)."
         ),
     )
 )

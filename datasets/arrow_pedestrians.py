@@ -24,9 +24,10 @@ be able to learn them. Reflections are not applied: the side on which people pas
 behaviour, and it flips under time reversal. Velocities follow the dataset's convention for
 derivatives of the Trajectron++ preprocessing (``numpy.gradient``: central differences
 ``(x[t+1] - x[t-1]) / 2 dt`` inside a run of presence, one-sided at its ends), computed inside
-the clip from its own positions (:func:`clip_velocities`), so a reversed clip (frames reversed,
-velocities negated: :func:`decathlon.datasets.arrow.reverse_clips`) has exactly the velocities
-the same rule gives its reversed positions. A backward difference would not: reversed, it
+the clip from its own positions (:func:`decathlon.benchmark.kinematics.clip_velocities`, the
+event's one derivative rule, re-exported here), so a reversed clip (frames reversed, velocities
+negated: :func:`decathlon.datasets.arrow.reverse_clips`) has exactly the velocities the same
+rule gives its reversed positions. A backward difference would not: reversed, it
 becomes a forward difference, and a model could read the direction off the lag between
 velocity and displacement. A neighbour present in one frame only (no difference) is masked there.
 
@@ -50,6 +51,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from decathlon.benchmark.kinematics import clip_velocities
 from decathlon.benchmark.lazy import xr
 from decathlon.benchmark.tasks import Split, TaskSpec, register_task
 from decathlon.benchmark.windows import Windows
@@ -77,37 +79,6 @@ TEST_SCENE = "univ"
 ROTATION_SEED = 2027
 #: Input features of every window.
 FEATURES = ["pos_x", "pos_y", "vel_x", "vel_y"]
-
-
-def clip_velocities(
-    pos: np.ndarray, mask: np.ndarray, dt: float = DT
-) -> tuple[np.ndarray, np.ndarray]:
-    """Velocities by the dataset's derivative rule, inside clips, and the entities that have one.
-
-    ``pos`` (clip, time, entity, space), ``mask`` (clip, time, entity). Central difference
-    ``(x[t+1] - x[t-1]) / 2 dt`` where the entity is present at ``t - 1`` and ``t + 1``,
-    one-sided where at only one of them (``numpy.gradient`` on each run of presence), none
-    where at neither: those frames leave the returned mask. The rule is symmetric in time, so
-    reversing the frames of ``pos`` negates the velocities and reverses their frames.
-
-    Examples
-    --------
-    >>> x = np.array([0.0, 1.0, 3.0])[None, :, None, None]
-    >>> v, m = clip_velocities(x, np.ones((1, 3, 1), bool), dt=1.0)
-    >>> v[0, :, 0, 0].tolist(), m.all()
-    ([1.0, 1.5, 2.0], np.True_)
-    """
-    m = np.asarray(mask, bool)
-    prev, nxt = np.zeros_like(m), np.zeros_like(m)
-    prev[:, 1:], nxt[:, :-1] = m[:, :-1] & m[:, 1:], m[:, 1:] & m[:, :-1]
-    p = np.where(m[..., None], pos, 0.0).astype(np.float64)
-    back, fwd = np.zeros_like(p), np.zeros_like(p)
-    back[:, 1:] = (p[:, 1:] - p[:, :-1]) / dt
-    fwd[:, :-1] = back[:, 1:]
-    both = (prev & nxt)[..., None]
-    vel = np.where(both, (back + fwd) / 2, np.where(prev[..., None], back, fwd))
-    keep = m & (prev | nxt)
-    return np.where(keep[..., None], vel, 0.0), keep
 
 
 def _focal_starts(mask: np.ndarray, ids: np.ndarray, length: int) -> tuple[np.ndarray, ...]:
@@ -169,7 +140,7 @@ def pedestrian_clips(
         & np.concatenate([np.ones((n, 1), bool), found], axis=1)[:, None]
     )
     p = np.where(m[..., None], pos[t3, e3] - centre[:, None, None], 0.0)
-    vel, m = clip_velocities(p, m)
+    vel, m = clip_velocities(p, m, DT)
     p = np.where(m[..., None], p, 0.0)
     return {"pos": p, "vel": vel, "mask": m, "start": start, "ped_id": who[:, 0].astype(np.int64)}
 

@@ -58,7 +58,7 @@ def _check_reversal(c: dict[str, np.ndarray]) -> None:
     the focal's forward velocities are numpy.gradient of its positions (central differences)."""
     x = np.concatenate([c["pos"], c["vel"]], axis=-1)
     rev = reverse_clips(x, FEATURES)
-    v, m = clip_velocities(rev[..., :2], c["mask"][:, ::-1])
+    v, m = clip_velocities(rev[..., :2], c["mask"][:, ::-1], eu.DT)
     np.testing.assert_array_equal(m, c["mask"][:, ::-1])
     np.testing.assert_allclose(rev[..., 2:], v, atol=1e-9)
     np.testing.assert_allclose(rev[..., 2:], -c["vel"][:, ::-1], atol=0)

@@ -96,6 +96,7 @@ def test_only_the_arrow_tasks_resample_samples_or_clusters():
     units = {t: get_task(t).bootstrap_unit for t in list_tasks()}
     assert {t: u for t, u in units.items() if u != "window"} == {
         ARROW: "sample",
+        "arrow/forward-backward-positions": "sample",
         "arrow/pedestrians": "cluster",
     }
 

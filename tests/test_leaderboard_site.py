@@ -18,8 +18,9 @@ from decathlon.leaderboard.verify import compare, verify_bundle
 
 def test_committed_entries_stay_small():
     size = sum(f.stat().st_size for f in ENTRIES.rglob("*") if f.is_file())
-    # 2.75 MB since evaluator 1.2 (the half and local-b probes add 7 predicted variants per task)
-    assert 0 < size < 2_900_000, f"leaderboard/entries holds {size} bytes; keep it near 2.8 MB"
+    # 2.75 MB since evaluator 1.2 (the half and local-b probes add 7 predicted variants per task);
+    # 2.92 MB with arrow/forward-backward-positions (chance: 37 kB)
+    assert 0 < size < 3_000_000, f"leaderboard/entries holds {size} bytes; keep it near 2.9 MB"
 
 
 @pytest.mark.slow
