@@ -242,24 +242,28 @@ def compute_necessity(
     from .suite import CannotTrain
 
     names = tasks or list_tasks()
-    out: dict[str, Any] = {"tasks": {}, "not_computed": {}}
-    if tasks and path is not None and Path(path).is_file():
-        old = json.loads(Path(path).read_text())
-        if old.get("format") == FORMAT:
-            out = {k: old.get(k, {}) for k in ("tasks", "not_computed")}
+    new: dict[str, Any] = {"tasks": {}, "not_computed": {}}
     for name in names:
         task = get_task(name)
-        for part in ("tasks", "not_computed"):
-            out[part].pop(task.name, None)
         why = _not_served(task, tier)
         if why is None:
             try:
                 rec = temporal_necessity(task, tier, budget, epochs, n_boot)
-                out["tasks"][task.name] = rec | {"command": command}
+                new["tasks"][task.name] = rec | {"command": command}
                 continue
             except CannotTrain as e:
                 why = f"the reference baselines refuse it: {e}"
-        out["not_computed"][task.name] = why
+        new["not_computed"][task.name] = why
+    out: dict[str, Any] = {"tasks": {}, "not_computed": {}}
+    if tasks and path is not None and Path(path).is_file():
+        # read when writing, not when starting: another update may have landed meanwhile
+        old = json.loads(Path(path).read_text())
+        if old.get("format") == FORMAT:
+            out = {k: old.get(k, {}) for k in ("tasks", "not_computed")}
+    for part in ("tasks", "not_computed"):
+        for name in new["tasks"] | new["not_computed"]:
+            out[part].pop(name, None)
+        out[part] |= new[part]
     head = {
         "format": FORMAT,
         "definition": "N = E(best order-agnostic reference) - E(best order-aware reference), "
@@ -267,7 +271,7 @@ def compute_necessity(
         "(docs/probes.md section 2)",
         "decathlon_version": __version__,
         "date": datetime.date.today().isoformat(),
-        "command": command,
+        "command": "see each record's command" if tasks else command,
     }
     out = head | {k: dict(sorted(out[k].items())) for k in ("tasks", "not_computed")}
     if path is not None:
