@@ -171,3 +171,18 @@ def test_order_parameters_beat_the_train_mean_at_mini(task):
     assert abs(base["r2"]["value"]) < 0.15
     assert fit["r2"]["value"] > base["r2"]["value"] + 0.3
     assert fit["smape"]["value"] < base["smape"]["value"]
+
+
+def test_order_parameter_features_are_the_same_computed_in_window_blocks():
+    """A full-tier split is featurized a few hundred windows at a time (memory); every window's
+    features are those of the whole batch at once, bit for bit."""
+    from decathlon.baselines.order_params import OrderParams, features, series
+
+    pos, vel, _ = simulate_vicsek(3, 9, n_particles=12, steps=40, save_every=5)
+    x = np.concatenate([pos, vel], -1).astype(np.float32)
+    names = [f"{v}_{a}" for v in ("pos", "vel") for a in "xyz"]
+    model = OrderParams(get_task("swarms/vicsek-params"))
+    blocks = model._features({"x": x, "features": names, "dt": 0.05}, windows=4)
+    x64 = x.astype(np.float64)
+    whole = features(series(x64[..., :3], x64[..., 3:], 0.05, model.config.block))
+    assert blocks.shape == (9, 64) and blocks.tobytes() == whole.tobytes()
