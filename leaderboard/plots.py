@@ -112,7 +112,9 @@ def _task_figure(data: dict[str, Any], task: str) -> Any:
         # bars grow from 1 (no change): up when the probe makes the error larger, down if smaller
         ax.bar(x + i * width, ratio - 1.0, width, bottom=1.0, label=label(name))
         seen += [v for v in ratio.tolist() if np.isfinite(v)]
-    ax.set_xticks(x + 0.4 - width / 2, probes)
+    # names such as reversal_transposed overlap when upright under six or more probes
+    tilt = {"rotation": 30, "ha": "right"} if len(probes) > 5 else {}
+    ax.set_xticks(x + 0.4 - width / 2, probes, **tilt)
     ax.set_yscale("log")
     ax.set_ylim(min(seen) / 1.3, max(seen) * 1.3)
     ax.axhline(1.0, color="k", lw=0.8)
