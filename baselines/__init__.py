@@ -14,6 +14,7 @@ from . import (  # noqa: F401
     cell_age,
     chance,
     constant_velocity,
+    context_mean,
     granger_ridge,
     historical_average,
     linear_fit,

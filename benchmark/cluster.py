@@ -14,8 +14,9 @@ region; the part's other chunks are tasks that start once it is done, each build
 and writing its own region (chunks never share a store chunk, :func:`.stores.sample_chunk`).
 Then, per (part, variable), a task reads the array back in sample order and hashes it, which
 gives the serial build's sha256 (:mod:`.stores`); value ranges come back with each chunk and
-are folded on the client. Workers write where the client says: on several machines the cache
-must be a shared filesystem (``docs/architecture.md``, "Scale").
+are folded on the client. Each finished chunk leaves a marker, and a stopped build resumes from
+the chunks it finished (:mod:`.partial`). Workers write where the client says: on several
+machines the cache must be a shared filesystem (``docs/architecture.md``, "Scale").
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import stores
+from .partial import done_chunks, mark_done
 from .stores import RangeTracker
 
 if TYPE_CHECKING:
@@ -116,24 +118,29 @@ def _piece(spec: DatasetSpec, tier: str, chunk: Chunk) -> Any:
 def _first_chunk(
     spec: DatasetSpec, tier: str, chunk: Chunk, path: Path, n: int
 ) -> tuple[list[str], RangeTracker]:
-    """Build chunk 0 of a part, create the part's store for ``n`` samples, write the chunk."""
+    """Build chunk 0 of a part, create the part's store for ``n`` samples, write the chunk and
+    its marker (:func:`.partial.mark_done`)."""
     piece = _piece(spec, tier, chunk)
     s = stores.sample_chunk(piece, piece.sizes["sample"], spec.chunk_size)
     stores.write_template(piece, path, n, s)
     stores.write_region(piece, path, chunk.start)
     ranges = RangeTracker()
     ranges.update(piece)
-    return sorted(map(str, piece.variables)), ranges
+    names = sorted(map(str, piece.variables))
+    mark_done(path.parent, chunk, names, ranges)
+    return names, ranges
 
 
 def _next_chunk(
     spec: DatasetSpec, tier: str, chunk: Chunk, path: Path, first: object
 ) -> tuple[list[str], RangeTracker]:
-    """Build a later chunk and write its region (``first``: the part's first task, done)."""
+    """Build a later chunk, write its region and its marker (``first``: the part's first task,
+    done, or None when an earlier build finished it)."""
     piece = _piece(spec, tier, chunk)
     stores.write_region(piece, path, chunk.start)
     ranges = RangeTracker()
     ranges.update(piece)
+    mark_done(path.parent, chunk, [], ranges)
     return [], ranges
 
 
@@ -141,7 +148,8 @@ def build_parts(
     spec: DatasetSpec, tier: str, tmp: Path, client: Any, progress: bool
 ) -> tuple[PartDigests, dict[str, RangeTracker]]:
     """Build every chunk of ``spec`` at ``tier`` on ``client``'s workers into
-    ``tmp/<part>.zarr``; per part, its hashes and value ranges (as the serial build's)."""
+    ``tmp/<part>.zarr``, except those an earlier build into the partial folder ``tmp`` finished
+    (:mod:`.partial`); per part, its hashes and value ranges (as the serial build's)."""
     from distributed import as_completed
     from tqdm.auto import tqdm
 
@@ -151,24 +159,36 @@ def build_parts(
     if missing:
         raise ValueError(f"dataset {spec.name!r} built no data for parts {missing}")
     path = {p: tmp / f"{p}.zarr" for p in spec.parts}
-    first, chunk_of = {}, {}
+    done = done_chunks(tmp)  # a part's first chunk (re)creates its arrays: the rest needs it
+    done = {(p, i): v for (p, i), v in done.items() if (p, 0) in done}
+    ranges = {p: RangeTracker() for p in spec.parts}
+    names = {p: done[(p, 0)][0] for p in spec.parts if (p, 0) in done}
+    first: dict[str, Any] = {}
+    chunk_of = {}
     for c in sorted(todo, key=lambda c: c.index > 0):  # every part's first chunk first
-        if c.index == 0:
+        if (c.part, c.index) in done:
+            ranges[c.part].merge(done[(c.part, c.index)][1])
+        elif c.index == 0:
             f = first[c.part] = client.submit(
                 _first_chunk, spec, tier, c, path[c.part], sizes[c.part], pure=False
             )
+            chunk_of[f.key] = (f, c)
         else:
-            f = client.submit(_next_chunk, spec, tier, c, path[c.part], first[c.part], pure=False)
-        chunk_of[f.key] = (f, c)
-    ranges = {p: RangeTracker() for p in spec.parts}
+            dep = first.get(c.part)
+            f = client.submit(_next_chunk, spec, tier, c, path[c.part], dep, pure=False)
+            chunk_of[f.key] = (f, c)
+    built = sum(c.size for c in todo if (c.part, c.index) in done)
     desc = f"simulate {spec.name} ({tier}) on {len(client.scheduler_info()['workers'])} workers"
     try:
-        with tqdm(total=sum(sizes.values()), desc=desc, unit="sim", disable=not progress) as bar:
+        with tqdm(
+            total=sum(sizes.values()), initial=built, desc=desc, unit="sim", disable=not progress
+        ) as bar:
             for f in as_completed([f for f, _ in chunk_of.values()]):
                 c = chunk_of[f.key][1]
                 ranges[c.part].merge(f.result()[1])
                 bar.update(c.size)
-        digests = _hash_parts(spec, client, path, {p: f.result()[0] for p, f in first.items()})
+        names |= {p: f.result()[0] for p, f in first.items()}
+        digests = _hash_parts(spec, client, path, names)
     except BaseException:
         client.cancel([f for f, _ in chunk_of.values()])
         raise

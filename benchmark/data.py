@@ -10,7 +10,7 @@ written into a temporary directory renamed into place only after the last byte a
 
 A simulator built in independent chunks (``DatasetSpec.build_chunk``) can also be built on a
 Dask cluster: ``materialize(..., client=...)`` builds its chunks as tasks writing zarr regions
-(:mod:`.cluster`); the stores and their hashes are the ones the serial build writes.
+(:mod:`.cluster`), the serial build's stores and hashes, and resumes if stopped (:mod:`.partial`).
 
 The cache root is ``$DECATHLON_DATA_DIR`` if set, else the OS cache directory
 (``~/.cache/spacetime-decathlon`` on Linux).
@@ -42,6 +42,7 @@ from .cache import (
 from .contract import validate
 from .lazy import xr
 from .marker import marker_problem
+from .partial import drop_partial, finish_partial, open_partial
 from .registry import Registry
 from .stores import STORE_FORMAT, ArrayHasher, RangeTracker
 
@@ -299,13 +300,23 @@ def materialize(
 
 
 def _build_into(spec: DatasetSpec, tier: str, final: Path, progress: bool, client: Any) -> None:
-    """Build into a temporary folder; swap it in only when complete. The old store (``--force``)
-    stays in place and valid until the new one is complete, then is moved aside and removed."""
+    """Build into a temporary folder (a cluster build: a partial one, kept if it stops); swap it
+    in when complete. An old store (``--force``) stays valid until then, then is removed."""
+    resumable = client is not None and spec.build_chunk is not None
+    if not resumable:
+        drop_partial(final)
     tmp = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:12]}"
     t0 = time.perf_counter()
     try:
-        tmp.mkdir()
-        digests, ranges = _build_parts(spec, tier, tmp, progress, client)
+        if resumable:  # on the client's workers, into a folder kept if the build stops
+            from .cluster import build_parts
+
+            tmp = open_partial(final, spec, tier)
+            digests, ranges = build_parts(spec, tier, tmp, client, progress)
+            finish_partial(tmp)
+        else:
+            tmp.mkdir()
+            digests, ranges = _write_parts(spec, tier, tmp, progress)
         meta = _marker(spec, tier, digests, ranges, time.perf_counter() - t0)
         _complete_file(tmp).write_text(json.dumps(meta, indent=1, default=str))
         trash = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:12]}"
@@ -314,24 +325,13 @@ def _build_into(spec: DatasetSpec, tier: str, final: Path, progress: bool, clien
         os.replace(tmp, final)
         shutil.rmtree(trash, ignore_errors=True)
     finally:
-        if tmp.exists():
+        if tmp.exists() and not resumable:
             shutil.rmtree(tmp, ignore_errors=True)
     log.info("prepared %s (%s) in %.1fs at %s", spec.name, tier, time.perf_counter() - t0, final)
 
 
 #: Per part: its sha256 and the sha256 of each of its variables.
 PartDigests = dict[str, tuple[str, dict[str, str]]]
-
-
-def _build_parts(
-    spec: DatasetSpec, tier: str, tmp: Path, progress: bool, client: Any
-) -> tuple[PartDigests, dict[str, RangeTracker]]:
-    """On ``client``'s workers if given and the dataset is built in chunks, else here."""
-    if client is not None and spec.build_chunk is not None:
-        from .cluster import build_parts
-
-        return build_parts(spec, tier, tmp, client, progress)
-    return _write_parts(spec, tier, tmp, progress)
 
 
 def _write_parts(

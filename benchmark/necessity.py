@@ -77,11 +77,18 @@ class References:
 #: evidence) and chance; forecasts: the GRU and the attention forecaster with positional
 #: encoding against the GRU on shuffled context frames and the attention forecaster without
 #: positional encoding (blind to frame order by construction; it also serves the pedestrians,
-#: whose entities come and go, which the GRU refuses).
+#: whose entities come and go, which the GRU refuses); constant velocity (no training, reads the
+#: last two frames) and the context mean (no training, a symmetric function of the frames) keep
+#: both sides honest where the learned models are weak (at the cpu budget on the pedestrians).
+#: Sensor-network forecasts: the VAR and persistence against the context mean (no learned
+#: order-free forecaster serves them yet: the GRU refuses a sensor series, and the VAR reads
+#: one continuous training sequence, which the shuffling wrapper cannot permute).
 REFERENCES: dict[tuple[str, str], References] = {
     ("forecast", "trajectories"): References(
-        ("gru", "attention"), ("gru-shuffled", "attention-nopos")
+        ("gru", "attention", "constant-velocity"),
+        ("gru-shuffled", "attention-nopos", "context-mean"),
     ),
+    ("forecast", "sensor_network"): References(("var", "static"), ("context-mean",)),
     ("graph", "trajectories"): References(("nri",), ("proximity", "chance", "nri-shuffled")),
     ("graph", "causal_series"): References(
         ("granger-ridge", "xcorr"), ("corr", "chance", "granger-ridge-shuffled", "xcorr-shuffled")
@@ -104,8 +111,8 @@ def references(task: TaskSpec) -> tuple[References, str | None]:
     >>> refs, why = references(get_task("causal/var-lag3"))
     >>> refs.aware, why
     (('granger-ridge', 'xcorr'), None)
-    >>> references(get_task("traffic/metr-la-forecast"))[1]
-    "no reference baselines for forecast tasks on 'metr-la' (sensor_network data)"
+    >>> references(get_task("cells/ctc-hela-division"))[1]
+    "no order-aware reference (arrow-cnn, arrow-features) serves 'cells/ctc-hela-division'"
     """
     family = DATASETS.get(task.dataset).family
     refs = REFERENCES.get((task.kind, family))

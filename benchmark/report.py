@@ -47,6 +47,10 @@ def _points(x: Any) -> str:
 
 #: Relative gaps from this error ratio on are shown as the ratio (``x51``) instead of a percent.
 RATIO_FROM = 10.0
+#: Error ratios from this one on are shown as ``>x1000``: a plain error near its perfect value
+#: makes the ratio explode (x4.5e7 for order-params on the full Vicsek tier), and the digits then
+#: say nothing a reader can use; the result files and the sortable leaderboard keep the value.
+RATIO_CAP = 1000.0
 #: The temporal probes as the table and the figure name them (what happened to the context).
 PROBE_LABELS = {
     "reversal": "reversed",
@@ -62,7 +66,7 @@ PROBE_LEGEND = (
     "reversed/shuffled/half-swap/local-b/frozen: change of the error when the context is played "
     "backwards, shuffled, its two halves exchanged, its frames permuted within blocks of b, or "
     "frozen to its last frame, (E_probe - E) / (E - E_perfect) (error = 1 - AUROC for graphs); "
-    "+ = worse, x21 = 21 times the error",
+    "+ = worse, x21 = 21 times the error, >x1000 = a thousand times or more",
     "TS in the result files = a probe's change / frozen's; it explodes when freezing barely "
     "moves the error, as with position+velocity inputs (docs/probes.md §2)",
 )
@@ -70,17 +74,20 @@ PROBE_LEGEND = (
 
 def gap_text(rel: float | None) -> str:
     """The displayed relative gap: ``+12%``, ``-3.1%``, ``0%``, ``+850%`` or, from a tenfold
-    error on, the error ratio ``x51``; ``n/d`` when undefined (a perfect plain score).
+    error on, the error ratio ``x51``, and from a thousandfold one on ``>x1000``
+    (:data:`RATIO_CAP`); ``n/d`` when undefined (a perfect plain score).
 
     Examples
     --------
-    >>> [gap_text(v) for v in (0.1234, -0.031, 0.0, 8.5, 50.0, None)]
-    ['+12%', '-3.1%', '0%', '+850%', 'x51', 'n/d']
+    >>> [gap_text(v) for v in (0.1234, -0.031, 0.0, 8.5, 50.0, 4.5e7, None)]
+    ['+12%', '-3.1%', '0%', '+850%', 'x51', '>x1000', 'n/d']
     """
     if rel is None:
         return "n/d"
     if rel == 0.0:
         return "0%"
+    if 1.0 + rel >= RATIO_CAP:
+        return f">x{RATIO_CAP:.0f}"
     if 1.0 + rel >= RATIO_FROM:
         return f"x{1.0 + rel:.0f}"
     pct = 100.0 * rel

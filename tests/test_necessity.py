@@ -22,6 +22,7 @@ from decathlon.benchmark.evaluate import evaluate  # noqa: E402
 from decathlon.benchmark.necessity import (  # noqa: E402
     NECESSITY_FILE,
     REFERENCES,
+    References,
     compute_necessity,
     read_necessity,
     references,
@@ -33,6 +34,7 @@ from decathlon.benchmark.windows import Windows, make_windows  # noqa: E402
 
 SPRINGS = "particles/springs-forecast"
 NBODY = "particles/nbody-forecast"
+DIVISION = "cells/ctc-hela-division"
 
 
 def test_gru_order_setting_is_checked_and_fixed_for_the_shuffled_baseline():
@@ -81,11 +83,13 @@ def test_necessity_is_paired_and_oriented(springs_mini):
     lo, hi = r["ci95"]
     assert lo <= r["N"] <= hi and r["n_windows"] == 500
     assert (r["aware"], r["agnostic"], r["metric"]) == (
-        ["gru", "attention"],
-        ["gru-shuffled", "attention-nopos"],
+        ["gru", "attention", "constant-velocity"],
+        ["gru-shuffled", "attention-nopos", "context-mean"],
         "mse",
     )
-    assert set(r["values"]) == {"gru", "attention", "gru-shuffled", "attention-nopos"}
+    names = {"gru", "attention", "constant-velocity", "gru-shuffled", "attention-nopos"}
+    names |= {"context-mean"}
+    assert set(r["values"]) == names
     # the best (smallest mse) of each set gives N
     assert r["aware_value"] == min(r["values"][m] for m in r["aware"])
     assert r["agnostic_value"] == min(r["values"][m] for m in r["agnostic"])
@@ -95,14 +99,14 @@ def test_necessity_is_paired_and_oriented(springs_mini):
 
 def test_one_frame_context_and_unserved_tasks_need_no_training(tmp_path):
     out = tmp_path / "n.json"
-    data = compute_necessity([NBODY, "traffic/metr-la-forecast"], command="test", path=out)
+    data = compute_necessity([NBODY, DIVISION], command="test", path=out)
     assert data["tasks"][NBODY]["N"] == 0.0 and "by construction" in data["tasks"][NBODY]["note"]
-    assert "no reference baselines" in data["not_computed"]["traffic/metr-la-forecast"]
+    assert data["not_computed"][DIVISION].startswith("no order-aware reference")
     written = json.loads(out.read_text())  # an update: each record names its own command
     assert written["command"] == "see each record's command"
     assert written["tasks"][NBODY]["command"] == "test"
     assert read_necessity(NBODY, out)["status"] == "computed"
-    assert "no reference baselines" in read_necessity("traffic/metr-la-forecast", out)["reason"]
+    assert "no order-aware reference" in read_necessity(DIVISION, out)["reason"]
     assert read_necessity(SPRINGS, tmp_path / "absent.json")["status"] == "not computed"
 
 
@@ -200,12 +204,14 @@ def test_every_reference_is_registered_and_order_agnostic_by_name():
         for name in refs.agnostic:
             spec = BASELINES.get(name)
             # shuffled inputs, or blind to order by construction (attention without positions)
-            free = ("proximity", "corr", "chance", "train-mean", "attention-nopos")
+            free = ("proximity", "corr", "chance", "train-mean", "attention-nopos", "context-mean")
             assert name.endswith("-shuffled") or name in free, name
             shuffled = ("gru", "nri", "arrow-cnn", "order-params")
             trained = name == "attention-nopos" or any(name == f"{a}-shuffled" for a in shuffled)
             assert spec.learned == trained, name
-    assert references(get_task("cells/ctc-hela-division"))[1].startswith("no order-aware")
+    assert references(get_task(DIVISION))[1].startswith("no order-aware")
+    refs, why = references(get_task("traffic/metr-la-forecast"))
+    assert why is None and refs == References(("var", "static"), ("context-mean",))
 
 
 @pytest.fixture
@@ -235,3 +241,28 @@ def test_shuffled_causal_baseline_ignores_reversal_and_n_is_positive(tiny_var):
     assert r["best_aware"] in ("granger-ridge", "xcorr") and r["N"] > 0.1 and r["ci95"][0] > 0
     assert r["values"]["xcorr-shuffled"] == pytest.approx(plain["xcorr-shuffled"])
     assert r["values"]["corr"] == r["agnostic_value"]  # order-free but above the shuffled ones
+
+
+def test_context_mean_is_the_order_free_mean_of_the_present_frames():
+    """The order-agnostic floor of the forecasts: each entity's mean over the frames where it is
+    present (a hand loop), the same for any permutation of the frames."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 6, 3, 4))
+    mask = rng.random((4, 6, 3)) < 0.6
+    mask[0, :, 2] = False  # an entity never present: the mean of all its frames
+    task = get_task(SPRINGS)
+    model = make_baseline("context-mean", task)
+    feats = ["pos_x", "pos_y", "vel_x", "vel_y"]
+    batch = {"x": x, "mask": mask, "features": feats, "target_features": ["pos_x", "pos_y"]}
+    pred = model.predict(batch)
+    assert pred.shape == (4, len(task.steps), 3, 2)
+    for w in range(4):
+        for e in range(3):
+            present = x[w, mask[w, :, e], e, :2]
+            want = present.mean(0) if len(present) else x[w, :, e, :2].mean(0)
+            for h in range(len(task.steps)):
+                np.testing.assert_allclose(pred[w, h, e], want, rtol=1e-12)
+    ids = np.arange(4)
+    moved = {"x": permute_frames(x, ids, 11), "mask": permute_frames(mask, ids, 11)}
+    assert not np.array_equal(moved["x"], x)
+    np.testing.assert_allclose(model.predict({**batch, **moved}), pred, rtol=1e-12, atol=1e-15)

@@ -169,3 +169,61 @@ def test_build_bench_rows_agree_on_the_data(override):
     assert len({h for r in rows for h in r["data_sha256"]}) == 1  # serial and Dask: same data
     assert rows[0]["peak_mib"] is None and 0 < rows[1]["peak_mib"] < 1024
     assert "serial" in format_build_bench(rows)
+
+
+def test_a_stopped_cluster_build_resumes_from_its_finished_chunks(
+    two_workers, tmp_path, monkeypatch, override
+):
+    """A cluster build stopped with some chunks written and marked, one half-written, resumes:
+    the finished chunks are reused (their markers' ranges reach COMPLETE.json), the others are
+    built again, and the store is the serial one, byte for byte."""
+    from decathlon.benchmark.cluster import build_parts
+    from decathlon.benchmark.partial import CHUNKS_DIR, open_partial, partial_dir
+
+    spec = _tiny("nri-springs")
+    override(data.DATASETS, spec.name, spec)
+    monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path / "serial"))
+    want = _files(data.materialize(spec.name, "tiny"))
+    want_meta = json.loads(want.pop("COMPLETE.json"))
+    monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path / "resumed"))
+    final = data.store_dir(spec, "tiny")
+    final.parent.mkdir(parents=True)
+    d = open_partial(final, spec, "tiny")
+    build_parts(spec, "tiny", d, two_workers, progress=False)  # stopped before hashing
+    # as if killed while writing chunk 1 of train; test's chunk 0 unmarked: its arrays are made
+    # anew, so its marked chunk 1 is built again too
+    for part, i in (("train", 1), ("test", 0)):
+        (d / CHUNKS_DIR / f"{part}.{i}.json").unlink()
+        for f in (d / f"{part}.zarr").glob(f"*/{i}.*"):
+            f.write_bytes(b"\0" * 7)
+    kept = d / CHUNKS_DIR / "valid.0.json"
+    rec = json.loads(kept.read_text())
+    rec["ranges"]["pos"]["min"][0] = -1234.5  # only a reused marker can bring this value
+    kept.write_text(json.dumps(rec))
+    got = _files(data.materialize(spec.name, "tiny", client=two_workers))
+    meta = json.loads(got.pop("COMPLETE.json"))
+    assert not partial_dir(final).exists() and got.keys() == want.keys()
+    for path, content in want.items():
+        assert got[path] == content, path
+    assert meta["data_sha256"] == want_meta["data_sha256"]
+    assert meta["parts"]["valid"]["ranges"]["pos"]["min"][0] == -1234.5
+    assert meta["parts"]["train"]["ranges"] == want_meta["parts"]["train"]["ranges"]
+
+
+def test_a_partial_build_of_other_settings_is_not_reused(tmp_path, monkeypatch, override):
+    from decathlon.benchmark.partial import CHUNKS_DIR, PARTIAL_FILE, open_partial, partial_dir
+
+    spec = _tiny("nri-springs")
+    override(data.DATASETS, spec.name, spec)
+    monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path))
+    final = data.store_dir(spec, "tiny")
+    final.parent.mkdir(parents=True)
+    d = open_partial(final, spec, "tiny")
+    (d / CHUNKS_DIR / "train.0.json").write_text("{}")
+    assert open_partial(final, spec, "tiny") == d and (d / CHUNKS_DIR / "train.0.json").exists()
+    other = dataclasses.replace(spec, seed=spec.seed + 1)
+    assert open_partial(final, other, "tiny") == d  # made anew: the old chunks are gone
+    assert not any((d / CHUNKS_DIR).iterdir())
+    assert json.loads((d / PARTIAL_FILE).read_text())["seed"] == spec.seed + 1
+    data.materialize(spec.name, "tiny")  # a serial build drops the partial folder
+    assert not partial_dir(final).exists() and data.is_prepared(spec.name, "tiny")

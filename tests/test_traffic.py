@@ -207,3 +207,20 @@ def test_learned_traffic_baselines_run_through_the_suite(fake_cache, name):
     r = run_baseline(name, "traffic/metr-la-forecast", tier="full", config=EvalConfig(n_boot=5))
     assert r["model"]["name"] == name
     assert np.isfinite(r["metrics"]["mae@12"]["value"])
+
+
+def test_temporal_necessity_on_a_sensor_network(fake_cache, tmp_path):
+    """N of a traffic forecast: VAR and persistence against the order-free context mean, on the
+    fake, with the best of each set and a paired interval around N."""
+    from decathlon.benchmark.necessity import compute_necessity
+
+    name = "traffic/metr-la-forecast"
+    data = compute_necessity([name], n_boot=50, command="test", path=tmp_path / "n.json")
+    r = data["tasks"][name]
+    assert r["metric"] == "mae@12" and r["aware"] == ["var", "static"]
+    assert r["agnostic"] == ["context-mean"] and r["best_agnostic"] == "context-mean"
+    v = r["values"]
+    assert r["best_aware"] == min(("var", "static"), key=lambda m: v[m])
+    assert r["N"] == pytest.approx(v["context-mean"] - v[r["best_aware"]])
+    lo, hi = r["ci95"]
+    assert lo <= r["N"] <= hi
