@@ -39,6 +39,7 @@ __all__ = [
     "mark_done",
     "done_chunks",
     "finish_partial",
+    "resume_hint",
 ]
 
 log = logging.getLogger("decathlon")
@@ -134,3 +135,19 @@ def finish_partial(d: Path) -> None:
     """Remove the bookkeeping from a finished partial folder before it becomes the store."""
     (d / PARTIAL_FILE).unlink()
     shutil.rmtree(d / CHUNKS_DIR)
+
+
+def resume_hint(final: Path, spec: DatasetSpec, tier: str) -> str | None:
+    """What a stopped cluster build of ``final`` kept and how to go on, or None when it kept
+    nothing (no partial folder, or one without a finished chunk)."""
+    d = partial_dir(final)
+    if not d.is_dir():
+        return None
+    n, total = len(done_chunks(d)), len(spec.chunks(tier))
+    if not n:
+        return None
+    return (
+        f"the build of {spec.name} ({tier}) stopped with {n} of {total} chunks finished; they "
+        f"are kept in {d}: run the same command again (with --workers, --dask or --scheduler) "
+        "to build only the rest"
+    )

@@ -178,7 +178,7 @@ def test_a_stopped_cluster_build_resumes_from_its_finished_chunks(
     the finished chunks are reused (their markers' ranges reach COMPLETE.json), the others are
     built again, and the store is the serial one, byte for byte."""
     from decathlon.benchmark.cluster import build_parts
-    from decathlon.benchmark.partial import CHUNKS_DIR, open_partial, partial_dir
+    from decathlon.benchmark.partial import CHUNKS_DIR, open_partial, partial_dir, resume_hint
 
     spec = _tiny("nri-springs")
     override(data.DATASETS, spec.name, spec)
@@ -196,6 +196,9 @@ def test_a_stopped_cluster_build_resumes_from_its_finished_chunks(
         (d / CHUNKS_DIR / f"{part}.{i}.json").unlink()
         for f in (d / f"{part}.zarr").glob(f"*/{i}.*"):
             f.write_bytes(b"\0" * 7)
+    n_chunks = len(spec.chunks("tiny"))
+    hint = resume_hint(final, spec, "tiny")
+    assert f"with {n_chunks - 2} of {n_chunks} chunks finished" in hint and str(d) in hint
     kept = d / CHUNKS_DIR / "valid.0.json"
     rec = json.loads(kept.read_text())
     rec["ranges"]["pos"]["min"][0] = -1234.5  # only a reused marker can bring this value
@@ -203,6 +206,7 @@ def test_a_stopped_cluster_build_resumes_from_its_finished_chunks(
     got = _files(data.materialize(spec.name, "tiny", client=two_workers))
     meta = json.loads(got.pop("COMPLETE.json"))
     assert not partial_dir(final).exists() and got.keys() == want.keys()
+    assert resume_hint(final, spec, "tiny") is None
     for path, content in want.items():
         assert got[path] == content, path
     assert meta["data_sha256"] == want_meta["data_sha256"]
@@ -227,3 +231,29 @@ def test_a_partial_build_of_other_settings_is_not_reused(tmp_path, monkeypatch, 
     assert json.loads((d / PARTIAL_FILE).read_text())["seed"] == spec.seed + 1
     data.materialize(spec.name, "tiny")  # a serial build drops the partial folder
     assert not partial_dir(final).exists() and data.is_prepared(spec.name, "tiny")
+
+
+def test_a_stopped_prepare_says_what_it_kept(tmp_path, monkeypatch, override, capsys):
+    from decathlon.benchmark.partial import mark_done, open_partial
+    from decathlon.benchmark.stores import RangeTracker
+    from decathlon.cli import main
+
+    spec = dataclasses.replace(
+        _tiny("nri-springs"), tiers={"full": {"train": 12, "valid": 5, "test": 7}}
+    )
+    override(data.DATASETS, spec.name, spec)
+    monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path))
+    final = data.store_dir(spec, "full")
+
+    def stopped(*a, **k):  # a cluster build stopped by Ctrl-C after one chunk
+        final.parent.mkdir(parents=True)
+        d = open_partial(final, spec, "full")
+        mark_done(d, spec.chunks("full")[0], ["pos"], RangeTracker())
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(data, "materialize", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        main(["prepare", spec.name, "--tier", "full"])
+    err = capsys.readouterr().err
+    n = len(spec.chunks("full"))
+    assert f"stopped with 1 of {n} chunks finished" in err and "run the same command" in err

@@ -110,8 +110,17 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         print(
             f"{len(copied)} files of {ds} verified and copied from {args.from_dir} into the cache"
         )
-    with _client(args) as client, _work():
-        path = materialize(ds, args.tier, progress=_progress(), force=args.force, client=client)
+    try:
+        with _client(args) as client, _work():
+            path = materialize(ds, args.tier, progress=_progress(), force=args.force, client=client)
+    except BaseException:  # Ctrl-C or a failure: say what a cluster build kept
+        from decathlon.benchmark.data import store_dir
+        from decathlon.benchmark.partial import resume_hint
+
+        hint = resume_hint(store_dir(spec, args.tier), spec, spec.resolve_tier(args.tier))
+        if hint:
+            print(f"decathlon prepare: {hint}", file=sys.stderr)
+        raise
     print(f"{ds} ({args.tier}) ready at {path}")
     return 0
 
