@@ -219,8 +219,8 @@ def render_page(data: dict[str, Any], plots: dict[str, str]) -> str:
         "the total the sum over every registered event (a task without a result counts 0). "
         "Probe columns: the change of the error when the context is reversed, shuffled, "
         "half-swapped, permuted within blocks of 2 or 4 frames (local-2, local-4) or frozen, "
-        "(E_probe - E) / (E - E_perfect); + is worse, x21 is 21 times the error. "
-        "Click a column header to sort.</p>"
+        "(E_probe - E) / (E - E_perfect); + is worse, x21 is 21 times the error, &gt;x1000 a "
+        "thousand times or more. Click a column header to sort.</p>"
     )
     points_img = ""
     if "points" in plots:

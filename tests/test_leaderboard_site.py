@@ -124,3 +124,11 @@ def test_run_submit_verify_build_from_the_command_line(springs_mini, tmp_path, c
     assert main(f"leaderboard verify {forged} --n-boot 20".split()) == 1
     err = capsys.readouterr().err
     assert "task particles/springs-graph: metrics/f1 reported 0.999, re-scored" in err
+
+
+def test_a_thousandfold_probe_change_reads_capped_and_sorts_by_its_value():
+    from decathlon.leaderboard.site import _probe_cell
+
+    t = {"metrics": {"mse": {"value": 0.01}}, "probes": {"shuffle": {"gap": 450.0}}}
+    cell = _probe_cell(t, "particles/springs-forecast", "shuffle")
+    assert cell == '<td class="num" data-value="45000.0">&gt;x1000</td>'
