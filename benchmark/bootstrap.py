@@ -13,9 +13,17 @@ sampling", strategy 1: resample the clusters, keep each cluster whole; Field & W
 from with replacement, and every window weighs its sample's draw count. Windows of one sample
 are correlated (the arrow of time shows each clip of a simulation forward and reversed), so
 resampling them one by one treats correlated windows as independent and gives intervals that
-are too narrow. Both are the same weight matrix (resample, window) fed to the same matrix
-product; the window bootstrap is the cluster bootstrap with one window per cluster, and its
-weights are exactly those of earlier evaluator versions.
+are too narrow. ``"cluster"``: the same with the window function's own units
+(``Windows.cluster``). ``"block"``: a non-overlapping block bootstrap in time (Carlstein, Ann.
+Stat. 14, 1986; Kuensch, Ann. Stat. 17, 1989; Lahiri, *Resampling Methods for Dependent Data*,
+2003, §2.5) for windows sliding along a long recording (stride 1: neighbouring windows share
+all but one frame): the windows of a sample whose start frames fall in the same span of
+``L = context + horizon`` frames form one block, ``(sample, start // L)``, and the blocks are
+resampled whole. Windows whose starts are ``L`` or more frames apart share no frame, so
+correlation is left only between neighbouring blocks. Every unit is the same weight matrix
+(resample, window) fed to the same matrix product; the window bootstrap is the cluster
+bootstrap with one window per cluster, and its weights are exactly those of earlier evaluator
+versions.
 
 Examples
 --------
@@ -79,12 +87,24 @@ def finite(x: float) -> float | None:
 
 def resampling_units(task: TaskSpec, w: Windows) -> np.ndarray | None:
     """The cluster of each window under ``task.bootstrap_unit``: ``None`` for ``"window"``
-    (every window its own unit), else the index (0..k-1, in order of first id) of the sample
-    each window of ``w`` is cut from (``"sample"``) or of its ``w.cluster`` id (``"cluster"``)."""
+    (every window its own unit), else the index (0..k-1, in sorted order of the ids) of the
+    sample each window of ``w`` is cut from (``"sample"``), of its ``w.cluster`` id
+    (``"cluster"``) or of its block ``(sample, start // (context + horizon))`` (``"block"``).
+
+    >>> from types import SimpleNamespace as N
+    >>> t = N(name="t", bootstrap_unit="block", context=3, horizon=1)
+    >>> w = N(sample=np.array([0, 0, 0, 0, 0, 1]), start=np.array([0, 1, 3, 4, 9, 0]))
+    >>> resampling_units(t, w).tolist()  # blocks of 4 frames: starts 0-3, 4-7, 8-11
+    [0, 0, 0, 1, 2, 3]
+    """
     if task.bootstrap_unit == "window":
         return None
     if task.bootstrap_unit == "sample":
         ids = w.sample
+    elif task.bootstrap_unit == "block":
+        span = max(int(task.context) + int(task.horizon), 1)
+        ids = np.stack([np.asarray(w.sample), np.asarray(w.start) // span], axis=1)
+        return np.unique(ids, axis=0, return_inverse=True)[1].reshape(-1)
     elif task.bootstrap_unit == "cluster":
         if w.cluster is None or len(w.cluster) != len(w):
             raise ValueError(
@@ -96,7 +116,7 @@ def resampling_units(task: TaskSpec, w: Windows) -> np.ndarray | None:
     else:
         raise ValueError(
             f"task {task.name!r}: bootstrap_unit {task.bootstrap_unit!r} is not 'window', "
-            "'sample' or 'cluster'; fix the task record"
+            "'sample', 'cluster' or 'block'; fix the task record"
         )
     return np.unique(np.asarray(ids), return_inverse=True)[1].reshape(-1)
 

@@ -71,8 +71,11 @@ __all__ = [
 #: temporal probes (``docs/probes.md`` §1); every earlier number is unchanged. 1.3: a task may
 #: resample whole samples in the bootstrap (``TaskSpec.bootstrap_unit``, :mod:`.bootstrap`;
 #: ``arrow/forward-backward`` does), recorded in the result's ``bootstrap`` block; only the
-#: intervals of such tasks change, every value and every other interval is unchanged.
-EVALUATOR_VERSION = "1.3"
+#: intervals of such tasks change, every value and every other interval is unchanged. 1.4: the
+#: block bootstrap in time (``bootstrap_unit="block"``) for the tasks whose windows slide along a
+#: recording (ETH/UCY, traffic, CTC); only their intervals change; streaming resamples whole
+#: samples and blocks too (a Poisson weight per unit).
+EVALUATOR_VERSION = "1.4"
 
 
 @runtime_checkable

@@ -215,6 +215,7 @@ def temporal_necessity(
         "ci95": ci(sign * (np.asarray(rg) - np.asarray(ra))),
         "n_windows": n,
         "n_boot": n_boot,
+        "bootstrap": boot.record(),  # the unit resampled (blocks in time on the recordings)
     }
     return out | ({"refused": refused} if refused else {})
 

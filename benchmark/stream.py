@@ -21,9 +21,11 @@ What differs from the in-memory evaluator, and why:
   pair that lands in one bin into a half-counted tie, so the error is at most half the fraction
   of such pairs; that bound is computed and reported (``evaluation.auroc_bin_error_bound``;
   scores on a grid of fewer than 1024 levels, like the proximity baseline's, give 0 error).
-* **Tasks that resample whole samples** (``TaskSpec.bootstrap_unit = "sample"``, a cluster
-  bootstrap) are refused: independent per-window weights would give them the narrower
-  window-level intervals the cluster bootstrap exists to correct.
+* **Tasks that resample whole samples or blocks in time** (``TaskSpec.bootstrap_unit`` of
+  ``"sample"`` or ``"block"``, :mod:`.bootstrap`) get the Poisson cluster bootstrap: one
+  Poisson(1) weight per unit and resample, drawn per chunk from ``default_rng([seed, chunk])``,
+  given to every window of the unit. A chunk holds whole samples, so a unit never spans two
+  chunks. ``"cluster"`` units (a window function's own ids) may, and are refused.
 * **Sensitivity** compares each window with a partner drawn within its chunk.
 * **Predictions hash**: sha256 over the chunks' hashes (each as in the in-memory evaluator).
 """
@@ -37,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from .baselines import make_baseline
-from .bootstrap import ci, finite
+from .bootstrap import ci, finite, resampling_units
 from .collect import Collected, collect, rms_distance, window_stats
 from .context import EvalConfig, provenance
 from .data import Tier, store_meta
@@ -92,12 +94,18 @@ class StreamScores:
         self.reps: dict[str, dict[str, np.ndarray]] = {}
         self.weight_total = np.zeros(self.n_boot)
         self.n = 0
+        self.n_units = 0  # units of a cluster bootstrap, counted chunk by chunk
 
-    def weights(self, chunk: int, n: int) -> np.ndarray:
-        """Poisson(1) weights (resample, window) of chunk number ``chunk``, ``n`` windows."""
-        return (
-            np.random.default_rng([self.seed, chunk]).poisson(1.0, (self.n_boot, n)).astype(float)
-        )
+    def weights(self, chunk: int, n: int, units: np.ndarray | None = None) -> np.ndarray:
+        """Poisson(1) weights (resample, window) of chunk number ``chunk``, ``n`` windows: one
+        per window, or one per unit given to each of its windows when ``units`` (n,) names each
+        window's unit as an index 0..k-1 (:func:`~.bootstrap.resampling_units`)."""
+        rng = np.random.default_rng([self.seed, chunk])
+        if units is None:
+            return rng.poisson(1.0, (self.n_boot, n)).astype(float)
+        k = int(units.max()) + 1 if len(units) else 0
+        self.n_units += k
+        return rng.poisson(1.0, (self.n_boot, k)).astype(float)[:, units]
 
     def add(self, variant: str, per_window: dict[str, Any], w: np.ndarray) -> None:
         """Fold one chunk's per-window statistics of ``variant`` in, with weights ``w``."""
@@ -191,7 +199,9 @@ def _score(task: TaskSpec, sc: StreamScores, ex: _Extras) -> dict[str, Any]:
     """The scored blocks of a result (metrics, curve, probes, symmetries, points)."""
     n = sc.n
     out: dict[str, Any] = {"n_windows": n, "metric_variant": "deterministic", "metrics": {}}
-    out["bootstrap"] = {"unit": "window", "n_units": n, "resamples": sc.n_boot}
+    unit = task.bootstrap_unit
+    k = n if unit == "window" else sc.n_units
+    out["bootstrap"] = {"unit": unit, "n_units": k, "resamples": sc.n_boot}
     for name in task.metrics:
         val, reps = sc(name, "plain")
         out["metrics"][name] = {"value": finite(val), "ci95": ci(reps)}
@@ -218,12 +228,11 @@ def _score(task: TaskSpec, sc: StreamScores, ex: _Extras) -> dict[str, Any]:
 
 def _check_streamable(task: TaskSpec) -> None:
     """``ValueError`` for a task streaming cannot score as the in-memory evaluator would."""
-    if task.bootstrap_unit != "window":
+    if task.bootstrap_unit == "cluster":
         raise ValueError(
-            f"task {task.name!r} resamples whole {task.bootstrap_unit}s in its bootstrap "
-            f"(bootstrap_unit={task.bootstrap_unit!r}); streaming weights each window "
-            "independently, which would give narrower intervals than in memory: evaluate it in "
-            "memory (without --stream)"
+            f"task {task.name!r} resamples its window function's clusters in its bootstrap "
+            "(bootstrap_unit='cluster'), which may span the chunks streaming scores one at a "
+            "time: evaluate it in memory (without --stream)"
         )
     if task.best_of > 1 or task.kind in ("classify", "regress"):
         what = {"classify": "per-entity probabilities", "regress": "parameter vectors"}.get(
@@ -260,7 +269,7 @@ def evaluate_stream(
     h, t0 = hashlib.sha256(), time.perf_counter()
     for c, w in enumerate(iter_windows(task, split, tier, chunk, stats=stats, meta=meta)):
         col = collect(task, w, variants, model_predictor(model, task, w), cfg.batch_size)
-        wts = sc.weights(c, len(w))
+        wts = sc.weights(c, len(w), resampling_units(task, w))
         for v, st in col.stats.items():
             sc.add(v, st, wts)
         sc.add("trivial", _trivial_stats(task, w), wts)

@@ -62,7 +62,7 @@ __all__ = [
 
 KINDS = ("forecast", "graph", "classify", "regress")
 #: Units the bootstrap may resample (``TaskSpec.bootstrap_unit``, :mod:`.bootstrap`).
-BOOTSTRAP_UNITS = ("window", "sample", "cluster")
+BOOTSTRAP_UNITS = ("window", "sample", "cluster", "block")
 #: Every temporal probe, in display order (``docs/probes.md`` §1); a task runs all of them
 #: unless its record says otherwise, and those its context is too short for are reported n/a.
 DEFAULT_PROBES = ("reversal", "shuffle", "half", "local-2", "local-4", "freeze")
@@ -193,7 +193,9 @@ class TaskSpec:
         independently) or ``"sample"`` (the simulation or recording a window is cut from, with
         all its windows: a cluster bootstrap, for tasks that cut several correlated windows
         from one sample) or ``"cluster"`` (the units the window function names in
-        ``Windows.cluster``, e.g. one pedestrian's overlapping clips). See
+        ``Windows.cluster``, e.g. one pedestrian's overlapping clips) or ``"block"`` (runs of
+        windows of one recording whose starts fall in the same span of ``context + horizon``
+        frames: a block bootstrap in time, for windows sliding along a long recording). See
         :mod:`decathlon.benchmark.bootstrap`.
     """
 
@@ -272,7 +274,8 @@ class TaskSpec:
             raise ValueError(
                 f"task {self.name!r}: bootstrap_unit {self.bootstrap_unit!r} is not one of "
                 f"{BOOTSTRAP_UNITS}; use 'sample' to resample whole simulations or recordings, "
-                "'cluster' for the window function's own units"
+                "'cluster' for the window function's own units, 'block' for windows sliding along "
+                "a recording"
             )
         if self.primary not in self.metrics:
             raise ValueError(

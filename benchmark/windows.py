@@ -272,6 +272,11 @@ def iter_windows(
         if whole
         else load_split(task, split, tier, meta)
     )
+    if "sample" not in ds.sizes:
+        raise ValueError(
+            f"task {task.name!r}: its dataset {task.dataset!r} is one continuous series with no "
+            "'sample' axis to stream in chunks; evaluate it in memory (without --stream)"
+        )
     hasher = ArrayHasher() if whole else None
     cap = task.mini_windows if tier == "mini" else None
     done = 0

@@ -186,6 +186,7 @@ CTC_TASKS = [
                 "the real HeLa 01_RES tracks, mean 2-D error 1.5 um"
             ),
             window_fn=ctc_windows,
+            bootstrap_unit="block",  # stride 1 along each sequence's block
             reversible=False,
             description=(
                 "CTC Fluo-N2DL-HeLa ground truth: from 5 frames of cell centroids (2.5 h), "
@@ -217,6 +218,7 @@ CTC_TASKS = [
                 "reorders, 1 - AUROC = 0.0014 on the real HeLa 01_RES tracks"
             ),
             window_fn=division_windows,
+            bootstrap_unit="block",  # stride 1 along each sequence's block
             reversible=False,
             extra={"output": "probability that the cell divides within the next 4 frames"},
             description=(

@@ -478,6 +478,7 @@ def _eth_task(scene: str) -> TaskSpec:
         target=T_PLUS_PLUS_FIXED_ADE[scene],
         target_source="Trajectron++ minADE_20 per agent after the leak fix (Trajectron++ #53)",
         window_fn=eth_ucy_windows,
+        bootstrap_unit="block",  # windows start at every frame: 20-frame blocks in time
         reversible=False,
         description=(
             f"ETH/UCY leave-one-scene-out, held-out scene {scene!r}: observe 8 steps (3.2 s), "

@@ -136,6 +136,7 @@ def _traffic_task(dataset: str) -> TaskSpec:
         mini_windows=2016,
         window_fn=sensor_windows,
         sequence_fn=sensor_sequence,
+        bootstrap_unit="block",  # stride 1 along one series: 24-step (2 h) blocks in time
         reversible=False,
         description=(
             f"{dataset.upper()} speed forecasting (DCRNN protocol): 12 five-minute readings of "

@@ -88,16 +88,21 @@ def test_task_refuses_an_unknown_bootstrap_unit():
         dataclasses.replace(get_task("particles/springs-forecast"), bootstrap_unit="simulation")
 
 
-def test_only_the_arrow_tasks_resample_samples_or_clusters():
-    """Every other registered task has one window per sample or too few samples in its test
-    split for a cluster bootstrap (docs/contract.md): its intervals stay window-level."""
+def test_which_tasks_resample_samples_clusters_or_blocks():
+    """The arrow tasks resample simulations or pedestrians; the tasks whose windows slide along
+    a recording resample blocks in time; every other registered task has one window per sample
+    or too few samples in its test split for a cluster bootstrap (docs/contract.md)."""
     from decathlon.benchmark.tasks import list_tasks
 
     units = {t: get_task(t).bootstrap_unit for t in list_tasks()}
+    block = [f"pedestrians/eth-ucy-{s}" for s in ("eth", "hotel", "univ", "zara1", "zara2")]
+    block += ["traffic/metr-la-forecast", "traffic/pems-bay-forecast"]
+    block += ["cells/ctc-hela-forecast", "cells/ctc-hela-division"]
     assert {t: u for t, u in units.items() if u != "window"} == {
         ARROW: "sample",
         "arrow/forward-backward-positions": "sample",
         "arrow/pedestrians": "cluster",
+        **dict.fromkeys(block, "block"),
     }
 
 
@@ -162,10 +167,11 @@ def test_arrow_intervals_resample_simulations_and_are_wider(_isolated_cache):
         assert width > factor * (hi - lo), (name, got["ci95"], [lo, hi])
 
 
-def test_streaming_refuses_a_task_that_resamples_samples():
-    """Streaming draws independent per-window weights: it would give a clustered task the
-    narrow window intervals, so it refuses, before touching any data."""
+def test_streaming_refuses_a_task_that_resamples_its_own_clusters():
+    """A window function's cluster ids may span the chunks streaming scores one at a time:
+    refused, before touching any data, with the fix."""
     from decathlon.benchmark.stream import evaluate_stream
 
-    with pytest.raises(ValueError, match="resamples whole samples.*without --stream"):
-        evaluate_stream(_KineticTrend(), ARROW)
+    task = dataclasses.replace(get_task("particles/springs-forecast"), bootstrap_unit="cluster")
+    with pytest.raises(ValueError, match="bootstrap_unit='cluster'.*without --stream"):
+        evaluate_stream(_KineticTrend(), task)

@@ -82,6 +82,7 @@ def test_necessity_is_paired_and_oriented(springs_mini):
     assert r["N"] == pytest.approx(r["agnostic_value"] - r["aware_value"])  # mse: lower better
     lo, hi = r["ci95"]
     assert lo <= r["N"] <= hi and r["n_windows"] == 500
+    assert r["bootstrap"] == {"unit": "window", "n_units": 500, "resamples": 50}
     assert (r["aware"], r["agnostic"], r["metric"]) == (
         ["gru", "attention", "constant-velocity"],
         ["gru-shuffled", "attention-nopos", "context-mean"],

@@ -70,3 +70,17 @@ def test_streaming_checks_the_store(springs_mini, tmp_path):
     finally:
         shutil.rmtree(d / "test.zarr")
         shutil.copytree(backup, d / "test.zarr")
+
+
+def test_streaming_records_the_units_of_a_block_task(springs_mini, override):
+    """A task resampling blocks in time streams with one Poisson weight per block; here every
+    sample holds one window, so the 500 test simulations are 500 blocks."""
+    import dataclasses
+
+    from decathlon.benchmark.tasks import TASKS
+
+    t = dataclasses.replace(get_task("particles/springs-forecast"), bootstrap_unit="block")
+    override(TASKS, t.name, t)
+    cfg = EvalConfig(n_boot=50, probes=False)
+    st = evaluate_stream(make_baseline("constant-velocity", t), t, "test", "mini", cfg, chunk=128)
+    assert st["bootstrap"] == {"unit": "block", "n_units": 500, "resamples": 50}

@@ -12,6 +12,8 @@ from shared_samples import shared_data
 
 from decathlon.benchmark import data
 from decathlon.benchmark.baselines import make_baseline
+from decathlon.benchmark.context import EvalConfig, prepare
+from decathlon.benchmark.evaluate import evaluate
 from decathlon.benchmark.metrics import masked_stats, metric_value
 from decathlon.benchmark.tasks import Split, get_task
 from decathlon.benchmark.windows import make_windows
@@ -223,4 +225,19 @@ def test_temporal_necessity_on_a_sensor_network(fake_cache, tmp_path):
     assert r["best_aware"] == min(("var", "static"), key=lambda m: v[m])
     assert r["N"] == pytest.approx(v["context-mean"] - v[r["best_aware"]])
     lo, hi = r["ci95"]
-    assert lo <= r["N"] <= hi
+    assert lo <= r["N"] <= hi and r["bootstrap"]["unit"] == "block"
+
+
+def test_intervals_resample_blocks_of_the_sensor_series(fake_cache):
+    """Windows slide by one step along one series: the intervals resample blocks of 24 steps.
+    Streaming, which reads a store sample by sample, refuses the one continuous series with the
+    fix instead of failing on a missing axis."""
+    from decathlon.benchmark.stream import evaluate_stream
+
+    t = get_task("traffic/metr-la-forecast")
+    m = make_baseline("static", t)
+    mem = evaluate(m, prepare(t, tier="full"), EvalConfig(n_boot=300, probes=False))
+    blocks = -(-mem["n_windows"] // (t.context + t.horizon))  # one series; starts 0 .. n - 1
+    assert mem["bootstrap"] == {"unit": "block", "n_units": blocks, "resamples": 300}
+    with pytest.raises(ValueError, match="no 'sample' axis.*without --stream"):
+        evaluate_stream(m, t, "test", "full", EvalConfig(n_boot=5, probes=False))
