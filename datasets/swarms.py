@@ -26,15 +26,16 @@ Both simulators advance every simulation of a call together (arrays (sim, partic
 neighbours come from vectorized pairwise differences (``O(N^2)`` per simulation and step, as
 sisyphe's KeOps reductions without block sparsity). Chunk ``c`` of part ``p`` uses
 ``numpy.random.default_rng([seed, p, c])``. The stored datasets, their tasks and speed
-benchmarks are in :mod:`decathlon.datasets.swarms_tasks`.
+benchmarks are in :mod:`decathlon.datasets.swarms_tasks`, the one-at-a-time references of the
+speed benchmark in :mod:`decathlon.datasets.swarms_reference`.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -43,8 +44,6 @@ __all__ = [
     "SwarmSystem",
     "simulate_vicsek",
     "simulate_dorsogna",
-    "simulate_vicsek_reference",
-    "simulate_dorsogna_reference",
     "polarization",
 ]
 
@@ -53,6 +52,8 @@ STEPS = 1000
 SAVE_EVERY = 10
 N_PARTICLES = 200
 VICSEK_BOX = 20.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -237,33 +238,6 @@ def simulate_vicsek(
     return np.stack(out_p, 1), np.stack(out_v, 1), p
 
 
-def simulate_vicsek_reference(
-    rng: np.random.Generator | int | None, n_sims: int, **kw: Any
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One simulation at a time, one particle at a time in the neighbour sums: the Python loop
-    of a per-simulation generator, drawing from ``rng`` in the order of
-    :func:`simulate_vicsek` (so the same seed gives the same trajectories up to round-off)."""
-    return _reference(rng, n_sims, VICSEK, _vicsek_loop, **kw)
-
-
-def _vicsek_loop(
-    pos: np.ndarray, vel: np.ndarray, p: np.ndarray, noise: np.ndarray, box: float, dt: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """One Vicsek step of one simulation (pos, vel (N, 3)) with a loop over particles."""
-    radius, speed, sigma, nu = p
-    pos = np.mod(pos + speed * dt * vel, box)
-    new = np.empty_like(vel)
-    for i in range(len(pos)):
-        d = pos[i] - pos
-        d -= box * np.round(d / box)
-        j = vel[np.sum(d * d, axis=1) <= radius**2].sum(0)
-        drive = nu * j / np.linalg.norm(j) * dt + np.sqrt(2 * sigma * dt) * noise[i]
-        tangent = drive - np.dot(vel[i], drive) * vel[i]
-        v = vel[i] + tangent - sigma * 2.0 * vel[i] * dt
-        new[i] = v / np.linalg.norm(v)
-    return pos, new
-
-
 # ---------------------------------------------------------------------------------- D'Orsogna
 def _dorsogna_force(
     pos: np.ndarray,
@@ -356,7 +330,10 @@ def simulate_dorsogna(
     ``params`` (n_sims, 4) or (4,) are ``radius, propulsion, c_r, l_r`` (``None``: NPD's
     draws, :data:`DORSOGNA`); initial positions uniform in ``[-1/2, 1/2]^3``, unit random
     velocities; RK4 with step ``dt``; schedule and returns as :func:`simulate_vicsek`. The
-    dynamics are deterministic once the initial state is drawn.
+    dynamics are deterministic once the initial state is drawn. A simulation whose trajectory
+    overflows (about one in 10 000 of NPD's draws: :func:`_dorsogna_force_direct`) is integrated
+    again from the same state and parameters with distances from coordinate differences, and a
+    warning is logged; the others are unchanged bit for bit.
 
     Examples
     --------
@@ -367,81 +344,76 @@ def simulate_dorsogna(
     rng = np.random.default_rng(rng)
     p = DORSOGNA.check(params, rng, n_sims)
     pos, vel = _init(rng, n_sims, n_particles, -0.5, 0.5)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing run is redone below
+        out_p, out_v = _dorsogna_run(pos, vel, p, steps, save_every, dt)
+    bad = _diverged(out_p, out_v)
+    if bad.any():
+        log.warning(
+            "D'Orsogna: %d of %d simulations overflowed with Gram-matrix distances; integrating "
+            "them again with distances from coordinate differences",
+            bad.sum(),
+            n_sims,
+        )
+        out_p[bad], out_v[bad] = _dorsogna_run(
+            pos[bad], vel[bad], p[bad], steps, save_every, dt, direct=True
+        )
+        if _diverged(out_p, out_v).any():
+            raise FloatingPointError(
+                f"D'Orsogna simulations {np.flatnonzero(_diverged(out_p, out_v)).tolist()} "
+                "overflow even with distances from coordinate differences; pass a smaller dt or "
+                "parameters inside DORSOGNA's ranges"
+            )
+    return out_p, out_v, p
+
+
+def _diverged(pos: np.ndarray, vel: np.ndarray) -> np.ndarray:
+    """(sim,) True where a kept frame of a simulation (sim, frame, particle, 3) is not finite."""
+    return ~(np.isfinite(pos).all(axis=(1, 2, 3)) & np.isfinite(vel).all(axis=(1, 2, 3)))
+
+
+def _dorsogna_run(
+    pos: np.ndarray,
+    vel: np.ndarray,
+    p: np.ndarray,
+    steps: int,
+    save_every: int,
+    dt: float,
+    direct: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The kept frames (sim, frame, particle, 3) of :func:`simulate_dorsogna` from the initial
+    state ``pos, vel``: forces from :func:`_dorsogna_force`, or from
+    :func:`_dorsogna_force_direct` when ``direct``."""
     keep = set(_saved(steps, save_every).tolist())
     out_p, out_v = [], []
-    work = np.empty((3, min(PAIR_BLOCK, n_sims), n_particles, n_particles))
-    force = functools.partial(_dorsogna_force, work=work)
+    work = np.empty((3, min(PAIR_BLOCK, len(pos)), pos.shape[1], pos.shape[1]))
+    force = _dorsogna_force_direct if direct else functools.partial(_dorsogna_force, work=work)
     for step in range(steps):
         pos, vel = _rk4(force, pos, vel, p, dt)
         if step in keep:
             out_p.append(pos)
             out_v.append(vel)
-    return np.stack(out_p, 1), np.stack(out_v, 1), p
+    return np.stack(out_p, 1), np.stack(out_v, 1)
 
 
-def _dorsogna_loop_force(pos: np.ndarray, vel: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """:func:`_dorsogna_force` for one simulation (N, 3), one particle at a time."""
-    radius, alpha, c_r, l_r = p[0]
-    out = np.empty_like(vel)
-    for i in range(len(pos)):
-        d = pos[i] - pos
-        r = np.sqrt(np.sum(d * d, axis=1))
-        r[i] = 1.0
-        mag = radius**3 * (c_r / l_r * np.exp(-r / l_r) - np.exp(-r)) / r
-        mag[i] = 0.0
-        out[i] = alpha * vel[i] - np.dot(vel[i], vel[i]) * vel[i] + mag @ d
-    return out
+def _dorsogna_force_direct(pos: np.ndarray, vel: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """:func:`_dorsogna_force` with each pair distance from its coordinate differences, for the
+    simulations whose Gram-matrix distances fail.
 
-
-def _dorsogna_loop(
-    pos: np.ndarray, vel: np.ndarray, p: np.ndarray, noise: np.ndarray, box: float, dt: float
-) -> tuple[np.ndarray, np.ndarray]:
-    return _rk4(_dorsogna_loop_force, pos, vel, p[None], dt)
-
-
-def simulate_dorsogna_reference(
-    rng: np.random.Generator | int | None, n_sims: int, **kw: Any
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One simulation at a time with a loop over particles (the reference of the speed
-    benchmark), same draws as :func:`simulate_dorsogna`."""
-    return _reference(rng, n_sims, DORSOGNA, _dorsogna_loop, **kw)
-
-
-def _reference(
-    rng: np.random.Generator | int | None,
-    n_sims: int,
-    system: SwarmSystem,
-    step_fn: Callable[..., tuple[np.ndarray, np.ndarray]],
-    *,
-    n_particles: int = N_PARTICLES,
-    steps: int = STEPS,
-    save_every: int = SAVE_EVERY,
-    dt: float = DT,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The per-simulation, per-step, per-particle loop of both systems. The draws are those of
-    the vectorized simulators (parameters, positions, velocities for every simulation, then
-    one normal block per step for Vicsek), sliced per simulation."""
-    rng = np.random.default_rng(rng)
-    p = system.check(None, rng, n_sims)
-    low, high = (0.0, VICSEK_BOX) if system is VICSEK else (-0.5, 0.5)
-    pos0, vel0 = _init(rng, n_sims, n_particles, low, high)
-    noise = (
-        [rng.standard_normal((n_sims, n_particles, 3)) for _ in range(steps)]
-        if system is VICSEK
-        else [np.zeros((n_sims, n_particles, 3))] * steps
-    )
-    keep = set(_saved(steps, save_every).tolist())
-    all_p, all_v = [], []
-    for s in range(n_sims):
-        pos, vel, frames_p, frames_v = pos0[s], vel0[s], [], []
-        for step in range(steps):
-            pos, vel = step_fn(pos, vel, p[s], noise[step][s], VICSEK_BOX, dt)
-            if step in keep:
-                frames_p.append(pos)
-                frames_v.append(vel)
-        all_p.append(np.stack(frames_p))
-        all_v.append(np.stack(frames_v))
-    return np.stack(all_p), np.stack(all_v), p
+    With ``C_r / l_r < C_a / l_a = 1`` (about 28 % of NPD's draws) the pair potential has a
+    minimum at distance 0 and particles gather in tight clumps while the swarm travels away from
+    the origin. ``r^2 = |x_i|^2 + |x_j|^2 - 2 x_i.x_j`` then loses its digits to cancellation
+    (absolute error about ``1e-16 |x|^2``, against ``r^2`` near ``1e-10``), and one draw in about
+    10 000 ends in an overflow. Differences keep ``(x_i - x_j) / r`` a unit vector; coincident
+    particles (``r = 0``) exert no force on each other, as the self-pairs."""
+    radius, alpha, c_r, l_r = (p[:, k, None, None] for k in range(4))
+    d = pos[:, :, None, :] - pos[:, None, :, :]
+    r = np.sqrt(np.sum(d * d, axis=-1))
+    zero = r == 0.0
+    r[zero] = 1.0
+    g = radius**3 * (c_r / l_r * np.exp(-r / l_r) - np.exp(-r)) / r
+    g[zero] = 0.0
+    speed2 = np.sum(vel * vel, axis=-1, keepdims=True)
+    return alpha * vel - speed2 * vel + np.einsum("sij,sijk->sik", g, d)
 
 
 def polarization(vel: np.ndarray) -> np.ndarray:

@@ -27,8 +27,10 @@ from decathlon.datasets.swarms import (
     SWARMS,
     VICSEK_BOX,
     simulate_dorsogna,
-    simulate_dorsogna_reference,
     simulate_vicsek,
+)
+from decathlon.datasets.swarms_reference import (
+    simulate_dorsogna_reference,
     simulate_vicsek_reference,
 )
 

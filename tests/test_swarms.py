@@ -14,8 +14,10 @@ from decathlon.datasets.swarms import (
     VICSEK,
     polarization,
     simulate_dorsogna,
-    simulate_dorsogna_reference,
     simulate_vicsek,
+)
+from decathlon.datasets.swarms_reference import (
+    simulate_dorsogna_reference,
     simulate_vicsek_reference,
 )
 
@@ -99,6 +101,43 @@ def test_pair_blocks_do_not_change_a_bit(monkeypatch, sim):
     blocks = sim(7, 5, n_particles=12, steps=30)
     for x, y in zip(whole, blocks, strict=True):
         assert x.tobytes() == y.tobytes()
+
+
+def test_dorsogna_forces_from_differences_equal_the_gram_matrix_ones():
+    """Away from clumps both formulas give the same forces (to round-off)."""
+    from decathlon.datasets.swarms import _dorsogna_force, _dorsogna_force_direct
+
+    rng = np.random.default_rng(3)
+    pos, vel = rng.uniform(-1, 1, (3, 40, 3)), rng.standard_normal((3, 40, 3))
+    p = DORSOGNA.draw(rng, 3)
+    np.testing.assert_allclose(
+        _dorsogna_force_direct(pos, vel, p), _dorsogna_force(pos, vel, p), rtol=1e-10, atol=1e-12
+    )
+
+
+def test_a_dorsogna_run_that_overflows_is_redone_with_differences(monkeypatch, caplog):
+    """A clump of particles 1e-7 apart far from the origin (as a travelling swarm in the ~28 %
+    of draws whose pair potential has its minimum at distance 0): the Gram-matrix distances lose
+    every digit and the run overflows. That simulation is integrated again from the same state
+    with distances from differences and stays finite; the other one keeps its bytes."""
+    from decathlon.datasets import swarms
+
+    normal = swarms._init(np.random.default_rng(1), 2, 20, -0.5, 0.5)
+    pos0, vel0 = normal[0].copy(), normal[1]
+    pos0[1] = 1e4 + 1e-7 * np.random.default_rng(2).standard_normal((20, 3))
+    monkeypatch.setattr(swarms, "_init", lambda *a: (pos0, vel0))
+    p = np.array([[1.0, 1.0, 1.0, 1.0], [1.5, 0.9, 1.2, 1.4]])  # C_r / l_r < 1: clumps
+    with np.errstate(over="ignore", invalid="ignore"):
+        plain = swarms._dorsogna_run(pos0, vel0, p, 30, 10, 0.01)
+    assert swarms._diverged(*plain).tolist() == [False, True]
+    with caplog.at_level("WARNING", logger="decathlon.datasets.swarms"):
+        pos, vel, _ = simulate_dorsogna(0, 2, n_particles=20, steps=30, params=p)
+    assert "1 of 2 simulations overflowed" in caplog.text
+    np.testing.assert_array_equal(pos[0], plain[0][0])
+    np.testing.assert_array_equal(vel[0], plain[1][0])
+    direct = swarms._dorsogna_run(pos0[1:], vel0[1:], p[1:], 30, 10, 0.01, direct=True)
+    assert np.isfinite(pos).all() and np.isfinite(vel).all()
+    np.testing.assert_array_equal(pos[1], direct[0][0])
 
 
 def test_given_parameters_are_used_and_bad_ones_refused():
