@@ -102,12 +102,12 @@ def test_one_frame_context_and_unserved_tasks_need_no_training(tmp_path):
     out = tmp_path / "n.json"
     data = compute_necessity([NBODY, DIVISION], command="test", path=out)
     assert data["tasks"][NBODY]["N"] == 0.0 and "by construction" in data["tasks"][NBODY]["note"]
-    assert data["not_computed"][DIVISION].startswith("no order-aware reference")
+    assert data["not_computed"][DIVISION].startswith("no reference set: every frame carries")
     written = json.loads(out.read_text())  # an update: each record names its own command
     assert written["command"] == "see each record's command"
     assert written["tasks"][NBODY]["command"] == "test"
     assert read_necessity(NBODY, out)["status"] == "computed"
-    assert "no order-aware reference" in read_necessity(DIVISION, out)["reason"]
+    assert "N = 0 by construction" in read_necessity(DIVISION, out)["reason"]
     assert read_necessity(SPRINGS, tmp_path / "absent.json")["status"] == "not computed"
 
 
@@ -210,7 +210,7 @@ def test_every_reference_is_registered_and_order_agnostic_by_name():
             shuffled = ("gru", "nri", "arrow-cnn", "order-params")
             trained = name == "attention-nopos" or any(name == f"{a}-shuffled" for a in shuffled)
             assert spec.learned == trained, name
-    assert references(get_task(DIVISION))[1].startswith("no order-aware")
+    assert "state_age" in references(get_task(DIVISION))[1]
     refs, why = references(get_task("traffic/metr-la-forecast"))
     assert why is None and refs == References(("var", "static"), ("context-mean",))
 
@@ -267,3 +267,36 @@ def test_context_mean_is_the_order_free_mean_of_the_present_frames():
     moved = {"x": permute_frames(x, ids, 11), "mask": permute_frames(mask, ids, 11)}
     assert not np.array_equal(moved["x"], x)
     np.testing.assert_allclose(model.predict({**batch, **moved}), pred, rtol=1e-12, atol=1e-15)
+
+
+def test_division_ages_are_a_clock_so_an_order_free_twin_scores_as_cell_age(tmp_path, monkeypatch):
+    """Why ``cells/ctc-hela-division`` has no reference set: on the CTC fake, the largest age
+    over the context frames (a symmetric function of the frames) equals the last frame's age
+    that ``cell-age`` reads, for every cell scored, so the two score the same and N = 0 by
+    construction."""
+    import dataclasses
+    import shutil
+
+    from decathlon.benchmark import data
+    from decathlon.benchmark.evaluate import model_predictor
+    from decathlon.datasets.fetch import file_sha256
+
+    monkeypatch.setenv("DECATHLON_DATA_DIR", str(tmp_path))
+    spec = data.DATASETS.get("ctc-fluo-n2dl-hela")
+    files = spec.fake(tmp_path / "up", 1)
+    for name, src in files.items():
+        (tmp_path / "raw" / spec.name).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, tmp_path / "raw" / spec.name / name)
+    pinned = tuple(dataclasses.replace(f, sha256=file_sha256(files[f.name])) for f in spec.files)
+    with data.DATASETS.override(spec.name, dataclasses.replace(spec, files=pinned)):
+        data.materialize(spec.name, "full")
+        task = get_task(DIVISION)
+        w = make_windows(task, "test", "full")
+        aware = model_predictor(make_baseline("cell-age", task), task, w)("plain", slice(None))
+    ages = w.x[..., w.features.index("state_age")].astype(np.float64)
+    age = np.where(w.mask_x, ages, -np.inf).max(1)
+    scored = w.mask_y.astype(bool)
+    assert scored.sum() > 20
+    twin = np.maximum(age, 0.0) / (np.maximum(age, 0.0) + 20 * 3600.0)
+    got = np.asarray(aware)
+    np.testing.assert_array_equal(twin.astype(got.dtype)[scored], got[scored])
