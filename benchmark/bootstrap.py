@@ -59,6 +59,7 @@ __all__ = [
     "finite",
     "resample_weights",
     "resampling_units",
+    "unit_text",
     "task_bootstrap",
     "FEW_UNITS",
 ]
@@ -119,6 +120,26 @@ def resampling_units(task: TaskSpec, w: Windows) -> np.ndarray | None:
             "'sample', 'cluster' or 'block'; fix the task record"
         )
     return np.unique(np.asarray(ids), return_inverse=True)[1].reshape(-1)
+
+
+def unit_text(task: TaskSpec) -> str:
+    """What the intervals of ``task`` resample, in words (``decathlon describe``).
+
+    >>> from types import SimpleNamespace as N
+    >>> unit_text(N(bootstrap_unit="block", context=8, horizon=12))
+    'blocks of 20 frames in time (windows of a recording whose starts fall in one span)'
+    """
+    if task.bootstrap_unit == "block":
+        span = max(int(task.context) + int(task.horizon), 1)
+        return (
+            f"blocks of {span} frames in time (windows of a recording whose starts fall in one "
+            "span)"
+        )
+    return {
+        "window": "test windows, each on its own",
+        "sample": "whole samples (simulations or recordings), all their windows together",
+        "cluster": "the window function's clusters (e.g. one pedestrian's clips), whole",
+    }[task.bootstrap_unit]
 
 
 def task_bootstrap(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .bootstrap import unit_text
 from .data import (
     DATASETS,
     Chunk,
@@ -216,6 +217,7 @@ def describe(task: TaskSpec | str, tier: Tier = "mini") -> dict[str, Any]:
             k: why for k, why in probe_applicability(task).items() if why is not None
         },
         "time_reversible_physics": task.reversible,
+        "intervals": {"unit": task.bootstrap_unit, "resamples": unit_text(task)},
         "trivial_baseline": task.trivial,
         "temporal_necessity": read_necessity(task),
         "description": task.description,

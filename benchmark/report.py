@@ -345,6 +345,8 @@ def format_describe(d: dict[str, Any], as_json: bool = False) -> str:
     for probe, why in d.get("probes_not_applied", {}).items():
         why_not.setdefault(why, []).append(probe)
     lines += [f"  n/a: {', '.join(ps)} ({why})" for why, ps in why_not.items()]
+    if "intervals" in d:
+        lines.append(f"  95 % intervals: paired bootstrap over {d['intervals']['resamples']}")
     if "temporal_necessity" in d:
         lines.append(f"  {necessity_text(d['temporal_necessity'])}")
     lines.append("  model receives:")

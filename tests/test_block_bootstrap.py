@@ -103,3 +103,13 @@ def test_streaming_gives_every_window_of_a_unit_its_weight():
 def test_streaming_weights_of_an_empty_chunk():
     sc = StreamScores(get_task("particles/springs-forecast"), n_boot=5, seed=0)
     assert sc.weights(0, 0, np.zeros(0, dtype=np.int64)).shape == (5, 0)
+
+
+def test_describe_says_what_the_intervals_resample():
+    from decathlon.benchmark.describe import describe
+    from decathlon.benchmark.report import format_describe
+
+    d = describe("pedestrians/eth-ucy-zara2")
+    assert d["intervals"]["unit"] == "block"
+    assert "95 % intervals: paired bootstrap over blocks of 20 frames in time" in format_describe(d)
+    assert describe("arrow/forward-backward")["intervals"]["unit"] == "sample"
