@@ -170,12 +170,11 @@ def _names(task: TaskSpec, tier: Tier, ds: Any, from_store: bool) -> tuple[Any, 
 def describe(task: TaskSpec | str, tier: Tier = "mini") -> dict[str, Any]:
     """What the model receives and must return, with names, dims and shapes.
 
-    Shapes are given with ``W`` for the number of windows. Entity and feature counts are read
-    from the prepared dataset; before ``prepare``, a simulator's are read from one simulated
-    sample (``shapes_from`` says which), and a download's are left symbolic (``N``, ``F``)
-    with ``features`` saying they are known after ``decathlon prepare``. Downloaded datasets
-    also list which upstream files are pinned (sha256 published in the package) and which are
-    trust-on-first-use.
+    Shapes are given with ``W`` for the number of windows. Entity and feature counts come from
+    the prepared dataset; before ``prepare``, from one simulated sample for a simulator
+    (``shapes_from`` says which), symbolic (``N``, ``F``) for a download, with ``features``
+    saying they are known after ``decathlon prepare``. Downloaded datasets also list their
+    pinned upstream files (sha256 in the package) and their trust-on-first-use ones.
 
     Examples
     --------
