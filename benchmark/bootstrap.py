@@ -86,6 +86,11 @@ def finite(x: float) -> float | None:
     return float(x) + 0.0 if np.isfinite(x) else None
 
 
+def _block_span(task: TaskSpec) -> int:
+    """Frames per block of the block bootstrap: one window span, ``context + horizon``."""
+    return max(int(task.context) + int(task.horizon), 1)
+
+
 def resampling_units(task: TaskSpec, w: Windows) -> np.ndarray | None:
     """The cluster of each window under ``task.bootstrap_unit``: ``None`` for ``"window"``
     (every window its own unit), else the index (0..k-1, in sorted order of the ids) of the
@@ -103,8 +108,7 @@ def resampling_units(task: TaskSpec, w: Windows) -> np.ndarray | None:
     if task.bootstrap_unit == "sample":
         ids = w.sample
     elif task.bootstrap_unit == "block":
-        span = max(int(task.context) + int(task.horizon), 1)
-        ids = np.stack([np.asarray(w.sample), np.asarray(w.start) // span], axis=1)
+        ids = np.stack([np.asarray(w.sample), np.asarray(w.start) // _block_span(task)], axis=1)
         return np.unique(ids, axis=0, return_inverse=True)[1].reshape(-1)
     elif task.bootstrap_unit == "cluster":
         if w.cluster is None or len(w.cluster) != len(w):
@@ -130,10 +134,9 @@ def unit_text(task: TaskSpec) -> str:
     'blocks of 20 frames in time (windows of a recording whose starts fall in one span)'
     """
     if task.bootstrap_unit == "block":
-        span = max(int(task.context) + int(task.horizon), 1)
         return (
-            f"blocks of {span} frames in time (windows of a recording whose starts fall in one "
-            "span)"
+            f"blocks of {_block_span(task)} frames in time (windows of a recording whose starts "
+            "fall in one span)"
         )
     return {
         "window": "test windows, each on its own",

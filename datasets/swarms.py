@@ -244,6 +244,7 @@ def _dorsogna_force(
     vel: np.ndarray,
     p: np.ndarray,
     work: np.ndarray | None = None,
+    direct: bool = False,
 ) -> np.ndarray:
     """Self-propulsion, friction and Morse (p = 1) forces per unit mass, (sim, particle, 3).
 
@@ -255,15 +256,20 @@ def _dorsogna_force(
     time in three reused (block, particle, particle) buffers ``work`` (3, block, N, N)
     (allocated when None) with ``out=`` ufuncs, in the operation order of the plain expression
     (the buffer holds ``-r``; negating both factors of a product or quotient is exact), so the
-    trajectories are the same bit for bit, for any block size."""
+    trajectories are the same bit for bit, for any block size. ``direct``: the Morse sums from
+    coordinate differences instead (:func:`_morse_direct`), for a simulation the Gram matrix
+    fails."""
     alpha = p[:, 1, None, None]
     n = pos.shape[1]
-    if work is None:
-        work = np.empty((3, min(PAIR_BLOCK, len(pos)), n, n))
-    morse = np.empty_like(pos)
-    for s in range(0, len(pos), work.shape[1]):
-        m = len(pos[s : s + work.shape[1]])
-        morse[s : s + m] = _morse(pos[s : s + m], p[s : s + m], work[:, :m])
+    if direct:
+        morse = _morse_direct(pos, p)
+    else:
+        if work is None:
+            work = np.empty((3, min(PAIR_BLOCK, len(pos)), n, n))
+        morse = np.empty_like(pos)
+        for s in range(0, len(pos), work.shape[1]):
+            m = len(pos[s : s + work.shape[1]])
+            morse[s : s + m] = _morse(pos[s : s + m], p[s : s + m], work[:, :m])
     speed2 = np.sum(vel * vel, axis=-1, keepdims=True)
     return alpha * vel - speed2 * vel + morse
 
@@ -331,7 +337,7 @@ def simulate_dorsogna(
     draws, :data:`DORSOGNA`); initial positions uniform in ``[-1/2, 1/2]^3``, unit random
     velocities; RK4 with step ``dt``; schedule and returns as :func:`simulate_vicsek`. The
     dynamics are deterministic once the initial state is drawn. A simulation whose trajectory
-    overflows (about one in 10 000 of NPD's draws: :func:`_dorsogna_force_direct`) is integrated
+    overflows (about one in 10 000 of NPD's draws: :func:`_morse_direct`) is integrated
     again from the same state and parameters with distances from coordinate differences, and a
     warning is logged; the others are unchanged bit for bit.
 
@@ -357,9 +363,10 @@ def simulate_dorsogna(
         out_p[bad], out_v[bad] = _dorsogna_run(
             pos[bad], vel[bad], p[bad], steps, save_every, dt, direct=True
         )
-        if _diverged(out_p, out_v).any():
+        still = np.flatnonzero(_diverged(out_p, out_v))
+        if len(still):
             raise FloatingPointError(
-                f"D'Orsogna simulations {np.flatnonzero(_diverged(out_p, out_v)).tolist()} "
+                f"D'Orsogna simulations {still.tolist()} "
                 "overflow even with distances from coordinate differences; pass a smaller dt or "
                 "parameters inside DORSOGNA's ranges"
             )
@@ -381,12 +388,12 @@ def _dorsogna_run(
     direct: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The kept frames (sim, frame, particle, 3) of :func:`simulate_dorsogna` from the initial
-    state ``pos, vel``: forces from :func:`_dorsogna_force`, or from
-    :func:`_dorsogna_force_direct` when ``direct``."""
+    state ``pos, vel``, forces from :func:`_dorsogna_force` (``direct``: from differences)."""
     keep = set(_saved(steps, save_every).tolist())
     out_p, out_v = [], []
-    work = np.empty((3, min(PAIR_BLOCK, len(pos)), pos.shape[1], pos.shape[1]))
-    force = _dorsogna_force_direct if direct else functools.partial(_dorsogna_force, work=work)
+    n = pos.shape[1]
+    work = None if direct else np.empty((3, min(PAIR_BLOCK, len(pos)), n, n))
+    force = functools.partial(_dorsogna_force, work=work, direct=direct)
     for step in range(steps):
         pos, vel = _rk4(force, pos, vel, p, dt)
         if step in keep:
@@ -395,9 +402,9 @@ def _dorsogna_run(
     return np.stack(out_p, 1), np.stack(out_v, 1)
 
 
-def _dorsogna_force_direct(pos: np.ndarray, vel: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """:func:`_dorsogna_force` with each pair distance from its coordinate differences, for the
-    simulations whose Gram-matrix distances fail.
+def _morse_direct(pos: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """The Morse sums of :func:`_dorsogna_force` with each pair distance from its coordinate
+    differences, for the simulations whose Gram-matrix distances fail.
 
     With ``C_r / l_r < C_a / l_a = 1`` (about 28 % of NPD's draws) the pair potential has a
     minimum at distance 0 and particles gather in tight clumps while the swarm travels away from
@@ -405,15 +412,14 @@ def _dorsogna_force_direct(pos: np.ndarray, vel: np.ndarray, p: np.ndarray) -> n
     (absolute error about ``1e-16 |x|^2``, against ``r^2`` near ``1e-10``), and one draw in about
     10 000 ends in an overflow. Differences keep ``(x_i - x_j) / r`` a unit vector; coincident
     particles (``r = 0``) exert no force on each other, as the self-pairs."""
-    radius, alpha, c_r, l_r = (p[:, k, None, None] for k in range(4))
+    radius, _, c_r, l_r = (p[:, k, None, None] for k in range(4))
     d = pos[:, :, None, :] - pos[:, None, :, :]
     r = np.sqrt(np.sum(d * d, axis=-1))
     zero = r == 0.0
     r[zero] = 1.0
     g = radius**3 * (c_r / l_r * np.exp(-r / l_r) - np.exp(-r)) / r
     g[zero] = 0.0
-    speed2 = np.sum(vel * vel, axis=-1, keepdims=True)
-    return alpha * vel - speed2 * vel + np.einsum("sij,sijk->sik", g, d)
+    return np.einsum("sij,sijk->sik", g, d)
 
 
 def polarization(vel: np.ndarray) -> np.ndarray:

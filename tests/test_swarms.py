@@ -105,13 +105,16 @@ def test_pair_blocks_do_not_change_a_bit(monkeypatch, sim):
 
 def test_dorsogna_forces_from_differences_equal_the_gram_matrix_ones():
     """Away from clumps both formulas give the same forces (to round-off)."""
-    from decathlon.datasets.swarms import _dorsogna_force, _dorsogna_force_direct
+    from decathlon.datasets.swarms import _dorsogna_force
 
     rng = np.random.default_rng(3)
     pos, vel = rng.uniform(-1, 1, (3, 40, 3)), rng.standard_normal((3, 40, 3))
     p = DORSOGNA.draw(rng, 3)
     np.testing.assert_allclose(
-        _dorsogna_force_direct(pos, vel, p), _dorsogna_force(pos, vel, p), rtol=1e-10, atol=1e-12
+        _dorsogna_force(pos, vel, p, direct=True),
+        _dorsogna_force(pos, vel, p),
+        rtol=1e-10,
+        atol=1e-12,
     )
 
 
