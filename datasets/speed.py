@@ -151,7 +151,7 @@ def _cpu_model() -> str | None:
 
 
 def _machine(repeats: int) -> dict:
-    """Where the numbers were measured: platform, CPU, Python, numpy and its BLAS."""
+    """Where the numbers were measured: platform, CPU, Python, numpy and its BLAS, numba."""
     import os
     import platform
 
@@ -169,8 +169,22 @@ def _machine(repeats: int) -> dict:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "blas": blas_name,
+        "numba": _numba_version(),
         "repeats": repeats,
     }
+
+
+def _numba_version() -> str:
+    """numba's version when the simulators' compiled kernels are on (the ``fast`` extra)."""
+    import importlib.metadata
+    import os
+
+    if os.environ.get("DECATHLON_NUMBA", "").strip() == "0":
+        return "off (DECATHLON_NUMBA=0)"
+    try:
+        return importlib.metadata.version("numba")
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def run_benchmarks(

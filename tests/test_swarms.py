@@ -103,6 +103,66 @@ def test_pair_blocks_do_not_change_a_bit(monkeypatch, sim):
         assert x.tobytes() == y.tobytes()
 
 
+def _pairs_with_exact_radii(rng, n_sims, n, box):
+    """Positions in the box and per-simulation ``r2max`` equal to one pair's own squared
+    distance (as :func:`_mask_numpy` computes it): the comparison at the threshold itself."""
+    import decathlon.datasets.swarms as swarms
+
+    pos = rng.uniform(0.0, box, (n_sims, n, 3))
+    r2 = np.empty((n_sims, n, n))
+    swarms._mask_numpy(pos, np.full((n_sims, 1, 1), np.inf), box, r2, np.empty_like(r2))
+    return pos, r2[:, 0, 1:2, None].copy()  # particle 0 and 1 sit exactly at the radius
+
+
+def _compiled_mask(pos, r2max, box):
+    import decathlon.datasets.swarms as swarms
+
+    kernel = swarms._mask_kernel()
+    assert kernel is not None, "numba is installed but _mask_kernel() returned None"
+    mask = np.full((len(pos), pos.shape[1], pos.shape[1]), np.nan)
+    kernel(np.ascontiguousarray(pos.transpose(0, 2, 1)), r2max[:, 0, 0].copy(), box, mask)
+    return mask
+
+
+def test_the_pair_loop_gives_the_numpy_neighbour_mask_bit_for_bit():
+    """_mask_loop (what numba compiles), run as plain Python, against the numpy passes, with
+    pairs exactly at the radius and across the periodic boundary."""
+    import decathlon.datasets.swarms as swarms
+
+    pos, r2max = _pairs_with_exact_radii(np.random.default_rng(3), 3, 15, 20.0)
+    pos[0, 2], pos[0, 3] = (0.1, 5.0, 5.0), (19.9, 5.0, 5.0)  # neighbours through the wall
+    r2max[0] = 0.05
+    want, got = np.empty((3, 15, 15)), np.full((3, 15, 15), np.nan)
+    swarms._mask_numpy(pos, r2max, 20.0, np.empty_like(want), want)
+    swarms._mask_loop(np.ascontiguousarray(pos.transpose(0, 2, 1)), r2max[:, 0, 0], 20.0, got)
+    assert got.tobytes() == want.tobytes()
+    assert want[0, 2, 3] == 1.0 and (want[1:, 0, 1] == 1.0).all()  # the cases are really there
+
+
+def test_the_numba_kernel_gives_the_same_mask_and_trajectories(monkeypatch):
+    """With the ``fast`` extra, the compiled mask equals the numpy one bit for bit at 200
+    particles, and so do whole Vicsek runs with and without it (stores keep their hashes)."""
+    pytest.importorskip("numba", reason="numba (the fast extra) is not installed")
+    import decathlon.datasets.swarms as swarms
+
+    pos, r2max = _pairs_with_exact_radii(np.random.default_rng(4), 4, 200, 20.0)
+    want = np.empty((4, 200, 200))
+    swarms._mask_numpy(pos, r2max, 20.0, np.empty_like(want), want)
+    assert _compiled_mask(pos, r2max, 20.0).tobytes() == want.tobytes()
+    compiled = simulate_vicsek(8, 5, n_particles=40, steps=30)
+    monkeypatch.setattr(swarms, "_mask_kernel", lambda: None)
+    plain = simulate_vicsek(8, 5, n_particles=40, steps=30)
+    for x, y in zip(compiled, plain, strict=True):
+        assert x.tobytes() == y.tobytes()
+
+
+def test_decathlon_numba_0_turns_the_kernel_off(monkeypatch):
+    import decathlon.datasets.swarms as swarms
+
+    monkeypatch.setenv("DECATHLON_NUMBA", "0")
+    assert swarms._mask_kernel.__wrapped__() is None
+
+
 def test_dorsogna_forces_from_differences_equal_the_gram_matrix_ones():
     """Away from clumps both formulas give the same forces (to round-off)."""
     from decathlon.datasets.swarms import _dorsogna_force
