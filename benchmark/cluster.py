@@ -24,13 +24,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import stores
-from .partial import done_chunks, mark_done
+from .partial import build_summary, done_chunks, mark_done
 from .stores import RangeTracker
 
 if TYPE_CHECKING:
@@ -117,9 +118,10 @@ def _piece(spec: DatasetSpec, tier: str, chunk: Chunk) -> Any:
 
 def _first_chunk(
     spec: DatasetSpec, tier: str, chunk: Chunk, path: Path, n: int
-) -> tuple[list[str], RangeTracker]:
+) -> tuple[list[str], RangeTracker, float]:
     """Build chunk 0 of a part, create the part's store for ``n`` samples, write the chunk and
     its marker (:func:`.partial.mark_done`)."""
+    t0 = time.perf_counter()
     piece = _piece(spec, tier, chunk)
     s = stores.sample_chunk(piece, piece.sizes["sample"], spec.chunk_size)
     stores.write_template(piece, path, n, s)
@@ -127,29 +129,33 @@ def _first_chunk(
     ranges = RangeTracker()
     ranges.update(piece)
     names = sorted(map(str, piece.variables))
-    mark_done(path.parent, chunk, names, ranges)
-    return names, ranges
+    seconds = time.perf_counter() - t0
+    mark_done(path.parent, chunk, names, ranges, seconds)
+    return names, ranges, seconds
 
 
 def _next_chunk(
     spec: DatasetSpec, tier: str, chunk: Chunk, path: Path, first: object
-) -> tuple[list[str], RangeTracker]:
+) -> tuple[list[str], RangeTracker, float]:
     """Build a later chunk, write its region and its marker (``first``: the part's first task,
     done, or None when an earlier build finished it)."""
+    t0 = time.perf_counter()
     piece = _piece(spec, tier, chunk)
     stores.write_region(piece, path, chunk.start)
     ranges = RangeTracker()
     ranges.update(piece)
-    mark_done(path.parent, chunk, [], ranges)
-    return [], ranges
+    seconds = time.perf_counter() - t0
+    mark_done(path.parent, chunk, [], ranges, seconds)
+    return [], ranges, seconds
 
 
 def build_parts(
     spec: DatasetSpec, tier: str, tmp: Path, client: Any, progress: bool
-) -> tuple[PartDigests, dict[str, RangeTracker]]:
+) -> tuple[PartDigests, dict[str, RangeTracker], dict[str, Any]]:
     """Build every chunk of ``spec`` at ``tier`` on ``client``'s workers into
     ``tmp/<part>.zarr``, except those an earlier build into the partial folder ``tmp`` finished
-    (:mod:`.partial`); per part, its hashes and value ranges (as the serial build's)."""
+    (:mod:`.partial`); per part, its hashes and value ranges (as the serial build's), and the
+    build's :func:`.partial.build_summary`."""
     from distributed import as_completed
     from tqdm.auto import tqdm
 
@@ -178,6 +184,7 @@ def build_parts(
             f = client.submit(_next_chunk, spec, tier, c, path[c.part], dep, pure=False)
             chunk_of[f.key] = (f, c)
     built = sum(c.size for c in todo if (c.part, c.index) in done)
+    seconds = [v[2] for k, v in done.items() if k in {(c.part, c.index) for c in todo}]
     desc = f"simulate {spec.name} ({tier}) on {len(client.scheduler_info()['workers'])} workers"
     try:
         with tqdm(
@@ -186,13 +193,14 @@ def build_parts(
             for f in as_completed([f for f, _ in chunk_of.values()]):
                 c = chunk_of[f.key][1]
                 ranges[c.part].merge(f.result()[1])
+                seconds.append(f.result()[2])
                 bar.update(c.size)
         names |= {p: f.result()[0] for p, f in first.items()}
         digests = _hash_parts(spec, client, path, names)
     except BaseException:
         client.cancel([f for f, _ in chunk_of.values()])
         raise
-    return digests, ranges
+    return digests, ranges, build_summary(len(todo), len(todo) - len(chunk_of), seconds)
 
 
 def _hash_parts(

@@ -12,9 +12,8 @@ A simulator built in independent chunks (``DatasetSpec.build_chunk``) can also b
 Dask cluster: ``materialize(..., client=...)`` builds its chunks as tasks writing zarr regions
 (:mod:`.cluster`), the serial build's stores and hashes, and resumes if stopped (:mod:`.partial`).
 
-The cache root is ``$DECATHLON_DATA_DIR`` if set, else the OS cache directory
-(``~/.cache/spacetime-decathlon`` on Linux).
-"""
+The cache root is ``$DECATHLON_DATA_DIR`` if set, else the OS cache directory (Linux:
+``~/.cache/spacetime-decathlon``)."""
 
 from __future__ import annotations
 
@@ -312,12 +311,12 @@ def _build_into(spec: DatasetSpec, tier: str, final: Path, progress: bool, clien
             from .cluster import build_parts
 
             tmp = open_partial(final, spec, tier)
-            digests, ranges = build_parts(spec, tier, tmp, client, progress)
+            digests, ranges, summary = build_parts(spec, tier, tmp, client, progress)
             finish_partial(tmp)
         else:
             tmp.mkdir()
-            digests, ranges = _write_parts(spec, tier, tmp, progress)
-        meta = _marker(spec, tier, digests, ranges, time.perf_counter() - t0)
+            digests, ranges, summary = (*_write_parts(spec, tier, tmp, progress), None)
+        meta = _marker(spec, tier, digests, ranges, time.perf_counter() - t0, summary)
         _complete_file(tmp).write_text(json.dumps(meta, indent=1, default=str))
         trash = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:12]}"
         if final.exists():
@@ -372,9 +371,10 @@ def _marker(
     digests: PartDigests,
     ranges: Mapping[str, RangeTracker],
     seconds: float,
+    cluster: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The contents of ``COMPLETE.json``: provenance, the sha256 of every array and part, and
-    the per-column value ranges of every part (the normalization statistics' source)."""
+    """``COMPLETE.json``: provenance, every array's and part's sha256, every part's value ranges
+    (the normalization statistics' source), a cluster build's chunks over all its runs."""
     parts_meta = {}
     for part, (digest, per_var) in digests.items():
         parts_meta[part] = {
@@ -398,7 +398,7 @@ def _marker(
         "params": dict(spec.params),
         "build_seconds": round(seconds, 3),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    } | ({"cluster_build": cluster} if cluster else {})
 
 
 def store_meta(name: str, tier: str) -> dict[str, Any]:

@@ -40,11 +40,15 @@ __all__ = [
     "done_chunks",
     "finish_partial",
     "resume_hint",
+    "build_summary",
 ]
 
 log = logging.getLogger("decathlon")
 
 PARTIAL_FILE = "PARTIAL.json"
+#: A finished chunk: its variable names (a part's first chunk; else empty), its value ranges,
+#: and the seconds its worker took (None in a marker from before they were recorded).
+Done = tuple[list[str], RangeTracker, float | None]
 CHUNKS_DIR = ".chunks"
 
 
@@ -101,21 +105,25 @@ def drop_partial(final: Path) -> None:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def mark_done(d: Path, chunk: Chunk, names: list[str], ranges: RangeTracker) -> None:
-    """Record that ``chunk`` is written in the partial folder ``d`` (after its data)."""
+def mark_done(
+    d: Path, chunk: Chunk, names: list[str], ranges: RangeTracker, seconds: float | None = None
+) -> None:
+    """Record that ``chunk`` is written in the partial folder ``d`` (after its data), with the
+    ``seconds`` its worker took to build and write it."""
     rec = {
         "part": chunk.part,
         "index": chunk.index,
         "names": names,
         "ranges": ranges.as_json(),
         "spatial": sorted(ranges.spatial),
+        "seconds": None if seconds is None else round(seconds, 3),
     }
     write_atomic(d / CHUNKS_DIR / f"{chunk.part}.{chunk.index}.json", json.dumps(rec))
 
 
-def done_chunks(d: Path) -> dict[tuple[str, int], tuple[list[str], RangeTracker]]:
-    """The chunks finished in ``d``: (part, index) -> (variable names, value ranges). A marker
-    that cannot be read counts as not finished (the chunk is built again)."""
+def done_chunks(d: Path) -> dict[tuple[str, int], Done]:
+    """The chunks finished in ``d``: (part, index) -> (variable names, value ranges, seconds
+    or None). A marker that cannot be read counts as not finished (the chunk is built again)."""
     out = {}
     for f in sorted((d / CHUNKS_DIR).glob("*.json")):
         try:
@@ -125,7 +133,12 @@ def done_chunks(d: Path) -> dict[tuple[str, int], tuple[list[str], RangeTracker]
             for name, r in rec["ranges"].items():
                 ranges.lo[name] = np.asarray(r["min"], dtype=np.float64)
                 ranges.hi[name] = np.asarray(r["max"], dtype=np.float64)
-            out[(str(rec["part"]), int(rec["index"]))] = (list(rec["names"]), ranges)
+            sec = rec.get("seconds")
+            out[(str(rec["part"]), int(rec["index"]))] = (
+                list(rec["names"]),
+                ranges,
+                None if sec is None else float(sec),
+            )
         except (OSError, ValueError, KeyError, TypeError):
             log.warning("ignoring the unreadable chunk marker %s: its chunk is built again", f)
     return out
@@ -151,3 +164,21 @@ def resume_hint(final: Path, spec: DatasetSpec, tier: str) -> str | None:
         f"are kept in {d}: run the same command again (with --workers, --dask or --scheduler) "
         "to build only the rest"
     )
+
+
+def build_summary(todo: int, reused: int, seconds: list[float | None]) -> dict[str, Any]:
+    """``COMPLETE.json``'s ``cluster_build``: how many chunks, how many an earlier (stopped)
+    run had finished, and the seconds the workers spent on all of them over every run (None
+    when a marker did not record them), for ``build_seconds`` counts the last run only.
+
+    Examples
+    --------
+    >>> build_summary(100, 94, [60.0] * 100)
+    {'chunks': 100, 'chunks_from_earlier_runs': 94, 'chunk_seconds': 6000.0}
+    """
+    known = None if any(s is None for s in seconds) else sum(s for s in seconds if s is not None)
+    return {
+        "chunks": todo,
+        "chunks_from_earlier_runs": reused,
+        "chunk_seconds": None if known is None else round(known, 3),
+    }

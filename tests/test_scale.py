@@ -139,6 +139,9 @@ def test_store_built_on_two_workers_equals_the_serial_store(
         assert built["dask"][path] == content, path
     for m in marker.values():
         m.pop("build_seconds"), m.pop("created")
+    summary = marker["dask"].pop("cluster_build")  # a cluster build also counts its chunks
+    assert summary["chunks"] == len(spec.chunks("tiny")) and summary["chunk_seconds"] > 0
+    assert summary["chunks_from_earlier_runs"] == 0 and "cluster_build" not in marker["serial"]
     assert marker["dask"] == marker["serial"]  # data_sha256, per-array hashes, ranges
 
 
@@ -202,6 +205,7 @@ def test_a_stopped_cluster_build_resumes_from_its_finished_chunks(
     kept = d / CHUNKS_DIR / "valid.0.json"
     rec = json.loads(kept.read_text())
     rec["ranges"]["pos"]["min"][0] = -1234.5  # only a reused marker can bring this value
+    rec["seconds"] = 1000.0  # nor this one
     kept.write_text(json.dumps(rec))
     got = _files(data.materialize(spec.name, "tiny", client=two_workers))
     meta = json.loads(got.pop("COMPLETE.json"))
@@ -212,6 +216,11 @@ def test_a_stopped_cluster_build_resumes_from_its_finished_chunks(
     assert meta["data_sha256"] == want_meta["data_sha256"]
     assert meta["parts"]["valid"]["ranges"]["pos"]["min"][0] == -1234.5
     assert meta["parts"]["train"]["ranges"] == want_meta["parts"]["train"]["ranges"]
+    # build_seconds is this run's; cluster_build counts the chunks and seconds of both runs
+    reused = n_chunks - 1 - sum(c.part == "test" for c in spec.chunks("tiny"))
+    summary = meta["cluster_build"]
+    assert (summary["chunks"], summary["chunks_from_earlier_runs"]) == (n_chunks, reused)
+    assert 1000.0 < summary["chunk_seconds"] < 1100.0  # the earlier run's seconds are counted
 
 
 def test_a_partial_build_of_other_settings_is_not_reused(tmp_path, monkeypatch, override):
