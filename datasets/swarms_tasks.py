@@ -18,6 +18,7 @@ import numpy as np
 from decathlon.benchmark.data import Chunk, DatasetSpec, register_dataset, stream_chunks
 from decathlon.benchmark.lazy import xr
 from decathlon.benchmark.tasks import Split, TaskSpec, register_task
+from decathlon.datasets import c_reference
 from decathlon.datasets.speed import SimBench, register_bench
 from decathlon.datasets.swarms import (
     DT,
@@ -178,6 +179,8 @@ def _bench(system: str, reference: Callable[..., object], note: str, n_fast: int
             n_fast=n_fast,
             n_reference=2,
             note=note,
+            compiled=lambda n: c_reference.simulate_swarm_c(system, 0, n, steps=100),
+            compiler=c_reference.describe,
         )
     )
 
