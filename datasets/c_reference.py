@@ -146,7 +146,7 @@ def simulate_c(n_sims: int, n_steps: int, sample_freq: int, params, rng=0) -> di
     """
     from decathlon.datasets import nri
 
-    dll, _ = load()
+    fn, _ = _function("nri_loop", "nri_loop")
     rng = np.random.default_rng(rng)
     coupling, _ = nri._sample_graph(rng, params, n_sims)
     x0, v0 = nri._initial_state(rng, params, n_sims)
@@ -154,9 +154,8 @@ def simulate_c(n_sims: int, n_steps: int, sample_freq: int, params, rng=0) -> di
     shape = (n_sims, n_steps // sample_freq - 1, n, d)
     pos, vel = np.empty(shape), np.empty(shape)
     arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (coupling, x0, v0)]
-    ptr = ctypes.POINTER(ctypes.c_double)
     walls = params.box_size is not None
-    status = dll.nri_loop(
+    status = fn(
         n_sims,
         n,
         d,
@@ -168,7 +167,7 @@ def simulate_c(n_sims: int, n_steps: int, sample_freq: int, params, rng=0) -> di
         float(params.box_size) if walls else 0.0,
         params.dt,
         params.max_force,
-        *(a.ctypes.data_as(ptr) for a in (*arrays, pos, vel)),
+        *(_ptr(a) for a in (*arrays, pos, vel)),
     )
     if status != 0:
         raise ValueError(f"nri_loop failed (status {status}): dim {d} > 8 or out of memory")

@@ -17,7 +17,14 @@ from dataclasses import dataclass
 
 from decathlon.benchmark.registry import Registry
 
-__all__ = ["SimBench", "SIM_BENCHMARKS", "CompiledUnavailable", "register_bench", "run_benchmarks"]
+__all__ = [
+    "SimBench",
+    "SIM_BENCHMARKS",
+    "CompiledUnavailable",
+    "numba_jit",
+    "register_bench",
+    "run_benchmarks",
+]
 
 
 class CompiledUnavailable(RuntimeError):
@@ -177,14 +184,32 @@ def _machine(repeats: int) -> dict:
 def _numba_version() -> str:
     """numba's version when the simulators' compiled kernels are on (the ``fast`` extra)."""
     import importlib.metadata
-    import os
 
-    if os.environ.get("DECATHLON_NUMBA", "").strip() == "0":
+    if _numba_off():
         return "off (DECATHLON_NUMBA=0)"
     try:
         return importlib.metadata.version("numba")
     except importlib.metadata.PackageNotFoundError:
         return "not installed"
+
+
+def _numba_off() -> bool:
+    import os
+
+    return os.environ.get("DECATHLON_NUMBA", "").strip() == "0"
+
+
+def numba_jit(fn: Callable[..., None]) -> Callable[..., None] | None:
+    """``fn`` compiled by numba (``nogil``; compiled at its first call), or None when numba (the
+    ``fast`` extra) is not installed or ``DECATHLON_NUMBA=0``: the caller then runs its numpy
+    code, which must give the same bits (each kernel has a test saying so)."""
+    if _numba_off():
+        return None
+    try:
+        import numba
+    except ImportError:
+        return None
+    return numba.njit(nogil=True)(fn)
 
 
 def run_benchmarks(

@@ -34,11 +34,12 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from decathlon.datasets.speed import numba_jit
 
 __all__ = [
     "SWARMS",
@@ -204,14 +205,8 @@ def _mask_loop(coords: np.ndarray, r2max: np.ndarray, box: float, mask: np.ndarr
 def _mask_kernel() -> Callable[[np.ndarray, np.ndarray, float, np.ndarray], None] | None:
     """:func:`_mask_loop` compiled by numba (the ``fast`` extra; compiled once per process,
     about 0.6 s), or None without numba or with ``DECATHLON_NUMBA=0`` (then
-    :func:`_mask_numpy`, 13x slower on the mask and about 3x on a whole Vicsek step)."""
-    if os.environ.get("DECATHLON_NUMBA", "").strip() == "0":
-        return None
-    try:
-        import numba
-    except ImportError:
-        return None
-    return numba.njit(nogil=True)(_mask_loop)
+    :func:`_mask_numpy`, 13x slower on the mask and 3-5x on a whole Vicsek step)."""
+    return numba_jit(_mask_loop)
 
 
 def _vicsek_step(
