@@ -29,7 +29,8 @@ sample])``, so a sample is the same at every tier and in every chunk.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -44,7 +45,7 @@ from decathlon.datasets.causal_var import (
     var_pattern,
     var_patterns,
 )
-from decathlon.datasets.speed import SimBench, register_bench
+from decathlon.datasets.speed import SimBench, numba_jit, register_bench
 
 __all__ = [
     "L96Params",
@@ -162,9 +163,23 @@ def simulate_l96(
     """
     rngs = _rngs(seeds)
     x0, noise = _l96_draws(rngs, params)
-    h, f = params.dt / params.substeps, params.forcing
+    h, f, kernel = params.dt / params.substeps, params.forcing, _l96_kernel()
+    if kernel is not None:  # the same bits (tested), 8x faster
+        clean = np.empty((len(rngs), params.frames, params.p))
+        args = (params.substeps, params.burn_in, params.frames)
+        kernel(np.ascontiguousarray(x0.T), h, float(f), *args, clean)
+    else:
+        clean = _l96_numpy(x0, h, f, params)
+    graph = np.broadcast_to(
+        l96_graph(params.p)[None, :, :, None], (len(rngs), params.p, params.p, 1)
+    )
+    return {"x": clean + noise, "clean": clean, "graph": graph.copy()}
+
+
+def _l96_numpy(x0: np.ndarray, h: float, f: float, params: L96Params) -> np.ndarray:
+    """The RK4 loop of :func:`simulate_l96` in numpy, over all datasets (n, p) at once."""
     x = x0.copy()
-    clean = np.empty((len(rngs), params.frames, params.p))
+    clean = np.empty((len(x0), params.frames, params.p))
     if params.burn_in == 0:
         clean[:, 0] = x
     for frame in range(1, params.burn_in + params.frames):
@@ -176,10 +191,48 @@ def simulate_l96(
             x = x + (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4)
         if frame >= params.burn_in:
             clean[:, frame - params.burn_in] = x
-    graph = np.broadcast_to(
-        l96_graph(params.p)[None, :, :, None], (len(rngs), params.p, params.p, 1)
-    )
-    return {"x": clean + noise, "clean": clean, "graph": graph.copy()}
+    return clean
+
+
+def _l96_loop(
+    x: np.ndarray, h: float, f: float, substeps: int, burn_in: int, frames: int, out: np.ndarray
+) -> None:
+    """:func:`_l96_numpy` as loops for numba, on the transposed state ``x`` (p, n) (changed in
+    place) into ``out`` (n, frames, p): every value from the same operations in the same order
+    (``(x_{i+1} - x_{i-2}) x_{i-1} - x_i + F``; ``x + (h/2) k``; ``((k1 + 2 k2) + 2 k3) + k4``),
+    so the same bits, with the datasets as the inner, vectorized loop."""
+    p, n = x.shape
+    k, y = np.empty((4, p, n)), np.empty((p, n))
+    half, sixth = 0.5 * h, h / 6.0
+    if burn_in == 0:
+        out[:, 0] = x.T
+    for frame in range(1, burn_in + frames):
+        for _ in range(substeps):
+            for st in range(4):
+                if st > 0:  # y = x + (h/2) k1, x + (h/2) k2, x + h k3
+                    c, kp = (h if st == 3 else half), k[st - 1]
+                    for i in range(p):
+                        xi, yi, ki = x[i], y[i], kp[i]
+                        for s in range(n):
+                            yi[s] = xi[s] + c * ki[s]
+                src, ks = (x if st == 0 else y), k[st]
+                for i in range(p):
+                    a, b, cc, xi, oi = src[(i + 1) % p], src[(i - 2) % p], src[i - 1], src[i], ks[i]
+                    for s in range(n):
+                        oi[s] = (a[s] - b[s]) * cc[s] - xi[s] + f
+            for i in range(p):
+                k0, k1, k2, k3, xi = k[0, i], k[1, i], k[2, i], k[3, i], x[i]
+                for s in range(n):
+                    xi[s] = xi[s] + sixth * (((k0[s] + 2 * k1[s]) + 2 * k2[s]) + k3[s])
+        if frame >= burn_in:
+            out[:, frame - burn_in] = x.T
+
+
+@functools.cache
+def _l96_kernel() -> Callable[..., None] | None:
+    """:func:`_l96_loop` compiled by numba (:func:`~decathlon.datasets.speed.numba_jit`), or
+    None (then :func:`_l96_numpy`)."""
+    return numba_jit(_l96_loop)
 
 
 def simulate_l96_reference(

@@ -203,8 +203,8 @@ def _mask_loop(coords: np.ndarray, r2max: np.ndarray, box: float, mask: np.ndarr
 
 @functools.cache
 def _mask_kernel() -> Callable[[np.ndarray, np.ndarray, float, np.ndarray], None] | None:
-    """:func:`_mask_loop` compiled by numba (the ``fast`` extra; compiled once per process,
-    about 0.6 s), or None without numba or with ``DECATHLON_NUMBA=0`` (then
+    """:func:`_mask_loop` compiled by numba (the ``fast`` extra; compiled in about 0.6 s, then
+    cached by numba), or None without numba or with ``DECATHLON_NUMBA=0`` (then
     :func:`_mask_numpy`, 13x slower on the mask and 3-5x on a whole Vicsek step)."""
     return numba_jit(_mask_loop)
 

@@ -47,6 +47,33 @@ def test_lorenz96_rk4_matches_odeint(forcing, frames, tol):
     assert dev < 10 * np.abs(default - tight).max()  # as close as the reference's own odeint
 
 
+@pytest.mark.parametrize("burn_in", [0, 4])
+def test_the_lorenz96_loop_gives_the_numpy_bits(burn_in):
+    """_l96_loop (what numba compiles), run as plain Python, against the numpy RK4 loop."""
+    pr = C.L96Params(p=6, frames=5, burn_in=burn_in, substeps=3, forcing=40.0)
+    x0 = np.random.default_rng(1).normal(0.0, 1.0, (3, pr.p))
+    want = C._l96_numpy(x0, pr.dt / pr.substeps, pr.forcing, pr)
+    got = np.full((3, pr.frames, pr.p), np.nan)
+    x = np.ascontiguousarray(x0.T)
+    C._l96_loop(x, pr.dt / pr.substeps, pr.forcing, pr.substeps, pr.burn_in, pr.frames, got)
+    assert got.tobytes() == want.tobytes()
+
+
+def test_the_numba_lorenz96_kernel_gives_the_same_datasets(monkeypatch):
+    """With the fast extra, simulate_l96 compiled and in numpy: the same bytes (chaotic F = 40
+    over 300 frames, where any different rounding would show)."""
+    pytest.importorskip("numba", reason="numba (the fast extra) is not installed")
+    assert C._l96_kernel() is not None
+    for burn_in in (0, 50):
+        pr = C.L96Params(frames=300, burn_in=burn_in, forcing=40.0)
+        compiled = C.simulate_l96(5, pr)
+        with monkeypatch.context() as m:
+            m.setattr(C, "_l96_kernel", lambda: None)
+            plain = C.simulate_l96(5, pr)
+        for k in ("x", "clean", "graph"):
+            assert compiled[k].tobytes() == plain[k].tobytes(), k
+
+
 def test_lorenz96_graph_and_noise():
     out = C.simulate_l96(3, C.L96Params(frames=50, burn_in=20))
     g = out["graph"][0, :, :, 0]
