@@ -193,3 +193,32 @@ def test_figure_legend_names_the_c_loop_only_where_one_ran(tmp_path):
     rows = [dict(r, name=n, n_fast=10, speedup=9.0) for n, r in (("a", with_c), ("b", without))]
     speed._plot(rows, tmp_path / "bench.png")
     assert (tmp_path / "bench.png").stat().st_size > 1000
+
+
+def test_numba_jit_compiles_without_a_cache_where_numba_cannot_write_one(monkeypatch):
+    """numba raises RuntimeError at decoration when no cache place is writable; the kernel is
+    then compiled per process instead of not at all (and not an error)."""
+    numba = pytest.importorskip("numba", reason="numba (the fast extra) is not installed")
+    real = numba.njit
+    asked = []
+
+    def njit(*args, **kw):  # numba's own code calls njit too: only ours is watched
+        if args:
+            return real(*args, **kw)
+        asked.append(kw.get("cache", False))
+        if kw.get("cache"):
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'x'")
+        return real(**kw)
+
+    monkeypatch.setattr(numba, "njit", njit)
+
+    def twice(x, out):
+        for i in range(x.size):
+            out[i] = 2.0 * x[i]
+
+    kernel = speed.numba_jit(twice)
+    out = np.empty(3)
+    kernel(np.arange(3.0), out)
+    assert asked == [True, False] and out.tolist() == [0.0, 2.0, 4.0]
+    monkeypatch.setenv("DECATHLON_NUMBA", "0")
+    assert speed.numba_jit(twice) is None
