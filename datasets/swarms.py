@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from decathlon.datasets.speed import numba_jit
+from decathlon.datasets import swarms_kernels as K
 
 __all__ = [
     "SWARMS",
@@ -145,68 +145,20 @@ def _neighbour_sums(
     """Sum of the velocities of each particle's neighbours within ``sqrt(r2max)`` (itself
     included), for arrays (sim, particle, 3) and ``r2max`` (sim, 1, 1), :data:`PAIR_BLOCK`
     simulations at a time in the reused buffers ``work`` (2, block, N, N): a 0/1 neighbour
-    mask (:func:`_mask_loop` compiled by numba when installed, else :func:`_mask_numpy`, the
-    same bits) times the velocities."""
+    mask (:mod:`~decathlon.datasets.swarms_kernels`: a loop compiled by numba when installed,
+    else numpy passes, the same bits) times the velocities."""
     out = np.empty_like(vel)
-    kernel = _mask_kernel()
+    kernel = K.mask_kernel()
     for s in range(0, len(pos), work.shape[1]):
         p, m = pos[s : s + work.shape[1]], len(pos[s : s + work.shape[1]])
         mask = work[1, :m]
         if kernel is None:
-            _mask_numpy(p, r2max[s : s + m], box, work[0, :m], mask)
+            K.mask_numpy(p, r2max[s : s + m], box, work[0, :m], mask)
         else:
             coords = np.ascontiguousarray(p.transpose(0, 2, 1))
             kernel(coords, np.ascontiguousarray(r2max[s : s + m, 0, 0]), float(box), mask)
         out[s : s + m] = np.matmul(mask, vel[s : s + m])
     return out
-
-
-def _mask_numpy(
-    pos: np.ndarray, r2max: np.ndarray, box: float, r2: np.ndarray, mask: np.ndarray
-) -> None:
-    """``mask[s, i, j] = 1.0`` where the minimum-image squared distance of particles ``i``
-    and ``j`` is at most ``r2max[s]`` (sim, 1, 1), else 0.0; ``r2`` is scratch (sim, N, N).
-
-    Squared distances are summed one coordinate at a time (positions lie in ``[0, box)``, so
-    ``|dx| <= box`` and the image distance is ``min(|dx|, box - |dx|)``), in place: the pair
-    terms are memory-bound, and every simulation's arithmetic is the same as over the whole
-    batch at once, so the result does not depend on the block size."""
-    dx = mask
-    r2[...] = 0.0
-    for k in range(pos.shape[-1]):
-        c = pos[:, :, k]
-        np.subtract(c[:, :, None], c[:, None, :], out=dx)
-        np.abs(dx, out=dx)
-        np.minimum(dx, box - dx, out=dx)
-        np.multiply(dx, dx, out=dx)
-        r2 += dx
-    np.less_equal(r2, r2max, out=mask)  # 1.0 for a neighbour, else 0.0
-
-
-def _mask_loop(coords: np.ndarray, r2max: np.ndarray, box: float, mask: np.ndarray) -> None:
-    """:func:`_mask_numpy` as loops over pairs, for numba, from ``coords`` (sim, 3, N) and
-    ``r2max`` (sim,): each pair's operations in the same order (``0 + dx_0^2`` is ``dx_0^2``),
-    so the mask is the same bit for bit (tested), one pass over memory instead of sixteen."""
-    m, d, n = coords.shape
-    for s in range(m):
-        for i in range(n):
-            row = mask[s, i]
-            for k in range(d):
-                ci, ck = coords[s, k, i], coords[s, k]
-                for j in range(n):
-                    dx = abs(ci - ck[j])
-                    dx = min(dx, box - dx)
-                    row[j] = dx * dx if k == 0 else row[j] + dx * dx
-            for j in range(n):
-                row[j] = 1.0 if row[j] <= r2max[s] else 0.0
-
-
-@functools.cache
-def _mask_kernel() -> Callable[[np.ndarray, np.ndarray, float, np.ndarray], None] | None:
-    """:func:`_mask_loop` compiled by numba (the ``fast`` extra; compiled in about 0.6 s, then
-    cached by numba), or None without numba or with ``DECATHLON_NUMBA=0`` (then
-    :func:`_mask_numpy`, 13x slower on the mask and 3-5x on a whole Vicsek step)."""
-    return numba_jit(_mask_loop)
 
 
 def _vicsek_step(
@@ -297,19 +249,18 @@ def _dorsogna_force(
     (sim, particle, particle, 3) array. Distances come from the Gram matrix in free space.
 
     The pair terms are memory-bound: they are computed :data:`PAIR_BLOCK` simulations at a
-    time in three reused (block, particle, particle) buffers ``work`` (3, block, N, N)
-    (allocated when None) with ``out=`` ufuncs, in the operation order of the plain expression
-    (the buffer holds ``-r``; negating both factors of a product or quotient is exact), so the
-    trajectories are the same bit for bit, for any block size. ``direct``: the Morse sums from
-    coordinate differences instead (:func:`_morse_direct`), for a simulation the Gram matrix
-    fails."""
+    time in four reused (block, particle, particle) buffers ``work`` (4, block, N, N)
+    (allocated when None), by numpy passes or numba loops in the operation order of the plain
+    expression (:mod:`~decathlon.datasets.swarms_kernels`), so the trajectories are the same
+    bit for bit, for any block size and either way. ``direct``: the Morse sums from coordinate
+    differences instead (:func:`_morse_direct`), for a simulation the Gram matrix fails."""
     alpha = p[:, 1, None, None]
     n = pos.shape[1]
     if direct:
         morse = _morse_direct(pos, p)
     else:
         if work is None:
-            work = np.empty((3, min(PAIR_BLOCK, len(pos)), n, n))
+            work = np.empty((4, min(PAIR_BLOCK, len(pos)), n, n))
         morse = np.empty_like(pos)
         for s in range(0, len(pos), work.shape[1]):
             m = len(pos[s : s + work.shape[1]])
@@ -319,28 +270,12 @@ def _dorsogna_force(
 
 
 def _morse(pos: np.ndarray, p: np.ndarray, work: np.ndarray) -> np.ndarray:
-    """The Morse sums of :func:`_dorsogna_force` for one block of simulations."""
-    radius, _, c_r, l_r = (p[:, k, None, None] for k in range(4))
-    n = pos.shape[1]
-    neg_r, g, e = work
+    """The Morse sums of :func:`_dorsogna_force` for one block of simulations: the pair
+    factors of :func:`~decathlon.datasets.swarms_kernels.morse_pairs` from the Gram matrix,
+    then two matrix products."""
     sq = np.sum(pos * pos, axis=-1)
-    np.matmul(pos, pos.transpose(0, 2, 1), out=g)
-    np.multiply(2, g, out=g)
-    np.add(sq[:, :, None], sq[:, None, :], out=neg_r)
-    np.subtract(neg_r, g, out=neg_r)  # r^2
-    diag = np.arange(n)
-    neg_r[:, diag, diag] = 1.0  # self-pairs: any positive value, zeroed below
-    np.maximum(neg_r, 1e-300, out=neg_r)
-    np.sqrt(neg_r, out=neg_r)
-    np.negative(neg_r, out=neg_r)
-    np.divide(neg_r, l_r, out=g)  # -r / l_r
-    np.exp(g, out=g)
-    np.multiply(c_r / l_r, g, out=g)
-    np.exp(neg_r, out=e)  # e^{-r}: C_a = l_a = 1
-    np.subtract(g, e, out=g)
-    np.multiply(-(radius**3), g, out=g)  # mass R^3, negated to divide by -r
-    np.divide(g, neg_r, out=g)
-    g[:, diag, diag] = 0.0
+    np.matmul(pos, pos.transpose(0, 2, 1), out=work[1])
+    g = K.morse_pairs(sq, p, work)
     return pos * g.sum(-1, keepdims=True) - np.matmul(g, pos)
 
 
@@ -436,7 +371,7 @@ def _dorsogna_run(
     keep = set(_saved(steps, save_every).tolist())
     out_p, out_v = [], []
     n = pos.shape[1]
-    work = None if direct else np.empty((3, min(PAIR_BLOCK, len(pos)), n, n))
+    work = None if direct else np.empty((4, min(PAIR_BLOCK, len(pos)), n, n))
     force = functools.partial(_dorsogna_force, work=work, direct=direct)
     for step in range(steps):
         pos, vel = _rk4(force, pos, vel, p, dt)

@@ -9,6 +9,7 @@ from decathlon.benchmark.metrics import get_metric, metric_value
 from decathlon.benchmark.regression import r2, regress_stats
 from decathlon.benchmark.tasks import get_task
 from decathlon.benchmark.windows import Windows
+from decathlon.datasets import swarms_kernels as K
 from decathlon.datasets.swarms import (
     DORSOGNA,
     VICSEK,
@@ -105,36 +106,33 @@ def test_pair_blocks_do_not_change_a_bit(monkeypatch, sim):
 
 def _pairs_with_exact_radii(rng, n_sims, n, box):
     """Positions in the box and per-simulation ``r2max`` equal to one pair's own squared
-    distance (as :func:`_mask_numpy` computes it): the comparison at the threshold itself."""
-    import decathlon.datasets.swarms as swarms
+    distance (as :func:`mask_numpy` computes it): the comparison at the threshold itself."""
 
     pos = rng.uniform(0.0, box, (n_sims, n, 3))
     r2 = np.empty((n_sims, n, n))
-    swarms._mask_numpy(pos, np.full((n_sims, 1, 1), np.inf), box, r2, np.empty_like(r2))
+    K.mask_numpy(pos, np.full((n_sims, 1, 1), np.inf), box, r2, np.empty_like(r2))
     return pos, r2[:, 0, 1:2, None].copy()  # particle 0 and 1 sit exactly at the radius
 
 
 def _compiled_mask(pos, r2max, box):
-    import decathlon.datasets.swarms as swarms
 
-    kernel = swarms._mask_kernel()
-    assert kernel is not None, "numba is installed but _mask_kernel() returned None"
+    kernel = K.mask_kernel()
+    assert kernel is not None, "numba is installed but mask_kernel() returned None"
     mask = np.full((len(pos), pos.shape[1], pos.shape[1]), np.nan)
     kernel(np.ascontiguousarray(pos.transpose(0, 2, 1)), r2max[:, 0, 0].copy(), box, mask)
     return mask
 
 
 def test_the_pair_loop_gives_the_numpy_neighbour_mask_bit_for_bit():
-    """_mask_loop (what numba compiles), run as plain Python, against the numpy passes, with
+    """mask_loop (what numba compiles), run as plain Python, against the numpy passes, with
     pairs exactly at the radius and across the periodic boundary."""
-    import decathlon.datasets.swarms as swarms
 
     pos, r2max = _pairs_with_exact_radii(np.random.default_rng(3), 3, 15, 20.0)
     pos[0, 2], pos[0, 3] = (0.1, 5.0, 5.0), (19.9, 5.0, 5.0)  # neighbours through the wall
     r2max[0] = 0.05
     want, got = np.empty((3, 15, 15)), np.full((3, 15, 15), np.nan)
-    swarms._mask_numpy(pos, r2max, 20.0, np.empty_like(want), want)
-    swarms._mask_loop(np.ascontiguousarray(pos.transpose(0, 2, 1)), r2max[:, 0, 0], 20.0, got)
+    K.mask_numpy(pos, r2max, 20.0, np.empty_like(want), want)
+    K.mask_loop(np.ascontiguousarray(pos.transpose(0, 2, 1)), r2max[:, 0, 0], 20.0, got)
     assert got.tobytes() == want.tobytes()
     assert want[0, 2, 3] == 1.0 and (want[1:, 0, 1] == 1.0).all()  # the cases are really there
 
@@ -143,24 +141,62 @@ def test_the_numba_kernel_gives_the_same_mask_and_trajectories(monkeypatch):
     """With the ``fast`` extra, the compiled mask equals the numpy one bit for bit at 200
     particles, and so do whole Vicsek runs with and without it (stores keep their hashes)."""
     pytest.importorskip("numba", reason="numba (the fast extra) is not installed")
-    import decathlon.datasets.swarms as swarms
 
     pos, r2max = _pairs_with_exact_radii(np.random.default_rng(4), 4, 200, 20.0)
     want = np.empty((4, 200, 200))
-    swarms._mask_numpy(pos, r2max, 20.0, np.empty_like(want), want)
+    K.mask_numpy(pos, r2max, 20.0, np.empty_like(want), want)
     assert _compiled_mask(pos, r2max, 20.0).tobytes() == want.tobytes()
     compiled = simulate_vicsek(8, 5, n_particles=40, steps=30)
-    monkeypatch.setattr(swarms, "_mask_kernel", lambda: None)
+    monkeypatch.setattr(K, "mask_kernel", lambda: None)
     plain = simulate_vicsek(8, 5, n_particles=40, steps=30)
     for x, y in zip(compiled, plain, strict=True):
         assert x.tobytes() == y.tobytes()
 
 
+def _morse_inputs(seed, m, n):
+    """Positions of clumped and spread swarms away from the origin, their squared norms, NPD
+    draws of the parameters, and the Gram matrix in a (4, m, n, n) work array."""
+    rng = np.random.default_rng(seed)
+    pos = rng.uniform(-1, 1, (m, n, 3)) * rng.uniform(0.01, 3, (m, 1, 1)) + rng.normal(
+        0, 5, (m, 1, 3)
+    )
+    work = np.full((4, m, n, n), np.nan)
+    np.matmul(pos, pos.transpose(0, 2, 1), out=work[1])
+    return np.sum(pos * pos, axis=-1), DORSOGNA.draw(rng, m), work
+
+
+def test_the_morse_loops_give_the_numpy_pair_factors_bit_for_bit(monkeypatch):
+    """The two D'Orsogna loops (what numba compiles) run as plain Python around numpy's
+    exponentials, against the numpy passes; the diagonal is 0 and NaN is kept, as numpy's."""
+    sq, p, work = _morse_inputs(5, 2, 9)
+    work[1, 1, 2, 3] = np.nan  # an overflowing pair must stay visible
+    want = K.morse_numpy(sq, p, work.copy()).copy()
+    monkeypatch.setattr(K, "morse_kernels", lambda: (K.morse_distances_loop, K.morse_combine_loop))
+    got = K.morse_pairs(sq, p, work)
+    assert got.tobytes() == want.tobytes()
+    assert np.isnan(got[1, 2, 3]) and (np.diagonal(got, axis1=1, axis2=2) == 0).all()
+
+
+def test_the_numba_morse_kernels_give_the_same_trajectories(monkeypatch):
+    """With the fast extra: the compiled pair factors at 200 particles, and whole D'Orsogna
+    runs (clumping parameters included), equal the numpy ones bit for bit."""
+    pytest.importorskip("numba", reason="numba (the fast extra) is not installed")
+    assert K.morse_kernels() is not None
+    sq, p, work = _morse_inputs(6, 3, 200)
+    want = K.morse_numpy(sq, p, work.copy()).copy()
+    assert K.morse_pairs(sq, p, work).tobytes() == want.tobytes()
+    params = np.array([[1.0, 1.0, 1.0, 1.0], [1.5, 0.9, 1.2, 1.4], [0.7, 3.0, 2.0, 0.4]])
+    compiled = simulate_dorsogna(9, 3, n_particles=40, steps=60, params=params)
+    monkeypatch.setattr(K, "morse_kernels", lambda: None)
+    plain = simulate_dorsogna(9, 3, n_particles=40, steps=60, params=params)
+    for x, y in zip(compiled, plain, strict=True):
+        assert x.tobytes() == y.tobytes()
+
+
 def test_decathlon_numba_0_turns_the_kernel_off(monkeypatch):
-    import decathlon.datasets.swarms as swarms
 
     monkeypatch.setenv("DECATHLON_NUMBA", "0")
-    assert swarms._mask_kernel.__wrapped__() is None
+    assert K.mask_kernel.__wrapped__() is None and K.morse_kernels.__wrapped__() is None
 
 
 def test_dorsogna_forces_from_differences_equal_the_gram_matrix_ones():
