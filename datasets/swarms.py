@@ -27,7 +27,8 @@ neighbours come from vectorized pairwise differences (``O(N^2)`` per simulation 
 sisyphe's KeOps reductions without block sparsity). Chunk ``c`` of part ``p`` uses
 ``numpy.random.default_rng([seed, p, c])``. The stored datasets, their tasks and speed
 benchmarks are in :mod:`decathlon.datasets.swarms_tasks`, the one-at-a-time references of the
-speed benchmark in :mod:`decathlon.datasets.swarms_reference`.
+speed benchmark in :mod:`decathlon.datasets.swarms_reference`, the pair terms (numpy passes, and
+numba loops that give the same bits) in :mod:`decathlon.datasets.swarms_kernels`.
 """
 
 from __future__ import annotations
@@ -144,19 +145,12 @@ def _neighbour_sums(
 ) -> np.ndarray:
     """Sum of the velocities of each particle's neighbours within ``sqrt(r2max)`` (itself
     included), for arrays (sim, particle, 3) and ``r2max`` (sim, 1, 1), :data:`PAIR_BLOCK`
-    simulations at a time in the reused buffers ``work`` (2, block, N, N): a 0/1 neighbour
-    mask (:mod:`~decathlon.datasets.swarms_kernels`: a loop compiled by numba when installed,
-    else numpy passes, the same bits) times the velocities."""
+    simulations at a time in the reused buffers ``work`` (2, block, N, N): the 0/1 neighbour
+    mask of :func:`~decathlon.datasets.swarms_kernels.neighbour_mask` times the velocities."""
     out = np.empty_like(vel)
-    kernel = K.mask_kernel()
     for s in range(0, len(pos), work.shape[1]):
-        p, m = pos[s : s + work.shape[1]], len(pos[s : s + work.shape[1]])
-        mask = work[1, :m]
-        if kernel is None:
-            K.mask_numpy(p, r2max[s : s + m], box, work[0, :m], mask)
-        else:
-            coords = np.ascontiguousarray(p.transpose(0, 2, 1))
-            kernel(coords, np.ascontiguousarray(r2max[s : s + m, 0, 0]), float(box), mask)
+        m = len(pos[s : s + work.shape[1]])
+        mask = K.neighbour_mask(pos[s : s + m], r2max[s : s + m], box, work[:, :m])
         out[s : s + m] = np.matmul(mask, vel[s : s + m])
     return out
 

@@ -22,10 +22,24 @@ import numpy as np
 
 from decathlon.datasets.speed import numba_jit
 
-__all__ = ["mask_numpy", "mask_loop", "mask_kernel", "morse_pairs"]
+__all__ = ["neighbour_mask", "mask_numpy", "mask_loop", "mask_kernel", "morse_pairs", "morse_numpy"]
 
 
 # ------------------------------------------------------------------------------------ Vicsek
+def neighbour_mask(pos: np.ndarray, r2max: np.ndarray, box: float, work: np.ndarray) -> np.ndarray:
+    """The 0/1 neighbour mask (sim, N, N) of positions ``pos`` (sim, N, 3) in the periodic box:
+    1.0 where the minimum-image squared distance is at most ``r2max`` (sim, 1, 1). Written to
+    ``work[1]`` (``work`` (2, sim, N, N); ``work[0]`` is scratch) by :func:`mask_kernel` when
+    numba is there, else by :func:`mask_numpy`; returns that view."""
+    kernel, mask = mask_kernel(), work[1]
+    if kernel is None:
+        mask_numpy(pos, r2max, box, work[0], mask)
+    else:
+        coords = np.ascontiguousarray(pos.transpose(0, 2, 1))
+        kernel(coords, np.ascontiguousarray(r2max[:, 0, 0]), float(box), mask)
+    return mask
+
+
 def mask_numpy(
     pos: np.ndarray, r2max: np.ndarray, box: float, r2: np.ndarray, mask: np.ndarray
 ) -> None:
