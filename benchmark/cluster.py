@@ -171,9 +171,11 @@ def build_parts(
     names = {p: done[(p, 0)][0] for p in spec.parts if (p, 0) in done}
     first: dict[str, Any] = {}
     chunk_of = {}
+    seconds: list[float | None] = []  # per chunk, over every run
     for c in sorted(todo, key=lambda c: c.index > 0):  # every part's first chunk first
         if (c.part, c.index) in done:
             ranges[c.part].merge(done[(c.part, c.index)][1])
+            seconds.append(done[(c.part, c.index)][2])
         elif c.index == 0:
             f = first[c.part] = client.submit(
                 _first_chunk, spec, tier, c, path[c.part], sizes[c.part], pure=False
@@ -184,7 +186,6 @@ def build_parts(
             f = client.submit(_next_chunk, spec, tier, c, path[c.part], dep, pure=False)
             chunk_of[f.key] = (f, c)
     built = sum(c.size for c in todo if (c.part, c.index) in done)
-    seconds = [v[2] for k, v in done.items() if k in {(c.part, c.index) for c in todo}]
     desc = f"simulate {spec.name} ({tier}) on {len(client.scheduler_info()['workers'])} workers"
     try:
         with tqdm(
@@ -192,8 +193,9 @@ def build_parts(
         ) as bar:
             for f in as_completed([f for f, _ in chunk_of.values()]):
                 c = chunk_of[f.key][1]
-                ranges[c.part].merge(f.result()[1])
-                seconds.append(f.result()[2])
+                _, chunk_ranges, chunk_seconds = f.result()
+                ranges[c.part].merge(chunk_ranges)
+                seconds.append(chunk_seconds)
                 bar.update(c.size)
         names |= {p: f.result()[0] for p, f in first.items()}
         digests = _hash_parts(spec, client, path, names)

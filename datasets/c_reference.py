@@ -135,7 +135,7 @@ def load() -> tuple[ctypes.CDLL, str]:
 
 def describe() -> str:
     """The compiler command, flags and version used for the C loops (compiles one if needed)."""
-    return load()[1]
+    return library("nri_loop")[1]
 
 
 def simulate_c(n_sims: int, n_steps: int, sample_freq: int, params, rng=0) -> dict[str, np.ndarray]:
