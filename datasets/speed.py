@@ -125,6 +125,7 @@ def _row(b: SimBench, scale: float, repeats: int) -> dict:
     ratio's favour: one slow run counted against a best of three)."""
     nf, nr = max(1, int(b.n_fast * scale)), max(1, int(b.n_reference * scale))
     compiled, how = _compiled(b)
+    b.fast(1)  # warm-up: a numba kernel compiles (or loads from its cache) once per process
     tf, tc = _time_pair(b.fast, compiled, nf, repeats)
     tr = _time(b.reference, nr, repeats)
     return {
@@ -247,8 +248,10 @@ def run_benchmarks(
     if out:
         p = Path(out)
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(json.dumps({"meta": _machine(repeats), "results": rows}, indent=1))
-        _plot(rows, p.with_suffix(".png"))
+        meta = _machine(repeats)
+        p.write_text(json.dumps({"meta": meta, "results": rows}, indent=1))
+        title = f"{meta['processor']}, {meta['cpus']} CPUs; numba kernels: {meta['numba']}"
+        _plot(rows, p.with_suffix(".png"), title)
     return rows
 
 
@@ -281,7 +284,9 @@ def _bar_series(rows: list[dict]) -> list[tuple[str, list[int], list[int]]]:
     return out
 
 
-def _plot(rows: list[dict], path) -> None:
+def _plot(rows: list[dict], path, title: str | None = None) -> None:
+    """The bar chart of ``rows`` (log scale), ``title`` above it (the machine and whether the
+    vectorized bars ran numba's kernels)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -311,5 +316,7 @@ def _plot(rows: list[dict], path) -> None:
     ax.set_ylim(0.3 * low, 30 * max(r["reference_per_sim_ms"] for r in rows))
     ax.set_xlim(-0.5, len(rows) - 0.5)  # room for an "n/a" at the edge
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3)
+    if title:
+        ax.set_title(title, fontsize=9)
     fig.savefig(path, dpi=110)
     plt.close(fig)
