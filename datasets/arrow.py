@@ -140,7 +140,7 @@ def _build_chunk(spec: DatasetSpec, tier: str, chunk: Chunk) -> xr.Dataset:
 ARROW_SPEC = register_dataset(
     DatasetSpec(
         name="arrow-of-time",
-        version="1",
+        version="2",  # 2: the swarm clips with portable arithmetic (datasets/swarms_kernels.py)
         domain="particles",
         family="trajectories",
         build=stream_chunks,

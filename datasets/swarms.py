@@ -29,12 +29,15 @@ sisyphe's KeOps reductions without block sparsity). Chunk ``c`` of part ``p`` us
 benchmarks are in :mod:`decathlon.datasets.swarms_tasks`, the one-at-a-time references of the
 speed benchmark in :mod:`decathlon.datasets.swarms_reference`, the pair terms (numpy passes, and
 numba loops that give the same bits) in :mod:`decathlon.datasets.swarms_kernels`.
+
+**Data version 2: the same bits on every machine.** Only IEEE-754 basic operations in a fixed
+order (a portable exponential, neighbour sums in a fixed order, no BLAS), so a store's
+``data_sha256`` does not depend on the CPU's SIMD level or the BLAS kernel (version 1 did:
+tested in ``tests/test_portability.py``, measured in the cards).
 """
 
 from __future__ import annotations
 
-import functools
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -56,8 +59,6 @@ SAVE_EVERY = 10
 N_PARTICLES = 200
 VICSEK_BOX = 20.0
 
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class SwarmSystem:
@@ -75,9 +76,9 @@ class SwarmSystem:
     log2: bool
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """``n`` parameter vectors (n, 4), float64."""
+        """``n`` parameter vectors (n, 4), float64 (powers of two by the portable ``2^u``)."""
         u = rng.uniform(np.asarray(self.low), np.asarray(self.high), size=(n, len(self.params)))
-        return np.exp2(u) if self.log2 else u
+        return K.exp2_portable(u) if self.log2 else u
 
     def check(self, params: np.ndarray | None, rng: np.random.Generator, n: int) -> np.ndarray:
         """Given parameters as (n, 4) (or one (4,) vector for every simulation), else drawn."""
@@ -146,12 +147,14 @@ def _neighbour_sums(
     """Sum of the velocities of each particle's neighbours within ``sqrt(r2max)`` (itself
     included), for arrays (sim, particle, 3) and ``r2max`` (sim, 1, 1), :data:`PAIR_BLOCK`
     simulations at a time in the reused buffers ``work`` (2, block, N, N): the 0/1 neighbour
-    mask of :func:`~decathlon.datasets.swarms_kernels.neighbour_mask` times the velocities."""
+    mask of :func:`~decathlon.datasets.swarms_kernels.neighbour_mask`, then the velocities summed
+    in the fixed order of :func:`~decathlon.datasets.swarms_kernels.lane_sums` (data version 1:
+    a BLAS product, whose order depends on the BLAS kernel)."""
     out = np.empty_like(vel)
     for s in range(0, len(pos), work.shape[1]):
         m = len(pos[s : s + work.shape[1]])
         mask = K.neighbour_mask(pos[s : s + m], r2max[s : s + m], box, work[:, :m])
-        out[s : s + m] = np.matmul(mask, vel[s : s + m])
+        out[s : s + m] = K.lane_sums(mask, vel[s : s + m], diff=False)
     return out
 
 
@@ -229,48 +232,20 @@ def simulate_vicsek(
 
 
 # ---------------------------------------------------------------------------------- D'Orsogna
-def _dorsogna_force(
-    pos: np.ndarray,
-    vel: np.ndarray,
-    p: np.ndarray,
-    work: np.ndarray | None = None,
-    direct: bool = False,
-) -> np.ndarray:
+def _dorsogna_force(pos: np.ndarray, vel: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Self-propulsion, friction and Morse (p = 1) forces per unit mass, (sim, particle, 3).
 
-    With ``g_ij = m (C_r/l_r e^{-r/l_r} - e^{-r}) / r_ij`` the Morse sum is
-    ``sum_j g_ij (x_i - x_j) = x_i sum_j g_ij - (g x)_i``: two matrix products, no
-    (sim, particle, particle, 3) array. Distances come from the Gram matrix in free space.
-
-    The pair terms are memory-bound: they are computed :data:`PAIR_BLOCK` simulations at a
-    time in four reused (block, particle, particle) buffers ``work`` (4, block, N, N)
-    (allocated when None), by numpy passes or numba loops in the operation order of the plain
-    expression (:mod:`~decathlon.datasets.swarms_kernels`), so the trajectories are the same
-    bit for bit, for any block size and either way. ``direct``: the Morse sums from coordinate
-    differences instead (:func:`_morse_direct`), for a simulation the Gram matrix fails."""
+    The Morse sums ``sum_j g_ij (x_i - x_j)``, ``g_ij = m (C_r/l_r e^{-r/l_r} - e^{-r}) / r_ij``,
+    come from :func:`~decathlon.datasets.swarms_kernels.morse_sums` (coordinate differences,
+    portable exponentials, a fixed summation order; numba loops or numpy passes, the same bits)
+    for :data:`PAIR_BLOCK` simulations at a time, which keeps the numpy passes' (block, N, N, 3)
+    differences near the cache."""
     alpha = p[:, 1, None, None]
-    n = pos.shape[1]
-    if direct:
-        morse = _morse_direct(pos, p)
-    else:
-        if work is None:
-            work = np.empty((4, min(PAIR_BLOCK, len(pos)), n, n))
-        morse = np.empty_like(pos)
-        for s in range(0, len(pos), work.shape[1]):
-            m = len(pos[s : s + work.shape[1]])
-            morse[s : s + m] = _morse(pos[s : s + m], p[s : s + m], work[:, :m])
+    morse = np.empty_like(pos)
+    for s in range(0, len(pos), PAIR_BLOCK):
+        morse[s : s + PAIR_BLOCK] = K.morse_sums(pos[s : s + PAIR_BLOCK], p[s : s + PAIR_BLOCK])
     speed2 = np.sum(vel * vel, axis=-1, keepdims=True)
     return alpha * vel - speed2 * vel + morse
-
-
-def _morse(pos: np.ndarray, p: np.ndarray, work: np.ndarray) -> np.ndarray:
-    """The Morse sums of :func:`_dorsogna_force` for one block of simulations: the pair
-    factors of :func:`~decathlon.datasets.swarms_kernels.morse_pairs` from the Gram matrix,
-    then two matrix products."""
-    sq = np.sum(pos * pos, axis=-1)
-    np.matmul(pos, pos.transpose(0, 2, 1), out=work[1])
-    g = K.morse_pairs(sq, p, work)
-    return pos * g.sum(-1, keepdims=True) - np.matmul(g, pos)
 
 
 def _rk4(
@@ -309,10 +284,9 @@ def simulate_dorsogna(
     ``params`` (n_sims, 4) or (4,) are ``radius, propulsion, c_r, l_r`` (``None``: NPD's
     draws, :data:`DORSOGNA`); initial positions uniform in ``[-1/2, 1/2]^3``, unit random
     velocities; RK4 with step ``dt``; schedule and returns as :func:`simulate_vicsek`. The
-    dynamics are deterministic once the initial state is drawn. A simulation whose trajectory
-    overflows (about one in 10 000 of NPD's draws: :func:`_morse_direct`) is integrated
-    again from the same state and parameters with distances from coordinate differences, and a
-    warning is logged; the others are unchanged bit for bit.
+    dynamics are deterministic once the initial state is drawn. Data version 1 took distances
+    from the Gram matrix, which lost every digit in a travelling clump (one simulation in
+    10 000 overflowed and was redone from differences); version 2 always uses differences.
 
     Examples
     --------
@@ -323,26 +297,14 @@ def simulate_dorsogna(
     rng = np.random.default_rng(rng)
     p = DORSOGNA.check(params, rng, n_sims)
     pos, vel = _init(rng, n_sims, n_particles, -0.5, 0.5)
-    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing run is redone below
+    with np.errstate(over="ignore", invalid="ignore"):  # reported below, with the fix
         out_p, out_v = _dorsogna_run(pos, vel, p, steps, save_every, dt)
-    bad = _diverged(out_p, out_v)
-    if bad.any():
-        log.warning(
-            "D'Orsogna: %d of %d simulations overflowed with Gram-matrix distances; integrating "
-            "them again with distances from coordinate differences",
-            bad.sum(),
-            n_sims,
+    bad = np.flatnonzero(_diverged(out_p, out_v))
+    if len(bad):
+        raise FloatingPointError(
+            f"D'Orsogna simulations {bad.tolist()} overflowed; pass a smaller dt or parameters "
+            "inside DORSOGNA's ranges"
         )
-        out_p[bad], out_v[bad] = _dorsogna_run(
-            pos[bad], vel[bad], p[bad], steps, save_every, dt, direct=True
-        )
-        still = np.flatnonzero(_diverged(out_p, out_v))
-        if len(still):
-            raise FloatingPointError(
-                f"D'Orsogna simulations {still.tolist()} "
-                "overflow even with distances from coordinate differences; pass a smaller dt or "
-                "parameters inside DORSOGNA's ranges"
-            )
     return out_p, out_v, p
 
 
@@ -352,47 +314,18 @@ def _diverged(pos: np.ndarray, vel: np.ndarray) -> np.ndarray:
 
 
 def _dorsogna_run(
-    pos: np.ndarray,
-    vel: np.ndarray,
-    p: np.ndarray,
-    steps: int,
-    save_every: int,
-    dt: float,
-    direct: bool = False,
+    pos: np.ndarray, vel: np.ndarray, p: np.ndarray, steps: int, save_every: int, dt: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """The kept frames (sim, frame, particle, 3) of :func:`simulate_dorsogna` from the initial
-    state ``pos, vel``, forces from :func:`_dorsogna_force` (``direct``: from differences)."""
+    state ``pos, vel``, forces from :func:`_dorsogna_force`."""
     keep = set(_saved(steps, save_every).tolist())
     out_p, out_v = [], []
-    n = pos.shape[1]
-    work = None if direct else np.empty((4, min(PAIR_BLOCK, len(pos)), n, n))
-    force = functools.partial(_dorsogna_force, work=work, direct=direct)
     for step in range(steps):
-        pos, vel = _rk4(force, pos, vel, p, dt)
+        pos, vel = _rk4(_dorsogna_force, pos, vel, p, dt)
         if step in keep:
             out_p.append(pos)
             out_v.append(vel)
     return np.stack(out_p, 1), np.stack(out_v, 1)
-
-
-def _morse_direct(pos: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """The Morse sums of :func:`_dorsogna_force` with each pair distance from its coordinate
-    differences, for the simulations whose Gram-matrix distances fail.
-
-    With ``C_r / l_r < C_a / l_a = 1`` (about 28 % of NPD's draws) the pair potential has a
-    minimum at distance 0 and particles gather in tight clumps while the swarm travels away from
-    the origin. ``r^2 = |x_i|^2 + |x_j|^2 - 2 x_i.x_j`` then loses its digits to cancellation
-    (absolute error about ``1e-16 |x|^2``, against ``r^2`` near ``1e-10``), and one draw in about
-    10 000 ends in an overflow. Differences keep ``(x_i - x_j) / r`` a unit vector; coincident
-    particles (``r = 0``) exert no force on each other, as the self-pairs."""
-    radius, _, c_r, l_r = (p[:, k, None, None] for k in range(4))
-    d = pos[:, :, None, :] - pos[:, None, :, :]
-    r = np.sqrt(np.sum(d * d, axis=-1))
-    zero = r == 0.0
-    r[zero] = 1.0
-    g = radius**3 * (c_r / l_r * np.exp(-r / l_r) - np.exp(-r)) / r
-    g[zero] = 0.0
-    return np.einsum("sij,sijk->sik", g, d)
 
 
 def polarization(vel: np.ndarray) -> np.ndarray:

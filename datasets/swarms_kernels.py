@@ -1,15 +1,21 @@
 """The pair terms of the swarm simulators (:mod:`decathlon.datasets.swarms`), twice: as numpy
 passes over (sim, N, N) buffers, and as loops that numba compiles (the ``fast`` extra,
 :func:`~decathlon.datasets.speed.numba_jit`). Both give the same bits (tests in
-``tests/test_swarms.py``), so a store verifies whichever ran: each pair's operations keep the
-order of the numpy expression, and what numba would compute differently stays numpy's (the
-exponentials, whose last bits differ between numpy's vectorized ``exp`` and the C library's,
-and the BLAS products).
+``tests/test_swarms.py``), so a store verifies whichever ran.
+
+**Portable arithmetic (data version 2).** Every value comes from IEEE-754 additions,
+subtractions, multiplications, divisions and square roots in a fixed order, which every
+platform rounds the same way, so a store has the same ``data_sha256`` on every machine
+(``tests/test_portability.py`` rebuilds them with other SIMD levels and BLAS kernels). Version 1
+used numpy's ``exp``/``exp2`` (the last bits depend on the CPU's SIMD level) and BLAS products
+(the summation order depends on the BLAS kernel), so a store built on a laptop without AVX-512
+differed from one built on a server: ``exp`` is :func:`exp_portable` here, and the sums over
+neighbours run in the fixed order of :func:`lane_sums`.
 
 - Vicsek: the 0/1 neighbour mask (minimum-image distances against the radius): one loop over
-  the pairs instead of sixteen passes, 13x faster.
-- D'Orsogna: the Morse pair factors from the Gram matrix, with numpy's two exponentials between
-  two compiled loops (distances; combination), 1.5x faster than the numpy passes.
+  the pairs instead of sixteen passes, 13x faster; then the lane sums of the velocities.
+- D'Orsogna: the Morse pair factors from coordinate differences with two portable
+  exponentials, each unordered pair once, then the lane sums of ``g_ij (x_i - x_j)``.
 """
 
 from __future__ import annotations
@@ -22,7 +28,78 @@ import numpy as np
 
 from decathlon.datasets.speed import numba_jit
 
-__all__ = ["neighbour_mask", "mask_numpy", "mask_loop", "mask_kernel", "morse_pairs", "morse_numpy"]
+__all__ = [
+    "exp_portable",
+    "exp2_portable",
+    "neighbour_mask",
+    "mask_numpy",
+    "mask_loop",
+    "mask_kernel",
+    "lane_sums",
+    "lane_sums_numpy",
+    "morse_sums",
+    "morse_numpy",
+]
+
+# ------------------------------------------------------------------------- portable exponential
+#: ``log2(e)`` and ``ln 2`` split as Cody & Waite's (``LN2_HI`` has 32 trailing zero bits, so
+#: ``n * LN2_HI`` is exact for the ``|n| <= 1010`` used here): fdlibm's ``e_exp.c`` constants.
+LOG2E = 1.4426950408889634
+LN2 = 0.6931471805599453
+LN2_HI = 6.93147180369123816490e-01
+LN2_LO = 1.90821492927058770002e-10
+#: Taylor coefficients ``1/k!`` for ``k = 13, ..., 0`` (Horner order): on ``|r| <= ln2 / 2``
+#: the truncation error is below ``4e-18`` relative.
+EXP_COEF = tuple(1.0 / math.factorial(k) for k in range(13, -1, -1))
+#: Arguments are clamped to ``[-EXP_CLAMP, EXP_CLAMP]`` (``e^-700 ~ 1e-304``: every ``2^n`` and
+#: every result stays a normal number, so scaling by ``2^n`` is exact).
+EXP_CLAMP = 700.0
+
+
+def exp_portable(x: np.ndarray) -> np.ndarray:
+    """``e^x`` with only IEEE-754 basic operations, the same bits on every platform, within
+    1 ulp of numpy's ``exp`` (tested on 10^6 arguments) for ``|x| <= 700``; arguments are
+    clamped to ``[-700, 700]`` and NaN counts as -700 (the compiled loops do the same, where a
+    NaN index would be undefined).
+
+    Cody-Waite reduction ``x = n ln2 + r`` (``n = floor(x log2 e + 1/2)``, ``|r| <= ln2/2``),
+    the degree-13 Taylor polynomial of ``e^r`` by Horner's rule, and ``2^n`` built from its
+    exponent bits.
+
+    Examples
+    --------
+    >>> x = np.array([-1.0, 0.0, 1.0])
+    >>> float(exp_portable(x)[1]), bool(np.allclose(exp_portable(x), np.exp(x), rtol=3e-16, atol=0))
+    (1.0, True)
+    """
+    x = np.asarray(x, dtype=np.float64)
+    xc = np.where(x > -EXP_CLAMP, x, -EXP_CLAMP)
+    xc = np.where(xc < EXP_CLAMP, xc, EXP_CLAMP)
+    n = np.floor(xc * LOG2E + 0.5)
+    return _taylor((xc - n * LN2_HI) - n * LN2_LO) * _pow2(n)
+
+
+def exp2_portable(u: np.ndarray) -> np.ndarray:
+    """``2^u`` with the same operations as :func:`exp_portable`: ``u = n + f`` (``n`` the nearest
+    integer, ``f`` exact), ``2^f = e^{f ln 2}`` by the Taylor polynomial, times ``2^n``: exact
+    powers of two for integer ``u``; for ``|u| <= 1000``."""
+    u = np.asarray(u, dtype=np.float64)
+    n = np.floor(u + 0.5)
+    return _taylor((u - n) * LN2) * _pow2(n)
+
+
+def _taylor(r: np.ndarray) -> np.ndarray:
+    """``e^r`` for ``|r| <= ln2 / 2``: Horner's rule on :data:`EXP_COEF`."""
+    p = np.full_like(r, EXP_COEF[0])
+    for c in EXP_COEF[1:]:
+        p *= r
+        p += c
+    return p
+
+
+def _pow2(n: np.ndarray) -> np.ndarray:
+    """``2^n`` for integer-valued ``n`` in ``[-1022, 1023]``, from its exponent bits."""
+    return ((n.astype(np.int64) + 1023) << 52).view(np.float64)
 
 
 # ------------------------------------------------------------------------------------ Vicsek
@@ -30,7 +107,8 @@ def neighbour_mask(pos: np.ndarray, r2max: np.ndarray, box: float, work: np.ndar
     """The 0/1 neighbour mask (sim, N, N) of positions ``pos`` (sim, N, 3) in the periodic box:
     1.0 where the minimum-image squared distance is at most ``r2max`` (sim, 1, 1). Written to
     ``work[1]`` (``work`` (2, sim, N, N); ``work[0]`` is scratch) by :func:`mask_kernel` when
-    numba is there, else by :func:`mask_numpy`; returns that view."""
+    numba is there, else by :func:`mask_numpy`; returns that view. The mask is exact (0 or 1):
+    its bits do not depend on the platform."""
     kernel, mask = mask_kernel(), work[1]
     if kernel is None:
         mask_numpy(pos, r2max, box, work[0], mask)
@@ -88,90 +166,161 @@ def mask_kernel() -> Callable[[np.ndarray, np.ndarray, float, np.ndarray], None]
     return numba_jit(mask_loop)
 
 
-# --------------------------------------------------------------------------------- D'Orsogna
-def morse_pairs(sq: np.ndarray, p: np.ndarray, work: np.ndarray) -> np.ndarray:
-    """The Morse pair factors ``g_ij = m (C_r/l_r e^{-r/l_r} - e^{-r}) / r_ij`` (0 on the
-    diagonal) of one block of simulations, from the squared norms ``sq`` (sim, N) and the Gram
-    matrix ``x_i . x_j`` in ``work[1]``; ``work`` (4, sim, N, N) is scratch; returns a view of
-    it. Distances ``r^2 = (|x_i|^2 + |x_j|^2) - 2 x_i.x_j``, at least 1e-300."""
-    kernels = morse_kernels()
+# ------------------------------------------------------------------------------- lane sums
+#: Partial sums of :func:`lane_sums`: ``j`` goes to lane ``j mod LANES``.
+LANES = 8
+
+
+def lane_sums(w: np.ndarray, x: np.ndarray, diff: bool) -> np.ndarray:
+    """``out[s, i] = sum_j w[s, i, j] t_j`` with ``t_j = x_i - x_j`` (``diff``) or ``x_j``, for
+    weights (sim, N, N) and points (sim, N, 3), in a fixed order: lane ``k`` sums the terms of
+    ``j = k, k + 8, ...`` in increasing ``j`` from 0.0, and the eight lanes are added as
+    ``((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))``. The same bits from the numba loop
+    (:func:`lane_sums_loop`) and the numpy passes (:func:`lane_sums_numpy`); eight independent
+    sums let the compiled loop use vector registers without reordering anything."""
+    kernels = pair_kernels()
     if kernels is None:
-        return morse_numpy(sq, p, work)
-    distances, combine = kernels
-    radius, _, c_r, l_r = (p[:, k] for k in range(4))
-    neg_r, gram, scaled, e = work
-    distances(gram, sq, np.ascontiguousarray(l_r), neg_r, scaled)  # -r and -r / l_r
-    np.exp(scaled, out=scaled)
-    np.exp(neg_r, out=e)
-    crl, mass = np.ascontiguousarray(c_r / l_r), np.ascontiguousarray(-(radius**3))
-    combine(scaled, e, neg_r, crl, mass, gram)
-    return gram
+        return lane_sums_numpy(w, x, diff)
+    out = np.empty_like(x)
+    kernels[1](w, np.ascontiguousarray(x.transpose(0, 2, 1)), out, diff)
+    return out
 
 
-def morse_numpy(sq: np.ndarray, p: np.ndarray, work: np.ndarray) -> np.ndarray:
-    """:func:`morse_pairs` as in-place numpy passes, in the operation order of the plain
-    expression (the buffer holds ``-r``; negating both factors of a product or quotient is
-    exact)."""
-    radius, _, c_r, l_r = (p[:, k, None, None] for k in range(4))
-    n = sq.shape[1]
-    neg_r, g, e = work[0], work[1], work[2]
-    np.multiply(2, g, out=g)
-    np.add(sq[:, :, None], sq[:, None, :], out=neg_r)
-    np.subtract(neg_r, g, out=neg_r)  # r^2
-    diag = np.arange(n)
-    neg_r[:, diag, diag] = 1.0  # self-pairs: any positive value, zeroed below
-    np.maximum(neg_r, 1e-300, out=neg_r)
-    np.sqrt(neg_r, out=neg_r)
-    np.negative(neg_r, out=neg_r)
-    np.divide(neg_r, l_r, out=g)  # -r / l_r
-    np.exp(g, out=g)
-    np.multiply(c_r / l_r, g, out=g)
-    np.exp(neg_r, out=e)  # e^{-r}: C_a = l_a = 1
-    np.subtract(g, e, out=g)
-    np.multiply(-(radius**3), g, out=g)  # mass R^3, negated to divide by -r
-    np.divide(g, neg_r, out=g)
-    g[:, diag, diag] = 0.0
-    return g
+def lane_sums_numpy(w: np.ndarray, x: np.ndarray, diff: bool) -> np.ndarray:
+    """:func:`lane_sums` as numpy passes over blocks of :data:`LANES` columns."""
+    m, n, d = x.shape
+    lanes = np.zeros((m, n, LANES, d))
+    for b in range(0, n, LANES):
+        xb = x[:, None, b : b + LANES, :]
+        t = x[:, :, None, :] - xb if diff else xb
+        lanes[:, :, : t.shape[2]] += w[:, :, b : b + LANES, None] * t
+    a = [lanes[:, :, k] for k in range(LANES)]
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
 
 
-def morse_distances_loop(
-    gram: np.ndarray, sq: np.ndarray, l_r: np.ndarray, neg_r: np.ndarray, scaled: np.ndarray
-) -> None:
-    """``neg_r = -sqrt(max(r^2, 1e-300))`` (the diagonal's ``r^2`` 1) and ``scaled = neg_r /
-    l_r`` of :func:`morse_numpy`, as loops for numba. ``not (r2 < 1e-300)`` keeps a NaN, as
-    ``np.maximum`` does, so an overflowing run still shows."""
-    m, n, _ = gram.shape
+def lane_sums_loop(w: np.ndarray, coords: np.ndarray, out: np.ndarray, diff: bool) -> None:
+    """:func:`lane_sums` as loops for numba, from ``coords`` (sim, 3, N)."""
+    m, d, n = coords.shape
+    nb = n - n % LANES
     for s in range(m):
         for i in range(n):
-            for j in range(n):
-                r2 = (sq[s, i] + sq[s, j]) - 2.0 * gram[s, i, j]
-                nr = -math.sqrt(r2 if not (r2 < 1e-300) else 1e-300)
-                neg_r[s, i, j] = nr
-                scaled[s, i, j] = nr / l_r[s]
-            neg_r[s, i, i] = -1.0
-            scaled[s, i, i] = -1.0 / l_r[s]
+            wi = w[s, i]
+            for c in range(d):
+                xs = coords[s, c]
+                xi = xs[i] if diff else 0.0
+                sign = 1.0 if diff else -1.0  # x_j = 0 - (-1 x_j) exactly: one loop for both
+                a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+                for b in range(0, nb, LANES):
+                    a0 += wi[b] * (xi - sign * xs[b])
+                    a1 += wi[b + 1] * (xi - sign * xs[b + 1])
+                    a2 += wi[b + 2] * (xi - sign * xs[b + 2])
+                    a3 += wi[b + 3] * (xi - sign * xs[b + 3])
+                    a4 += wi[b + 4] * (xi - sign * xs[b + 4])
+                    a5 += wi[b + 5] * (xi - sign * xs[b + 5])
+                    a6 += wi[b + 6] * (xi - sign * xs[b + 6])
+                    a7 += wi[b + 7] * (xi - sign * xs[b + 7])
+                for j in range(nb, n):
+                    t, k = wi[j] * (xi - sign * xs[j]), j - nb
+                    if k == 0:
+                        a0 += t
+                    elif k == 1:
+                        a1 += t
+                    elif k == 2:
+                        a2 += t
+                    elif k == 3:
+                        a3 += t
+                    elif k == 4:
+                        a4 += t
+                    elif k == 5:
+                        a5 += t
+                    else:
+                        a6 += t
+                out[s, i, c] = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
 
 
-def morse_combine_loop(
-    ea: np.ndarray,
-    e: np.ndarray,
-    neg_r: np.ndarray,
-    crl: np.ndarray,
-    mass: np.ndarray,
-    g: np.ndarray,
+# --------------------------------------------------------------------------------- D'Orsogna
+def morse_params(p: np.ndarray) -> np.ndarray:
+    """(sim, 3) ``mass = R R R``, ``C_r / l_r``, ``l_r`` of NPD parameters (sim, 4)."""
+    radius, c_r, l_r = p[:, 0], p[:, 2], p[:, 3]
+    return np.ascontiguousarray(np.stack([radius * radius * radius, c_r / l_r, l_r], 1))
+
+
+def morse_sums(pos: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """The Morse sums ``sum_j g_ij (x_i - x_j)`` (sim, N, 3) of positions (sim, N, 3), with
+    ``g_ij = m (C_r/l_r e^{-r/l_r} - e^{-r}) / r`` from ``r = sqrt((dx^2 + dy^2) + dz^2)`` and
+    :func:`exp_portable`, 0 for a pair at distance 0 (a particle and itself, coincident ones),
+    in the order of :func:`lane_sums`. numba computes each unordered pair once (``g`` is
+    symmetric bit for bit: ``x_j - x_i = -(x_i - x_j)`` exactly), numpy every ordered pair."""
+    par = morse_params(p)
+    kernels = pair_kernels()
+    if kernels is None:
+        return morse_numpy(pos, par)
+    m, n, _ = pos.shape
+    coords = np.ascontiguousarray(pos.transpose(0, 2, 1))
+    g = np.empty((m, n, n))
+    kernels[0](coords, par, g, np.empty((3, n)), np.empty((2, n), dtype=np.int64))
+    out = np.empty_like(pos)
+    kernels[1](g, coords, out, True)
+    return out
+
+
+def morse_numpy(pos: np.ndarray, par: np.ndarray) -> np.ndarray:
+    """:func:`morse_sums` as numpy passes, from :func:`morse_params` ``par``."""
+    mass, crl, l_r = (par[:, k, None, None] for k in range(3))
+    d = pos[:, :, None, :] - pos[:, None, :, :]
+    r = np.sqrt((d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1]) + d[..., 2] * d[..., 2])
+    g = crl * exp_portable(-r / l_r) - exp_portable(-r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(r > 0.0, (mass * g) / r, 0.0)
+    return lane_sums_numpy(g, pos, True)
+
+
+def morse_factors_loop(
+    coords: np.ndarray, par: np.ndarray, g: np.ndarray, buf: np.ndarray, ibuf: np.ndarray
 ) -> None:
-    """``g = (-m (C_r/l_r e^{-r/l_r} - e^{-r})) / (-r)``, 0 on the diagonal, from the two
-    exponentials ``ea``, ``e`` (numpy's) as :func:`morse_numpy` combines them."""
-    m, n, _ = ea.shape
+    """The pair factors ``g`` (sim, N, N) of :func:`morse_numpy` as loops for numba, each
+    unordered pair once, from ``coords`` (sim, 3, N); ``buf`` (3, N) and ``ibuf`` (2, N) int64
+    are scratch. Rows are handled as views indexed from 0 (a loop from ``i + 1`` kept LLVM from
+    vectorizing it: 9 against 1.75 ns per exponential)."""
+    m, _, n = coords.shape
     for s in range(m):
+        mass, crl, l_r = par[s, 0], par[s, 1], par[s, 2]
+        x0, x1, x2 = coords[s, 0], coords[s, 1], coords[s, 2]
         for i in range(n):
-            for j in range(n):
-                g[s, i, j] = (mass[s] * (crl[s] * ea[s, i, j] - e[s, i, j])) / neg_r[s, i, j]
             g[s, i, i] = 0.0
+            rr, ea, eb = buf[0, i + 1 :], buf[1, i + 1 :], buf[2, i + 1 :]
+            y0, y1, y2 = x0[i + 1 :], x1[i + 1 :], x2[i + 1 :]
+            for j in range(rr.shape[0]):
+                dx, dy, dz = x0[i] - y0[j], x1[i] - y1[j], x2[i] - y2[j]
+                rr[j] = math.sqrt((dx * dx + dy * dy) + dz * dz)
+                ea[j] = -rr[j] / l_r
+                eb[j] = -rr[j]
+            for q in range(2):
+                arr, ib = (ea if q == 0 else eb), ibuf[q, i + 1 :]
+                for j in range(arr.shape[0]):  # exp_portable, the same operations
+                    xc = arr[j] if arr[j] > -EXP_CLAMP else -EXP_CLAMP
+                    xc = xc if xc < EXP_CLAMP else EXP_CLAMP
+                    nn = math.floor(xc * LOG2E + 0.5)
+                    r = (xc - nn * LN2_HI) - nn * LN2_LO
+                    v = EXP_COEF[0]
+                    for c in EXP_COEF[1:]:
+                        v = v * r + c
+                    arr[j] = v
+                    ib[j] = (np.int64(nn) + 1023) << 52
+                scale = ib.view(np.float64)
+                for j in range(arr.shape[0]):
+                    arr[j] = arr[j] * scale[j]
+            gi = g[s, i, i + 1 :]
+            for j in range(rr.shape[0]):
+                gi[j] = (mass * (crl * ea[j] - eb[j])) / rr[j] if rr[j] > 0.0 else 0.0
+        for i in range(n):
+            for j in range(i):
+                g[s, i, j] = g[s, j, i]
 
 
 @functools.cache
-def morse_kernels() -> tuple[Callable[..., None], Callable[..., None]] | None:
-    """The two D'Orsogna loops compiled by numba, or None (then :func:`morse_numpy`)."""
-    distances, combine = numba_jit(morse_distances_loop), numba_jit(morse_combine_loop)
-    return None if distances is None or combine is None else (distances, combine)
+def pair_kernels() -> tuple[Callable[..., None], Callable[..., None]] | None:
+    """:func:`morse_factors_loop` and :func:`lane_sums_loop` compiled by numba, or None without
+    numba or with ``DECATHLON_NUMBA=0`` (then the numpy passes)."""
+    factors, sums = numba_jit(morse_factors_loop), numba_jit(lane_sums_loop)
+    return None if factors is None or sums is None else (factors, sums)

@@ -134,7 +134,7 @@ def _register(system: str, seed: int) -> DatasetSpec:
     return register_dataset(
         DatasetSpec(
             name=f"swarms-{system}",
-            version="1",
+            version="2",  # 2: portable arithmetic, the same bits on every machine
             domain="swarms",
             family="trajectories",
             build=stream_chunks,

@@ -153,90 +153,99 @@ def test_the_numba_kernel_gives_the_same_mask_and_trajectories(monkeypatch):
         assert x.tobytes() == y.tobytes()
 
 
-def _morse_inputs(seed, m, n):
-    """Positions of clumped and spread swarms away from the origin, their squared norms, NPD
-    draws of the parameters, and the Gram matrix in a (4, m, n, n) work array."""
+def _swarm_positions(seed, m, n):
+    """Clumped and spread swarms away from the origin, with two coincident particles."""
     rng = np.random.default_rng(seed)
     pos = rng.uniform(-1, 1, (m, n, 3)) * rng.uniform(0.01, 3, (m, 1, 1)) + rng.normal(
         0, 5, (m, 1, 3)
     )
-    work = np.full((4, m, n, n), np.nan)
-    np.matmul(pos, pos.transpose(0, 2, 1), out=work[1])
-    return np.sum(pos * pos, axis=-1), DORSOGNA.draw(rng, m), work
+    pos[0, 3] = pos[0, 1]
+    return pos, DORSOGNA.draw(rng, m)
 
 
-def test_the_morse_loops_give_the_numpy_pair_factors_bit_for_bit(monkeypatch):
-    """The two D'Orsogna loops (what numba compiles) run as plain Python around numpy's
-    exponentials, against the numpy passes; the diagonal is 0 and NaN is kept, as numpy's."""
-    sq, p, work = _morse_inputs(5, 2, 9)
-    work[1, 1, 2, 3] = np.nan  # an overflowing pair must stay visible
-    want = K.morse_numpy(sq, p, work.copy()).copy()
-    monkeypatch.setattr(K, "morse_kernels", lambda: (K.morse_distances_loop, K.morse_combine_loop))
-    got = K.morse_pairs(sq, p, work)
-    assert got.tobytes() == want.tobytes()
-    assert np.isnan(got[1, 2, 3]) and (np.diagonal(got, axis1=1, axis2=2) == 0).all()
+def test_exp_portable_is_within_one_ulp_of_numpy_and_exact_where_it_must_be():
+    x = np.random.default_rng(0).uniform(-700, 700, 1_000_000)
+    got, want = K.exp_portable(x), np.exp(x)
+    assert (np.abs(got - want) <= np.spacing(want)).all()
+    assert K.exp_portable(np.array([0.0, -0.0])).tolist() == [1.0, 1.0]
+    assert K.exp2_portable(np.arange(-5.0, 6.0)).tolist() == [2.0**k for k in range(-5, 6)]
+    clamp = K.exp_portable(np.array([-800.0, 800.0, np.nan]))
+    assert clamp.tolist() == K.exp_portable(np.array([-700.0, 700.0, -700.0])).tolist()
 
 
-def test_the_numba_morse_kernels_give_the_same_trajectories(monkeypatch):
-    """With the fast extra: the compiled pair factors at 200 particles, and whole D'Orsogna
-    runs (clumping parameters included), equal the numpy ones bit for bit."""
+def test_the_pair_loops_give_the_numpy_bits(monkeypatch):
+    """The D'Orsogna factor loop and the lane-sum loop (what numba compiles) run as plain
+    Python against the numpy passes: the same bits, coincident particles without force, sizes
+    that are not a multiple of the eight lanes."""
+    monkeypatch.setattr(K, "pair_kernels", lambda: (K.morse_factors_loop, K.lane_sums_loop))
+    for n in (5, 11):
+        pos, p = _swarm_positions(5, 2, n)
+        got = K.morse_sums(pos, p)
+        assert got.tobytes() == K.morse_numpy(pos, K.morse_params(p)).tobytes()
+        w = (np.random.default_rng(n).uniform(size=(2, n, n)) < 0.5).astype(float)
+        v = np.random.default_rng(n).standard_normal((2, n, 3))
+        assert K.lane_sums(w, v, False).tobytes() == K.lane_sums_numpy(w, v, False).tobytes()
+        np.testing.assert_allclose(K.lane_sums(w, v, False), w @ v, rtol=1e-13, atol=1e-14)
+
+
+def test_the_morse_sums_are_the_plain_formula_to_round_off():
+    pos, p = _swarm_positions(7, 3, 30)
+    radius, _, c_r, l_r = (p[:, k, None, None] for k in range(4))
+    d = pos[:, :, None, :] - pos[:, None, :, :]
+    r = np.linalg.norm(d, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(r > 0, radius**3 * (c_r / l_r * np.exp(-r / l_r) - np.exp(-r)) / r, 0.0)
+    want = np.einsum("sij,sijk->sik", g, d)
+    np.testing.assert_allclose(K.morse_sums(pos, p), want, rtol=1e-11, atol=1e-12)
+
+
+def test_the_numba_kernels_give_the_same_trajectories(monkeypatch):
+    """With the fast extra: the compiled pair terms at 200 particles, and whole D'Orsogna and
+    Vicsek runs (clumping parameters included), equal the numpy ones bit for bit."""
     pytest.importorskip("numba", reason="numba (the fast extra) is not installed")
-    assert K.morse_kernels() is not None
-    sq, p, work = _morse_inputs(6, 3, 200)
-    want = K.morse_numpy(sq, p, work.copy()).copy()
-    assert K.morse_pairs(sq, p, work).tobytes() == want.tobytes()
+    assert K.pair_kernels() is not None
+    pos, p = _swarm_positions(6, 3, 200)
+    assert K.morse_sums(pos, p).tobytes() == K.morse_numpy(pos, K.morse_params(p)).tobytes()
     params = np.array([[1.0, 1.0, 1.0, 1.0], [1.5, 0.9, 1.2, 1.4], [0.7, 3.0, 2.0, 0.4]])
-    compiled = simulate_dorsogna(9, 3, n_particles=40, steps=60, params=params)
-    monkeypatch.setattr(K, "morse_kernels", lambda: None)
-    plain = simulate_dorsogna(9, 3, n_particles=40, steps=60, params=params)
-    for x, y in zip(compiled, plain, strict=True):
-        assert x.tobytes() == y.tobytes()
+    compiled = [
+        simulate_dorsogna(9, 3, n_particles=40, steps=60, params=params),
+        simulate_vicsek(9, 3, n_particles=43, steps=30),
+    ]
+    monkeypatch.setattr(K, "pair_kernels", lambda: None)
+    monkeypatch.setattr(K, "mask_kernel", lambda: None)
+    plain = [
+        simulate_dorsogna(9, 3, n_particles=40, steps=60, params=params),
+        simulate_vicsek(9, 3, n_particles=43, steps=30),
+    ]
+    for run_c, run_p in zip(compiled, plain, strict=True):
+        for x, y in zip(run_c, run_p, strict=True):
+            assert x.tobytes() == y.tobytes()
 
 
 def test_decathlon_numba_0_turns_the_kernel_off(monkeypatch):
-
     monkeypatch.setenv("DECATHLON_NUMBA", "0")
-    assert K.mask_kernel.__wrapped__() is None and K.morse_kernels.__wrapped__() is None
+    assert K.mask_kernel.__wrapped__() is None and K.pair_kernels.__wrapped__() is None
 
 
-def test_dorsogna_forces_from_differences_equal_the_gram_matrix_ones():
-    """Away from clumps both formulas give the same forces (to round-off)."""
-    from decathlon.datasets.swarms import _dorsogna_force
-
-    rng = np.random.default_rng(3)
-    pos, vel = rng.uniform(-1, 1, (3, 40, 3)), rng.standard_normal((3, 40, 3))
-    p = DORSOGNA.draw(rng, 3)
-    np.testing.assert_allclose(
-        _dorsogna_force(pos, vel, p, direct=True),
-        _dorsogna_force(pos, vel, p),
-        rtol=1e-10,
-        atol=1e-12,
-    )
-
-
-def test_a_dorsogna_run_that_overflows_is_redone_with_differences(monkeypatch, caplog):
+def test_a_travelling_clump_stays_finite():
     """A clump of particles 1e-7 apart far from the origin (as a travelling swarm in the ~28 %
-    of draws whose pair potential has its minimum at distance 0): the Gram-matrix distances lose
-    every digit and the run overflows. That simulation is integrated again from the same state
-    with distances from differences and stays finite; the other one keeps its bytes."""
+    of draws whose pair potential has its minimum at distance 0): version 1's Gram-matrix
+    distances lost every digit there and overflowed; differences keep it finite."""
     from decathlon.datasets import swarms
 
-    normal = swarms._init(np.random.default_rng(1), 2, 20, -0.5, 0.5)
-    pos0, vel0 = normal[0].copy(), normal[1]
-    pos0[1] = 1e4 + 1e-7 * np.random.default_rng(2).standard_normal((20, 3))
-    monkeypatch.setattr(swarms, "_init", lambda *a: (pos0, vel0))
-    p = np.array([[1.0, 1.0, 1.0, 1.0], [1.5, 0.9, 1.2, 1.4]])  # C_r / l_r < 1: clumps
-    with np.errstate(over="ignore", invalid="ignore"):
-        plain = swarms._dorsogna_run(pos0, vel0, p, 30, 10, 0.01)
-    assert swarms._diverged(*plain).tolist() == [False, True]
-    with caplog.at_level("WARNING", logger="decathlon.datasets.swarms"):
-        pos, vel, _ = simulate_dorsogna(0, 2, n_particles=20, steps=30, params=p)
-    assert "1 of 2 simulations overflowed" in caplog.text
-    np.testing.assert_array_equal(pos[0], plain[0][0])
-    np.testing.assert_array_equal(vel[0], plain[1][0])
-    direct = swarms._dorsogna_run(pos0[1:], vel0[1:], p[1:], 30, 10, 0.01, direct=True)
+    pos0 = 1e4 + 1e-7 * np.random.default_rng(2).standard_normal((1, 20, 3))
+    vel0 = swarms._init(np.random.default_rng(1), 1, 20, -0.5, 0.5)[1]
+    p = np.array([[1.5, 0.9, 1.2, 1.4]])  # C_r / l_r < 1: clumps
+    pos, vel = swarms._dorsogna_run(pos0, vel0, p, 30, 10, 0.01)
     assert np.isfinite(pos).all() and np.isfinite(vel).all()
-    np.testing.assert_array_equal(pos[1], direct[0][0])
+
+
+def test_an_overflowing_run_is_refused_with_the_fix():
+    with (
+        np.errstate(over="ignore", invalid="ignore"),
+        pytest.raises(FloatingPointError, match="smaller dt"),
+    ):
+        simulate_dorsogna(0, 1, n_particles=5, steps=50, params=np.ones(4) * 2, dt=1e3)
 
 
 def test_given_parameters_are_used_and_bad_ones_refused():
