@@ -22,6 +22,7 @@ __all__ = [
     "SimBench",
     "SIM_BENCHMARKS",
     "CompiledUnavailable",
+    "machine_info",
     "numba_jit",
     "register_bench",
     "run_benchmarks",
@@ -161,8 +162,9 @@ def _cpu_model() -> str | None:
     return None
 
 
-def _machine(repeats: int) -> dict:
-    """Where the numbers were measured: platform, CPU, Python, numpy and its BLAS, numba."""
+def machine_info() -> dict:
+    """This machine: platform, CPU, Python, numpy and its BLAS, numba (recorded with benchmark
+    results and with reference builds, :mod:`decathlon.datasets.reference_builds`)."""
     import os
     import platform
 
@@ -181,7 +183,6 @@ def _machine(repeats: int) -> dict:
         "numpy": np.__version__,
         "blas": blas_name,
         "numba": _numba_version(),
-        "repeats": repeats,
     }
 
 
@@ -248,7 +249,7 @@ def run_benchmarks(
     if out:
         p = Path(out)
         p.parent.mkdir(parents=True, exist_ok=True)
-        meta = _machine(repeats)
+        meta = machine_info() | {"repeats": repeats}
         p.write_text(json.dumps({"meta": meta, "results": rows}, indent=1))
         title = f"{meta['processor']}, {meta['cpus']} CPUs; numba kernels: {meta['numba']}"
         _plot(rows, p.with_suffix(".png"), title)

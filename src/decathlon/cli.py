@@ -122,7 +122,20 @@ def cmd_prepare(args: argparse.Namespace) -> int:
             print(f"decathlon prepare: {hint}", file=sys.stderr)
         raise
     print(f"{ds} ({args.tier}) ready at {path}")
+    _compare_to_reference(ds, args.tier)
     return 0
+
+
+def _compare_to_reference(name: str, tier: str) -> None:
+    """Say whether the store has the reference build's bits (a warning on stderr if not)."""
+    from decathlon.benchmark.data import store_meta
+    from decathlon.datasets.reference_builds import compare
+
+    verdict, sentence = compare(store_meta(name, tier))
+    if verdict == "differs":
+        print(f"decathlon prepare: warning: {sentence}", file=sys.stderr)
+    else:
+        print(sentence)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

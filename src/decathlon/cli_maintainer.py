@@ -24,6 +24,8 @@ def cmd_pin_hashes(args: argparse.Namespace) -> int:
     from decathlon.datasets.pinning import pin_hashes_source, write_pins
 
     spec = DATASETS.get(args.dataset)
+    if args.tier is not None:
+        return _pin_store(args.dataset, args.tier, args.write)
     if args.write:
         done = write_pins(spec)
         print(
@@ -32,6 +34,20 @@ def cmd_pin_hashes(args: argparse.Namespace) -> int:
         )
     else:
         print(pin_hashes_source(spec))
+    return 0
+
+
+def _pin_store(name: str, tier: str, write: bool) -> int:
+    """``pin-hashes NAME --tier TIER``: the prepared store against its reference build, and with
+    ``--write`` made the reference build."""
+    from decathlon.benchmark.data import store_meta
+    from decathlon.datasets.reference_builds import REFERENCE_FILE, compare, pin
+
+    if write:
+        entry = pin(name, tier)
+        print(f"pinned {name} ({tier}) data_sha256 {entry['data_sha256']} in {REFERENCE_FILE}")
+    else:
+        print(compare(store_meta(name, tier))[1])
     return 0
 
 
@@ -96,16 +112,32 @@ def cmd_necessity(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_maintainer_commands(sub: Any) -> None:
-    """``pin-hashes``, ``bench``, ``necessity``."""
+def _add_pin_hashes(sub: Any) -> None:
+    """``pin-hashes``."""
     s = sub.add_parser(
-        "pin-hashes", help="maintainers: print (or --write) the sha256 recorded for unpinned files"
+        "pin-hashes",
+        help="maintainers: print (or --write) the sha256 recorded for unpinned files, or with "
+        "--tier the prepared store's data_sha256 as the reference build",
     )
     s.add_argument("dataset", help="dataset name")
     s.add_argument(
-        "--write", action="store_true", help="write them into the dataset module's source"
+        "--tier",
+        choices=TIER_CHOICES,
+        help="pin the prepared store of this tier (reference_builds.json) instead of upstream "
+        "files (default: upstream files)",
+    )
+    s.add_argument(
+        "--write",
+        action="store_true",
+        help="write them into the dataset module's source (with --tier: into the package's "
+        "reference_builds.json)",
     )
     s.set_defaults(func=cmd_pin_hashes)
+
+
+def add_maintainer_commands(sub: Any) -> None:
+    """``pin-hashes``, ``bench``, ``necessity``."""
+    _add_pin_hashes(sub)
 
     s = sub.add_parser(
         "bench",
