@@ -259,3 +259,24 @@ def test_size_limits_count_the_bytes_really_unpacked(good, tmp_path, monkeypatch
     with pytest.raises(ValueError, match="unpacks to more than 1000 bytes"):
         with open_bundle(z):
             pass
+
+
+def test_a_data_hash_mismatch_says_whose_machine_built_other_data(good, tmp_path, monkeypatch):
+    """The reference build (datasets/reference_builds.json) tells a submitter whose store has
+    other bits from a verifier whose store has."""
+    from decathlon.benchmark.data import store_meta
+    from decathlon.datasets import reference_builds as rb
+
+    ours = store_meta("nri-springs", "mini")["data_sha256"]
+    assert rb.reference("nri-springs", "1", "mini")["data_sha256"] == ours
+    b = _copy(good, tmp_path)
+    _edit_result(b, lambda r: r["task"].update(data_sha256="ab" * 32))
+    text = _rejected(b, "reference build of nri-springs \\(mini\\) has " + ours[:12])
+    assert "the submitter's machine built other data" in text
+
+    ref = tmp_path / "reference_builds.json"  # now the verifier's store is the odd one
+    ref.write_text(
+        json.dumps({"builds": {"nri-springs": {"1": {"mini": {"data_sha256": "ab" * 32}}}}})
+    )
+    monkeypatch.setattr(rb, "REFERENCE_FILE", ref)
+    assert "this verifier's machine built other data" in _rejected(b, "abababababab")
