@@ -106,3 +106,24 @@ def test_a_damaged_reference_file_is_named(tmp_path, text, match):
 def test_compare_without_a_file_is_unpinned(tmp_path):
     meta = {"dataset": "causal-var", "version": "1", "tier": "mini", "data_sha256": "ab" * 32}
     assert rb.compare(meta, tmp_path / "none.json")[0] == "unpinned"
+
+
+def test_evaluate_warns_when_its_store_is_off_the_reference(tiny_var, tmp_path, capsys):
+    ref = tiny_var
+    argv = ["evaluate", "--model", "chance", "--task", "causal/var-lag3", "--n-boot", "10"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    assert "warning" not in capsys.readouterr().err  # nothing pinned: nothing to say
+    got = store_meta("causal-var", "mini")["data_sha256"]
+    ref.write_text(
+        json.dumps({"builds": {"causal-var": {"1": {"mini": {"data_sha256": "0" * 64}}}}})
+    )
+    assert main([*argv, "--out", str(tmp_path / "b")]) == 0  # the result is still written
+    err = capsys.readouterr().err
+    assert (
+        f"decathlon evaluate: warning: causal-var version 1 (mini) was built with "
+        f"data_sha256 {got[:12]}" in err
+    )
+    assert (tmp_path / "b").is_dir()
+    rb.pin("causal-var", "mini", ref)
+    assert main([*argv, "--out", str(tmp_path / "c")]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -126,6 +126,20 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warn_off_reference(records: list[dict], command: str) -> None:
+    """A warning on stderr for each dataset whose store, as recorded in these results, does
+    not have the reference build's bits (nothing when it does or none is pinned)."""
+    from decathlon.benchmark.data import DATASETS
+    from decathlon.datasets.reference_builds import compare
+
+    seen = {(t["dataset"], t["tier"], t["data_sha256"]) for t in (r["task"] for r in records)}
+    for ds, tier, sha in sorted(seen):
+        meta = {"dataset": ds, "version": DATASETS.get(ds).version, "tier": tier}
+        verdict, sentence = compare(meta | {"data_sha256": sha})
+        if verdict == "differs":
+            print(f"decathlon {command}: warning: {sentence}", file=sys.stderr)
+
+
 def _compare_to_reference(name: str, tier: str) -> None:
     """Say whether the store has the reference build's bits (a warning on stderr if not)."""
     from decathlon.benchmark.data import store_meta
@@ -161,6 +175,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     )
     print(format_table([r]))
     print(f"result: {save_result(r, args.out, overwrite=args.overwrite)}")
+    _warn_off_reference([r], "evaluate")
     return 0
 
 
@@ -200,6 +215,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     )
     print(format_table([r]))
     print(f"result: {save_result(r, args.out, overwrite=args.overwrite)}")
+    _warn_off_reference([r], "score")
     return 0
 
 
@@ -235,6 +251,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if res["results"]:
         fig = plot_results(res["results"], Path(args.out) / "decathlon.png", res["scores"])
         print(f"\n{len(res['files'])} result files in {args.out}/; figure: {fig}")
+    _warn_off_reference(res["results"], "run")
     return 0
 
 
