@@ -154,7 +154,7 @@ def _neighbour_sums(
     for s in range(0, len(pos), work.shape[1]):
         m = len(pos[s : s + work.shape[1]])
         mask = K.neighbour_mask(pos[s : s + m], r2max[s : s + m], box, work[:, :m])
-        out[s : s + m] = K.lane_sums(mask, vel[s : s + m], diff=False)
+        out[s : s + m] = K.lane_sums(mask, vel[s : s + m], diff=False, symmetric=True)
     return out
 
 

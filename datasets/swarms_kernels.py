@@ -13,7 +13,8 @@ differed from one built on a server: ``exp`` is :func:`exp_portable` here, and t
 neighbours run in the fixed order of :func:`lane_sums`.
 
 - Vicsek: the 0/1 neighbour mask (minimum-image distances against the radius): one loop over
-  the pairs instead of sixteen passes, 13x faster; then the lane sums of the velocities.
+  the pairs instead of sixteen passes, 13x faster; then the lane sums of the velocities
+  (a loop over the columns of the symmetric mask, vectorized over the particles).
 - D'Orsogna: the Morse pair factors from coordinate differences with two portable
   exponentials, each unordered pair once, then the lane sums of ``g_ij (x_i - x_j)``.
 """
@@ -171,19 +172,30 @@ def mask_kernel() -> Callable[[np.ndarray, np.ndarray, float, np.ndarray], None]
 LANES = 8
 
 
-def lane_sums(w: np.ndarray, x: np.ndarray, diff: bool) -> np.ndarray:
+def lane_sums(w: np.ndarray, x: np.ndarray, diff: bool, symmetric: bool = False) -> np.ndarray:
     """``out[s, i] = sum_j w[s, i, j] t_j`` with ``t_j = x_i - x_j`` (``diff``) or ``x_j``, for
     weights (sim, N, N) and points (sim, N, 3), in a fixed order: lane ``k`` sums the terms of
     ``j = k, k + 8, ...`` in increasing ``j`` from 0.0, and the eight lanes are added as
     ``((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))``. The same bits from the numba loop
-    (:func:`lane_sums_loop`) and the numpy passes (:func:`lane_sums_numpy`); eight independent
-    sums let the compiled loop use vector registers without reordering anything."""
+    (:func:`lane_sums_loop`) and the numpy passes (:func:`lane_sums_numpy`).
+
+    The loop reads the weights by columns (``w[s, :, j]``); ``symmetric=True`` says that
+    ``w[s, i, j] == w[s, j, i]`` bit for bit (the neighbour mask, the Morse factors), so the
+    rows serve as columns, else a transposed copy is made."""
     kernels = pair_kernels()
     if kernels is None:
         return lane_sums_numpy(w, x, diff)
     out = np.empty_like(x)
-    kernels[1](w, np.ascontiguousarray(x.transpose(0, 2, 1)), out, diff)
+    wt = w if symmetric else w.transpose(0, 2, 1)
+    coords = np.ascontiguousarray(x.transpose(0, 2, 1))
+    kernels[1](np.ascontiguousarray(wt), coords, out, diff, lane_buffer(x))
     return out
+
+
+def lane_buffer(x: np.ndarray) -> np.ndarray:
+    """The lane accumulators (3, :data:`LANES`, N) of :func:`lane_sums_loop` for points ``x``
+    (sim, N, 3)."""
+    return np.empty((x.shape[2], LANES, x.shape[1]))
 
 
 def lane_sums_numpy(w: np.ndarray, x: np.ndarray, diff: bool) -> np.ndarray:
@@ -198,44 +210,35 @@ def lane_sums_numpy(w: np.ndarray, x: np.ndarray, diff: bool) -> np.ndarray:
     return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
 
 
-def lane_sums_loop(w: np.ndarray, coords: np.ndarray, out: np.ndarray, diff: bool) -> None:
-    """:func:`lane_sums` as loops for numba, from ``coords`` (sim, 3, N)."""
+def lane_sums_loop(
+    wt: np.ndarray, coords: np.ndarray, out: np.ndarray, diff: bool, acc: np.ndarray
+) -> None:
+    """:func:`lane_sums` as loops for numba, from the transposed weights ``wt[s, j, i] =
+    w[s, i, j]`` and ``coords`` (sim, 3, N); ``acc`` (3, 8, N) is scratch.
+
+    The loop over ``j`` is outside: term ``j`` goes to lane ``j mod 8`` of every particle ``i``
+    at once, a contiguous loop over ``i`` that LLVM vectorizes (each lane still receives its
+    terms in increasing ``j``, so the bits are those of a loop over ``j`` per particle, which
+    ran 1.7x slower on D'Orsogna's factors and 2.7x on Vicsek's mask: its eight scalar
+    accumulators were not vectorized)."""
     m, d, n = coords.shape
-    nb = n - n % LANES
     for s in range(m):
-        for i in range(n):
-            wi = w[s, i]
-            for c in range(d):
-                xs = coords[s, c]
-                xi = xs[i] if diff else 0.0
-                sign = 1.0 if diff else -1.0  # x_j = 0 - (-1 x_j) exactly: one loop for both
-                a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
-                for b in range(0, nb, LANES):
-                    a0 += wi[b] * (xi - sign * xs[b])
-                    a1 += wi[b + 1] * (xi - sign * xs[b + 1])
-                    a2 += wi[b + 2] * (xi - sign * xs[b + 2])
-                    a3 += wi[b + 3] * (xi - sign * xs[b + 3])
-                    a4 += wi[b + 4] * (xi - sign * xs[b + 4])
-                    a5 += wi[b + 5] * (xi - sign * xs[b + 5])
-                    a6 += wi[b + 6] * (xi - sign * xs[b + 6])
-                    a7 += wi[b + 7] * (xi - sign * xs[b + 7])
-                for j in range(nb, n):
-                    t, k = wi[j] * (xi - sign * xs[j]), j - nb
-                    if k == 0:
-                        a0 += t
-                    elif k == 1:
-                        a1 += t
-                    elif k == 2:
-                        a2 += t
-                    elif k == 3:
-                        a3 += t
-                    elif k == 4:
-                        a4 += t
-                    elif k == 5:
-                        a5 += t
-                    else:
-                        a6 += t
-                out[s, i, c] = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+        for c in range(d):
+            xs, a = coords[s, c], acc[c]
+            a[:, :] = 0.0
+            for j in range(n):
+                col, lane, xj = wt[s, j], a[j % LANES], xs[j]
+                if diff:
+                    for i in range(n):
+                        lane[i] += col[i] * (xs[i] - xj)
+                else:
+                    for i in range(n):
+                        lane[i] += col[i] * xj
+            o = out[s, :, c]
+            for i in range(n):
+                o[i] = ((a[0, i] + a[1, i]) + (a[2, i] + a[3, i])) + (
+                    (a[4, i] + a[5, i]) + (a[6, i] + a[7, i])
+                )
 
 
 # --------------------------------------------------------------------------------- D'Orsogna
@@ -260,7 +263,7 @@ def morse_sums(pos: np.ndarray, p: np.ndarray) -> np.ndarray:
     g = np.empty((m, n, n))
     kernels[0](coords, par, g, np.empty((3, n)), np.empty((2, n), dtype=np.int64))
     out = np.empty_like(pos)
-    kernels[1](g, coords, out, True)
+    kernels[1](g, coords, out, True, lane_buffer(pos))  # g is symmetric: its rows are columns
     return out
 
 

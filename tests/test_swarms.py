@@ -135,6 +135,8 @@ def test_the_pair_loop_gives_the_numpy_neighbour_mask_bit_for_bit():
     K.mask_loop(np.ascontiguousarray(pos.transpose(0, 2, 1)), r2max[:, 0, 0], 20.0, got)
     assert got.tobytes() == want.tobytes()
     assert want[0, 2, 3] == 1.0 and (want[1:, 0, 1] == 1.0).all()  # the cases are really there
+    # lane_sums(..., symmetric=True) reads the mask's rows as its columns
+    assert want.tobytes() == np.ascontiguousarray(want.transpose(0, 2, 1)).tobytes()
 
 
 def test_the_numba_kernel_gives_the_same_mask_and_trajectories(monkeypatch):
@@ -184,7 +186,13 @@ def test_the_pair_loops_give_the_numpy_bits(monkeypatch):
         assert got.tobytes() == K.morse_numpy(pos, K.morse_params(p)).tobytes()
         w = (np.random.default_rng(n).uniform(size=(2, n, n)) < 0.5).astype(float)
         v = np.random.default_rng(n).standard_normal((2, n, 3))
-        assert K.lane_sums(w, v, False).tobytes() == K.lane_sums_numpy(w, v, False).tobytes()
+        for diff in (False, True):
+            want = K.lane_sums_numpy(w, v, diff).tobytes()
+            assert K.lane_sums(w, v, diff).tobytes() == want
+            sym = np.maximum(w, w.transpose(0, 2, 1)) * (1.0 + np.arange(n))[:, None]
+            sym = sym + sym.transpose(0, 2, 1)
+            got = K.lane_sums(sym, v, diff, symmetric=True).tobytes()
+            assert got == K.lane_sums_numpy(sym, v, diff).tobytes()
         np.testing.assert_allclose(K.lane_sums(w, v, False), w @ v, rtol=1e-13, atol=1e-14)
 
 
