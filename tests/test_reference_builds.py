@@ -127,3 +127,22 @@ def test_evaluate_warns_when_its_store_is_off_the_reference(tiny_var, tmp_path, 
     rb.pin("causal-var", "mini", ref)
     assert main([*argv, "--out", str(tmp_path / "c")]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_submit_warns_when_a_result_store_is_off_the_reference(tiny_var, tmp_path, capsys):
+    """Results computed through the Python API never passed through evaluate's warning: the
+    bundle says it before it is sent."""
+    ref, res = tiny_var, tmp_path / "res"
+    argv = "run --tasks causal/var-lag3 --baselines chance --n-boot 10 --no-progress"
+    assert main([*argv.split(), "--save-predictions", "--out", str(res)]) == 0
+    submit = ["submit", "--model", "chance", "--results", str(res), "--training-data", "none"]
+    assert main([*submit, "--out", str(tmp_path / "a.zip")]) == 0
+    assert "warning" not in capsys.readouterr().err  # nothing pinned: nothing to say
+    ref.write_text(
+        json.dumps({"builds": {"causal-var": {"1": {"mini": {"data_sha256": "0" * 64}}}}})
+    )
+    assert main([*submit, "--out", str(tmp_path / "b.zip")]) == 0  # the bundle is still written
+    err = capsys.readouterr().err
+    assert "decathlon submit: warning: causal-var version 1 (mini)" in err
+    assert "refused by the leaderboard's verification" in err
+    assert (tmp_path / "b.zip").is_file()

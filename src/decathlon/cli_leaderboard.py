@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from decathlon.cli import _at_least, _out_dir, _work
+from decathlon.cli import _at_least, _out_dir, _warn_off_reference, _work
 from decathlon.cli_support import TIER_CHOICES
 
 __all__ = ["add_leaderboard_commands"]
@@ -44,6 +44,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         f"bundle written to {path}: {len(verdict.results)} tasks ({names}), checked as the "
         "leaderboard will check it"
     )
+    _warn_off_reference(verdict.results, "submit")  # results computed through the Python API too
     return 0
 
 
