@@ -259,7 +259,7 @@ def run_benchmarks(
 #: The bars of the figure: (row key, legend label).
 BARS = (
     ("reference_per_sim_ms", "reference (Python, one at a time)"),
-    ("fast_per_sim_ms", "decathlon (vectorized numpy)"),
+    ("fast_per_sim_ms", "decathlon (vectorized)"),
     ("compiled_per_sim_ms", "compiled C loop (cc -O2)"),
 )
 
@@ -273,7 +273,7 @@ def _bar_series(rows: list[dict]) -> list[tuple[str, list[int], list[int]]]:
     --------
     >>> rows = [{"fast_per_sim_ms": 1.0, "reference_per_sim_ms": 9.0, "compiled_per_sim_ms": None}]
     >>> [label for label, _, _ in _bar_series(rows)]
-    ['reference (Python, one at a time)', 'decathlon (vectorized numpy)']
+    ['reference (Python, one at a time)', 'decathlon (vectorized)']
     >>> _bar_series(rows + [dict(rows[0], compiled_per_sim_ms=0.5)])[2]
     ('compiled C loop (cc -O2)', [1], [0])
     """

@@ -187,7 +187,7 @@ def test_figure_legend_names_the_c_loop_only_where_one_ran(tmp_path):
     with_c = {"reference_per_sim_ms": 80.0, "fast_per_sim_ms": 0.25, "compiled_per_sim_ms": 0.2}
     without = dict(with_c, compiled_per_sim_ms=None)
     labels = [label for label, _, _ in speed._bar_series([without, without])]
-    assert labels == ["reference (Python, one at a time)", "decathlon (vectorized numpy)"]
+    assert labels == ["reference (Python, one at a time)", "decathlon (vectorized)"]
     compiled = speed._bar_series([with_c, without, with_c])[-1]
     assert compiled == ("compiled C loop (cc -O2)", [0, 2], [1])
     rows = [dict(r, name=n, n_fast=10, speedup=9.0) for n, r in (("a", with_c), ("b", without))]
