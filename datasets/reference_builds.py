@@ -67,9 +67,9 @@ def read_references(path: Path | None = None) -> dict[str, Any]:
 def reference(
     name: str, version: str, tier: str, path: Path | None = None
 ) -> dict[str, Any] | None:
-    """The pinned entry of ``name`` at data ``version`` and ``tier``, or None."""
-    entry = read_references(path).get(name, {}).get(str(version), {}).get(tier)
-    return entry if isinstance(entry, dict) else None
+    """The pinned entry of ``name`` at data ``version`` and ``tier``, or None (entries are
+    checked to be objects by :func:`read_references`)."""
+    return read_references(path).get(name, {}).get(str(version), {}).get(tier)
 
 
 def compare(meta: dict[str, Any], path: Path | None = None) -> tuple[Verdict, str]:

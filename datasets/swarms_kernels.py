@@ -188,14 +188,9 @@ def lane_sums(w: np.ndarray, x: np.ndarray, diff: bool, symmetric: bool = False)
     out = np.empty_like(x)
     wt = w if symmetric else w.transpose(0, 2, 1)
     coords = np.ascontiguousarray(x.transpose(0, 2, 1))
-    kernels[1](np.ascontiguousarray(wt), coords, out, diff, lane_buffer(x))
+    acc = np.empty((x.shape[2], LANES, x.shape[1]))
+    kernels[1](np.ascontiguousarray(wt), coords, out, diff, acc)
     return out
-
-
-def lane_buffer(x: np.ndarray) -> np.ndarray:
-    """The lane accumulators (3, :data:`LANES`, N) of :func:`lane_sums_loop` for points ``x``
-    (sim, N, 3)."""
-    return np.empty((x.shape[2], LANES, x.shape[1]))
 
 
 def lane_sums_numpy(w: np.ndarray, x: np.ndarray, diff: bool) -> np.ndarray:
@@ -262,9 +257,7 @@ def morse_sums(pos: np.ndarray, p: np.ndarray) -> np.ndarray:
     coords = np.ascontiguousarray(pos.transpose(0, 2, 1))
     g = np.empty((m, n, n))
     kernels[0](coords, par, g, np.empty((3, n)), np.empty((2, n), dtype=np.int64))
-    out = np.empty_like(pos)
-    kernels[1](g, coords, out, True, lane_buffer(pos))  # g is symmetric: its rows are columns
-    return out
+    return lane_sums(g, pos, True, symmetric=True)  # g is symmetric: rows are columns
 
 
 def morse_numpy(pos: np.ndarray, par: np.ndarray) -> np.ndarray:
