@@ -44,6 +44,7 @@ from decathlon.datasets.causal_var import (
     stable_coef_reference,
     var_pattern,
     var_patterns,
+    var_recursion,
 )
 from decathlon.datasets.speed import SimBench, numba_jit, register_bench
 
@@ -301,11 +302,13 @@ def _var_out(coef: np.ndarray, x: np.ndarray, pr: VARParams) -> dict[str, np.nda
 def simulate_var(
     seeds: Sequence[Sequence[int]] | int, params: VARParams = DEFAULT_VAR
 ) -> dict[str, np.ndarray]:
-    """Simulate sparse stable VAR datasets together (one time loop for all of them).
+    """Simulate sparse stable VAR datasets together.
 
     ``x_t = sum_l A_l x_{t-l} + e_t`` with the first ``lag`` values the noise itself (as the
-    reference). Returns ``x`` (n, frames, p), ``coef`` (n, lag, p, p) and ``graph``
-    (n, p, p, lag) int8 with ``graph[s, i, j, l] = 1`` iff ``A_{l+1}[j, i] != 0``.
+    reference), ``A_l = A`` at every lag, run by :func:`var_recursion` (a fixed order of
+    operations, the same bits on every machine). Returns ``x`` (n, frames, p), ``coef``
+    (n, lag, p, p) and ``graph`` (n, p, p, lag) int8 with ``graph[s, i, j, l] = 1`` iff
+    ``A_{l+1}[j, i] != 0``.
 
     Examples
     --------
@@ -313,14 +316,8 @@ def simulate_var(
     >>> out["x"].shape, out["graph"].shape, int(out["graph"][0, :, :, 0].sum())
     ((3, 50, 20), (3, 20, 20, 3), 80)
     """
-    rngs = _rngs(seeds)
-    coef, x = _var_draws(rngs, params)  # x starts as the noise, in place
-    lag = params.lag
-    stacked = np.concatenate(list(coef[:, ::-1].transpose(1, 0, 2, 3)), axis=2)  # oldest first
-    for t in range(lag, params.burn_in + params.frames):
-        past = x[:, t - lag : t].reshape(len(x), -1, 1)  # (n, lag * p, 1), oldest first
-        x[:, t] += (stacked @ past)[..., 0]
-    return _var_out(coef, x, params)
+    coef, x = _var_draws(_rngs(seeds), params)  # x starts as the noise, in place
+    return _var_out(coef, var_recursion(coef[:, 0], x, params.lag), params)
 
 
 def simulate_var_reference(

@@ -4,15 +4,20 @@ The draws and the scaling of Neural-GC's ``simulate_var`` and ``make_var_station
 Covert, Foti, Shojaie, Fox, TPAMI 2021; ``iancovert/Neural-GC`` ``synthetic.py``), written
 twice: as the reference does them, one dataset at a time (:func:`var_pattern`,
 :func:`stable_coef_reference`), and for many datasets at once with the same draws and the same
-result (:func:`var_patterns`, :func:`stable_coef`). The simulators, stores and benchmarks are in
+result (:func:`var_patterns`, :func:`stable_coef`); and the recursion itself in a fixed order
+(:func:`var_recursion`). The simulators, stores and benchmarks are in
 :mod:`decathlon.datasets.causal`.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from decathlon.datasets.speed import numba_jit
 
 __all__ = [
     "VARParams",
@@ -21,6 +26,8 @@ __all__ = [
     "var_patterns",
     "stable_coef",
     "stable_coef_reference",
+    "var_parents",
+    "var_recursion",
 ]
 
 
@@ -191,3 +198,85 @@ def stable_coef_reference(a: np.ndarray, pr: VARParams) -> np.ndarray:
     while companion_radius(coef) > pr.radius:
         coef = coef * pr.shrink
     return coef
+
+
+# ------------------------------------------------------------------------------- the recursion
+def var_parents(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's nonzero columns of ``a`` (n, p, p) in increasing order, and their values:
+    ``idx`` (n, p, K) int64 and ``val`` (n, p, K), ``K`` the most in any row; a shorter row
+    is padded with column 0 and value 0.0 (a term ``0 w_0``, which adds a zero)."""
+    nz = a != 0
+    k = max(int(nz.sum(-1).max(initial=0)), 1)
+    order = np.argsort(~nz, axis=-1, kind="stable")[..., :k]  # nonzero columns first, ascending
+    val = np.take_along_axis(a, order, -1)
+    return np.ascontiguousarray(np.where(val != 0, order, 0), dtype=np.int64), val
+
+
+def var_recursion(a: np.ndarray, x: np.ndarray, lag: int) -> np.ndarray:
+    """Run ``x_t = e_t + A (x_{t-1} + ... + x_{t-lag})`` in place on ``x`` (n, T, p), which
+    holds the noise ``e`` (the first ``lag`` steps stay the noise, as Neural-GC's
+    ``simulate_var``), with one matrix ``A`` (n, p, p) at every lag, as that model has: the
+    same process as ``sum_l A_l x_{t-l}`` with ``A_l = A``, computed with a third of its
+    products. Returns ``x``.
+
+    The operations and their order are fixed, so the bits do not depend on a BLAS library or
+    the CPU: the window sum ``(x_{t-1} + x_{t-2}) + x_{t-3} ...``, then for each variable the
+    products with its parents' sums in increasing column order (:func:`var_parents`) added
+    from the first, then added to ``e_t``. numba's loop (:func:`var_loop`) and the numpy
+    passes give the same bits (tested); a matrix product's summation order would depend on
+    the BLAS kernel (it did, by 1 ulp in float64, on a CPU without FMA).
+
+    Examples
+    --------
+    >>> a = np.array([[[0.5, 0.0], [0.25, 0.5]]])  # x_1 drives x_2
+    >>> x = np.zeros((1, 4, 2)); x[0, 0] = [1.0, 0.0]
+    >>> var_recursion(a, x, 1)[0].tolist()
+    [[1.0, 0.0], [0.5, 0.25], [0.25, 0.25], [0.125, 0.1875]]
+    """
+    idx, val = var_parents(a)
+    kernel = _var_kernel()
+    if kernel is not None:
+        kernel(idx, val, x, lag, np.empty(x.shape[2]))
+        return x
+    n, n_t, p = x.shape
+    rows = (idx + (np.arange(n) * p)[:, None, None]).transpose(2, 0, 1)  # (K, n, p) into w
+    rows, val = np.ascontiguousarray(rows), np.ascontiguousarray(val.transpose(2, 0, 1))
+    w, g, acc = np.empty((n, p)), np.empty(rows.shape), np.empty((n, p))
+    for t in range(lag, n_t):
+        np.copyto(w, x[:, t - 1])
+        for back in range(2, lag + 1):
+            np.add(w, x[:, t - back], out=w)
+        np.take(w.reshape(-1), rows, out=g)
+        np.multiply(g, val, out=g)
+        np.copyto(acc, g[0])
+        for q in range(1, len(g)):
+            np.add(acc, g[q], out=acc)
+        np.add(x[:, t], acc, out=x[:, t])
+    return x
+
+
+def var_loop(idx: np.ndarray, val: np.ndarray, x: np.ndarray, lag: int, w: np.ndarray) -> None:
+    """:func:`var_recursion` as loops for numba, one dataset at a time (``w`` (p,) scratch):
+    the same operations in the same order as its numpy passes."""
+    n, n_t, p = x.shape
+    k = idx.shape[2]
+    for s in range(n):
+        xs, js, vs = x[s], idx[s], val[s]
+        for t in range(lag, n_t):
+            for j in range(p):
+                w[j] = xs[t - 1, j]
+            for back in range(2, lag + 1):
+                for j in range(p):
+                    w[j] += xs[t - back, j]
+            for i in range(p):
+                acc = vs[i, 0] * w[js[i, 0]]
+                for q in range(1, k):
+                    acc += vs[i, q] * w[js[i, q]]
+                xs[t, i] += acc
+
+
+@functools.cache
+def _var_kernel() -> Callable[..., None] | None:
+    """:func:`var_loop` compiled by numba (:func:`~decathlon.datasets.speed.numba_jit`), or
+    None (then numpy's passes, the same bits, about 3x slower)."""
+    return numba_jit(var_loop)

@@ -130,6 +130,39 @@ def test_var_scaling_equals_the_reference_loop(pr):
     assert coef.shape == (12, pr.lag, pr.p, pr.p)
 
 
+@pytest.mark.parametrize(
+    "pr", [*VAR_VARIANTS, C.VARParams(p=5, sparsity=0.2)], ids=lambda pr: f"p{pr.p}-lag{pr.lag}"
+)
+def test_var_recursion_has_the_same_bits_from_numba_numpy_and_python(pr, monkeypatch):
+    """The recursion's numba kernel, its numpy passes and its loop run as plain Python give
+    the same bits (the fixed order that makes a store portable), and equal the process written
+    as ``sum_l A_l x_{t-l}`` to round-off (one parent per row included: p=5, sparsity 0.2)."""
+    pr = dataclasses.replace(pr, frames=40, burn_in=10)
+    coef, noise = C._var_draws(C._rngs(5), pr)
+    a = coef[:, 0]
+    compiled = V.var_recursion(a, noise.copy(), pr.lag)  # numba's loop when it is installed
+    python = noise.copy()
+    V.var_loop(*V.var_parents(a), python, pr.lag, np.empty(pr.p))
+    monkeypatch.setattr(V, "_var_kernel", lambda: None)
+    passes = V.var_recursion(a, noise.copy(), pr.lag)
+    np.testing.assert_array_equal(compiled, python)
+    np.testing.assert_array_equal(passes, python)
+    want = noise.copy()
+    for t in range(pr.lag, want.shape[1]):
+        want[:, t] += sum(
+            np.einsum("nij,nj->ni", coef[:, k], want[:, t - k - 1]) for k in range(pr.lag)
+        )
+    np.testing.assert_allclose(passes, want, rtol=1e-12, atol=1e-14)
+    assert not np.array_equal(passes, noise)  # the recursion ran
+
+
+def test_var_parents_lists_nonzero_columns_in_order_and_pads_with_zeros():
+    a = np.array([[[0.0, 2.0, 3.0], [0.0, 0.0, 0.0], [4.0, 0.0, 0.0]]])
+    idx, val = V.var_parents(a)
+    assert idx.tolist() == [[[1, 2], [0, 0], [0, 0]]]
+    assert val.tolist() == [[[2.0, 3.0], [0.0, 0.0], [4.0, 0.0]]]
+
+
 def test_var_sparsity_out_of_range_is_refused():
     with pytest.raises(ValueError, match="other parents"):
         V.var_patterns(C._rngs(1), C.VARParams(p=5, sparsity=0.1))
