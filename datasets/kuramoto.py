@@ -48,7 +48,7 @@ import numpy as np
 
 from decathlon.benchmark.data import Chunk, DatasetSpec, register_dataset, stream_chunks
 from decathlon.benchmark.lazy import xr
-from decathlon.datasets.kuramoto_ode import integrate
+from decathlon.datasets.kuramoto_ode import integrate, sincos_portable
 from decathlon.datasets.speed import SimBench, register_bench
 
 __all__ = [
@@ -271,12 +271,13 @@ def to_dataset(out: dict[str, np.ndarray], spec_name: str, version: str) -> xr.D
     """
     phi, dphi, omega = out["phi"], out["dphi_dt"], out["omega"]
     state = np.empty(phi.shape + (len(FEATURES),), dtype=np.float32)  # filled in float32
+    sin, cos = sincos_portable(phi)  # not numpy's: its last bits are the platform libm's
     state[..., 0] = dphi
-    state[..., 1] = np.sin(phi)
+    state[..., 1] = sin
     state[..., 2] = phi
     state[..., 3] = omega[:, None, :]
     pos = np.empty(phi.shape + (2,), dtype=np.float32)
-    pos[..., 0] = np.cos(phi)
+    pos[..., 0] = cos
     pos[..., 1] = state[..., 1]
     t = out["time"]
     return xr.Dataset(
@@ -350,7 +351,7 @@ def _build_chunk(spec: DatasetSpec, tier: str, chunk: Chunk) -> xr.Dataset:
 KURAMOTO_SPEC = register_dataset(
     DatasetSpec(
         name="kuramoto-5",
-        version="1",
+        version="2",  # 2: portable sine and cosine, the same bits on every machine
         domain="particles",
         family="trajectories",
         build=stream_chunks,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from decathlon.benchmark.registry import Registry
 
@@ -204,7 +205,7 @@ def _numba_off() -> bool:
     return os.environ.get("DECATHLON_NUMBA", "").strip() == "0"
 
 
-def numba_jit(fn: Callable[..., None]) -> Callable[..., None] | None:
+def numba_jit(fn: Callable[..., Any]) -> Callable[..., Any] | None:
     """``fn`` compiled by numba, or None when numba (the ``fast`` extra) is not installed or
     ``DECATHLON_NUMBA=0``: the caller then runs its numpy code, which must give the same bits
     (each kernel has a test saying so).
