@@ -27,13 +27,37 @@ The ``dgemm`` shortcuts rely on BLAS summing over ``k`` in order, as OpenBLAS's 
 (numpy sends products with a dimension of 1 to ``dgemv``, which does not). Each force object
 checks that once, with its own shapes and buffers on random inputs, against version 1's code
 (kept: per-simulation ``matmul``; ``einsum`` over pairs) and otherwise runs that code instead.
+
+**The springs' chain without BLAS.** Version 1's ``a @ x`` is OpenBLAS's chain on a CPU with
+FMA: ``s = fma(a_ij, x_j, s)`` for ``j = 0, 1, ...`` from ``s = 0``. On a CPU without FMA
+(OpenBLAS's Sandybridge kernels) or with another BLAS (Accelerate on macOS) the product gives
+other float64 bits. With numba, :func:`spring_chain_loop` writes that chain down with an
+explicit fused multiply-add (:func:`~decathlon.datasets.speed.numba_fma`: the instruction, or
+the C library's correctly rounded ``fma``), so it gives version 1's bits on every machine
+(tested against BLAS and against exact rational arithmetic, :func:`fma_exact`).
 """
 
 from __future__ import annotations
 
+import functools
+import types
+from collections.abc import Callable
+from fractions import Fraction
+
 import numpy as np
 
-__all__ = ["SpringForces", "ChargedForces", "make_forces", "integrate", "reflect"]
+from decathlon.datasets.speed import numba_fma, numba_jit
+
+__all__ = [
+    "SpringForces",
+    "ChargedForces",
+    "fma_exact",
+    "make_forces",
+    "integrate",
+    "reflect",
+    "spring_chain_loop",
+    "spring_kernel",
+]
 
 
 class SpringForces:
@@ -51,7 +75,9 @@ class SpringForces:
         self.s = np.empty((p.dim, n, 2, n_sims))
         # |F| <= 2 k (n - 1) max|x| (plus rounding): no clipping needed while max|x| is below this
         self.clip_free = p.max_force / (2.01 * abs(p.interaction_strength) * max(n - 1, 1))
-        self.blas = self._blas_matches()
+        self.a_t: np.ndarray | None = None  # a as (i, j, B), for spring_kernel()
+        self.fused = np.empty((p.dim, n, n_sims))
+        self.blas = spring_kernel() is not None or self._blas_matches()
 
     def _blas_matches(self) -> bool:
         """Whether the stacked ``dgemm`` gives version 1's bits: checked with this run's shapes
@@ -71,7 +97,14 @@ class SpringForces:
             self.mask, self.a = mask, a
 
     def _chain(self, x: np.ndarray, blas: bool) -> np.ndarray:
-        """``a @ x`` as (D, n, B): one stacked ``dgemm``, or version 1's per-simulation one."""
+        """``a @ x`` as (D, n, B): numba's FMA chain, one stacked ``dgemm``, or version 1's
+        per-simulation one."""
+        kernel = spring_kernel()
+        if kernel is not None:
+            if self.a_t is None:
+                self.a_t = np.ascontiguousarray(self.a.transpose(1, 2, 0))  # (i, j, B)
+            kernel(self.a_t, x, self.fused)
+            return self.fused
         if not blas:
             s = np.matmul(self.a, np.ascontiguousarray(x.transpose(2, 1, 0)))
             return s.transpose(2, 1, 0)
@@ -148,6 +181,45 @@ class ChargedForces:
         else:
             f[...] = self._force_v1(x)
         np.clip(f, -self.p.max_force, self.p.max_force, out=f)
+
+
+def fma_exact(a: float, b: float, c: float) -> float:
+    """``a b + c`` rounded once, as IEEE-754's fusedMultiplyAdd, in plain Python: exact rational
+    arithmetic, then Python's correctly rounded conversion to float (finite arguments; a zero
+    result is +0). What :func:`spring_chain_loop` calls when it runs uncompiled."""
+    return float(Fraction(a) * Fraction(b) + Fraction(c))
+
+
+fma = fma_exact  # compiled, spring_chain_loop calls numba_fma() under this name instead
+
+
+def spring_chain_loop(a: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
+    """``out[d, i, b] = sum_j a[i, j, b] x[d, j, b]`` as version 1's BLAS chain: ``s = fma(a_ij,
+    x_j, s)`` in increasing ``j`` from ``s = 0``; ``a`` (n, n, B), ``x`` and ``out`` (D, n, B),
+    the simulations the inner, vectorized loop."""
+    dims, n, m = x.shape
+    for d in range(dims):
+        for i in range(n):
+            o = out[d, i]
+            for b in range(m):
+                o[b] = 0.0
+            for j in range(n):
+                aij, xj = a[i, j], x[d, j]
+                for b in range(m):
+                    o[b] = fma(aij[b], xj[b], o[b])
+
+
+@functools.cache
+def spring_kernel() -> Callable[..., None] | None:
+    """:func:`spring_chain_loop` compiled by numba with :func:`numba_fma` as its ``fma``, or
+    None without numba or with ``DECATHLON_NUMBA=0`` (then the ``dgemm`` paths)."""
+    fused = numba_fma()
+    if fused is None:
+        return None
+    loop = types.FunctionType(
+        spring_chain_loop.__code__, {**spring_chain_loop.__globals__, "fma": fused}, "spring_chain"
+    )
+    return numba_jit(loop)
 
 
 def _random_states(shape: tuple[int, ...]):

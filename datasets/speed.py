@@ -13,6 +13,7 @@ anything.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ __all__ = [
     "SIM_BENCHMARKS",
     "CompiledUnavailable",
     "machine_info",
+    "numba_fma",
     "numba_jit",
     "register_bench",
     "run_benchmarks",
@@ -225,6 +227,34 @@ def numba_jit(fn: Callable[..., Any]) -> Callable[..., Any] | None:
         return numba.njit(nogil=True, error_model="numpy", cache=True)(fn)
     except RuntimeError:  # "cannot cache function ...: no locator available"
         return numba.njit(nogil=True, error_model="numpy")(fn)
+
+
+@functools.cache
+def numba_fma() -> Callable[..., float] | None:
+    """numba's fused multiply-add ``fma(a, b, c) = a b + c`` rounded once (LLVM's
+    ``llvm.fma.f64``: the CPU's FMA instruction, or the C library's correctly rounded ``fma``
+    where there is none, so the same bits everywhere), for loops compiled by :func:`numba_jit`;
+    None without numba or with ``DECATHLON_NUMBA=0``. numba fuses nothing by itself."""
+    if _numba_off():
+        return None
+    try:
+        from llvmlite import ir
+        from numba.core import cgutils, types
+        from numba.extending import intrinsic
+    except ImportError:
+        return None
+
+    def codegen(context, builder, signature, args):
+        d = ir.DoubleType()
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(d, [d, d, d]), "llvm.fma.f64"
+        )
+        return builder.call(fn, args)
+
+    def fma(typingctx, a, b, c):
+        return types.float64(types.float64, types.float64, types.float64), codegen
+
+    return intrinsic(fma)
 
 
 def run_benchmarks(

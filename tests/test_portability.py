@@ -13,6 +13,11 @@ not wrong.
 Measured with data version 1 of the swarms (stop 23): their mini stores differed between this
 AVX-512 machine and an AVX2 one (D'Orsogna: numpy's ``exp``; Vicsek and D'Orsogna: the
 OpenBLAS Haswell/Zen kernels against SkylakeX); every other simulator was already portable.
+causal-var and nri-springs differed in float64 under OpenBLAS's kernels for a CPU without FMA
+until stop 26 (causal-var's recursion now runs in a fixed order; nri-springs' chain is numba's
+explicit fused multiply-add, so it is portable where numba is installed; without numba it is
+still OpenBLAS's ``dgemm``: the "numba-off" emulation keeps this machine's kernels). Kuramoto's
+sines and cosines came from the platform's libm until its data version 2.
 """
 
 from __future__ import annotations
@@ -89,15 +94,6 @@ def _digests(env: dict[str, str]) -> dict[str, str]:
     return json.loads(done.stdout)
 
 
-#: Simulators whose float64 output depends on the BLAS kernel, seen only on an emulated CPU
-#: without FMA (OpenBLAS's Sandybridge kernels): their float32 mini stores kept their hashes
-#: there, but a full tier has enough values for a rounding to flip. Left for a data version 2
-#: (nri-springs reproduces the NRI generator's fused multiply-add chain on purpose). causal-var
-#: was here until its recursion ran in a fixed order (stop 26; its stored float32 bits did not
-#: move, mini and full).
-BLAS_WITHOUT_FMA = {"nri-springs"}
-
-
 @pytest.fixture(scope="module")
 def here() -> dict[str, str]:
     return _digests({})
@@ -108,8 +104,6 @@ def test_every_simulator_gives_the_same_bits_on_another_machine(here, platform):
     assert set(here) == set(SIM_BENCHMARKS.names()) and len(here) >= 8
     there = _digests(_platforms()[platform])
     differ = sorted(name for name in here if there[name] != here[name])
-    if "Sandybridge" in _platforms()[platform].get("OPENBLAS_CORETYPE", ""):
-        differ = sorted(set(differ) - BLAS_WITHOUT_FMA)
     assert not differ, (
         f"{differ} give other bits with {_platforms()[platform]}: a store built there would "
         "have another data_sha256 (use only IEEE basic operations in a fixed order: "

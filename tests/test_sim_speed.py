@@ -97,7 +97,12 @@ def _forces_v1(x, coupling, p):
 
 @pytest.mark.parametrize("params", [nri.SPRINGS, nri.CHARGED, nbody.NBODY], ids=lambda p: p.system)
 @pytest.mark.parametrize("n_sims", [1, 2, 37, 600])
-def test_layout_keeps_version_1_forces_bit_for_bit(params, n_sims):
+@pytest.mark.parametrize("fused", [True, False], ids=["fma-loop", "dgemm"])
+def test_layout_keeps_version_1_forces_bit_for_bit(params, n_sims, fused, monkeypatch):
+    """Both spring paths (numba's FMA chain where numba is installed, the stacked ``dgemm``)
+    against version 1's per-simulation code (OpenBLAS's FMA chain on this machine)."""
+    if not fused:
+        monkeypatch.setattr(nri_kernels, "spring_kernel", lambda: None)
     rng = np.random.default_rng(n_sims)
     coupling, _ = nri._sample_graph(rng, params, n_sims)
     x = rng.standard_normal((n_sims, params.n_balls, params.dim)) * 2
@@ -109,6 +114,8 @@ def test_blas_path_and_fallback_give_the_same_bytes(monkeypatch, params):
     """The one-``dgemm`` fast path is checked against version 1's code; where that check fails
     the run uses version 1's code. Both must give the same bytes (here the check passes; forcing
     it to fail exercises the fallback)."""
+    fused = nri.simulate(40, 600, 100, params, 3)  # springs: numba's FMA chain, if installed
+    monkeypatch.setattr(nri_kernels, "spring_kernel", lambda: None)
     fast = nri.simulate(40, 600, 100, params, 3)
     coupling, _ = nri._sample_graph(np.random.default_rng(3), params, 40)
     assert nri_kernels.make_forces(coupling, params).blas  # OpenBLAS: the fast path is taken
@@ -116,7 +123,42 @@ def test_blas_path_and_fallback_give_the_same_bytes(monkeypatch, params):
         monkeypatch.setattr(cls, "_blas_matches", lambda self: False)
     slow = nri.simulate(40, 600, 100, params, 3)
     for k in ("pos", "vel"):
-        assert fast[k].tobytes() == slow[k].tobytes()
+        assert fast[k].tobytes() == slow[k].tobytes() == fused[k].tobytes()
+
+
+def test_fma_exact_rounds_once():
+    """``0.1 * 10 - 1`` is 0.0 in two roundings and 2^-54 in one (0.1 is above 1/10 by
+    2^-54 / 10); ``fma_exact`` agrees with numba's fused multiply-add on random triples."""
+    assert 0.1 * 10.0 - 1.0 == 0.0
+    assert nri_kernels.fma_exact(0.1, 10.0, -1.0) == 2.0**-54
+    assert nri_kernels.fma_exact(3.0, 5.0, 1.0) == 16.0
+    fused = speed.numba_fma()
+    if fused is not None:
+        import numba
+
+        call = numba.njit(lambda a, b, c: fused(a, b, c))
+        rng = np.random.default_rng(5)
+        for a, b, c in rng.standard_normal((300, 3)) * 10.0 ** rng.integers(-8, 8, (300, 3)):
+            assert call(a, b, c) == nri_kernels.fma_exact(a, b, c)
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 13), (3, 4, 8), (2, 1, 3)])
+def test_spring_chain_compiled_equals_exact_fma_chain(shape):
+    """numba's chain against the same loop run as plain Python with exact rational FMAs: the
+    definition, independent of the machine's BLAS; complete graphs, so no term is zero."""
+    kernel = nri_kernels.spring_kernel()
+    if kernel is None:
+        pytest.skip("numba (the fast extra) is not installed")
+    dims, n, m = shape
+    rng = np.random.default_rng(n * m)
+    a = -1.3 * np.broadcast_to((1.0 - np.eye(n))[..., None], (n, n, m)).copy()
+    x = rng.standard_normal(shape) * 3
+    want, got = np.empty(shape), np.empty(shape)
+    nri_kernels.spring_chain_loop(a, x, want)
+    kernel(a, x, got)
+    np.testing.assert_array_equal(got, want)
+    plain = np.einsum("ijb,djb->dib", a, x)  # another order: equal to round-off only
+    np.testing.assert_allclose(got, plain, rtol=1e-13, atol=1e-13)
 
 
 def test_compiled_column_skipped_with_a_reason():
