@@ -317,6 +317,8 @@ def simulate_var(
     ((3, 50, 20), (3, 20, 20, 3), 80)
     """
     coef, x = _var_draws(_rngs(seeds), params)  # x starts as the noise, in place
+    if not (coef == coef[:, :1]).all():  # stable_coef repeats one matrix; the recursion needs it
+        raise ValueError("simulate_var: the VAR coefficients differ between lags")
     return _var_out(coef, var_recursion(coef[:, 0], x, params.lag), params)
 
 

@@ -216,7 +216,7 @@ def var_recursion(a: np.ndarray, x: np.ndarray, lag: int) -> np.ndarray:
     """Run ``x_t = e_t + A (x_{t-1} + ... + x_{t-lag})`` in place on ``x`` (n, T, p), which
     holds the noise ``e`` (the first ``lag`` steps stay the noise, as Neural-GC's
     ``simulate_var``), with one matrix ``A`` (n, p, p) at every lag, as that model has: the
-    same process as ``sum_l A_l x_{t-l}`` with ``A_l = A``, computed with a third of its
+    same process as ``sum_l A_l x_{t-l}`` with ``A_l = A``, with a third of its nonzero
     products. Returns ``x``.
 
     The operations and their order are fixed, so the bits do not depend on a BLAS library or

@@ -97,14 +97,7 @@ class SpringForces:
             self.mask, self.a = mask, a
 
     def _chain(self, x: np.ndarray, blas: bool) -> np.ndarray:
-        """``a @ x`` as (D, n, B): numba's FMA chain, one stacked ``dgemm``, or version 1's
-        per-simulation one."""
-        kernel = spring_kernel()
-        if kernel is not None:
-            if self.a_t is None:
-                self.a_t = np.ascontiguousarray(self.a.transpose(1, 2, 0))  # (i, j, B)
-            kernel(self.a_t, x, self.fused)
-            return self.fused
+        """``a @ x`` as (D, n, B): one stacked ``dgemm``, or version 1's per-simulation one."""
         if not blas:
             s = np.matmul(self.a, np.ascontiguousarray(x.transpose(2, 1, 0)))
             return s.transpose(2, 1, 0)
@@ -114,8 +107,16 @@ class SpringForces:
         return self.s[:, :, 0]
 
     def __call__(self, x: np.ndarray, f: np.ndarray, reach: float | None = None) -> None:
-        """Forces into ``f``; ``reach`` (``max |x|`` if known) lets a clip that cannot act go."""
-        s = self._chain(x, self.blas)
+        """Forces into ``f``; ``reach`` (``max |x|`` if known) lets a clip that cannot act go.
+        ``a @ x`` is numba's FMA chain where numba is installed, else a ``dgemm``."""
+        kernel = spring_kernel()
+        if kernel is None:
+            s = self._chain(x, self.blas)
+        else:
+            if self.a_t is None:
+                self.a_t = np.ascontiguousarray(self.a.transpose(1, 2, 0))  # (i, j, B)
+            kernel(self.a_t, x, self.fused)
+            s = self.fused
         np.multiply(self.deg, x, out=f)
         np.subtract(f, s, out=f)
         if reach is None or not reach < self.clip_free:
