@@ -16,7 +16,8 @@ to the typical one. Steps are shortened to land exactly on every output time (no
 (IEEE-754 basic operations in a fixed order), not numpy's, whose last bits are the platform
 libm's: with an adaptive step, one bit can change a step's acceptance and so every later value.
 With numba (the ``fast`` extra) each step runs as three compiled loops with the same operations
-(:func:`_dopri_step_compiled`, 5x faster); without it, as numpy passes; the same bits.
+(:func:`_dopri_step` with :func:`_kuramoto_kernels`, 5x faster); without it, as numpy
+passes; the same bits.
 
 References: J. R. Dormand, P. J. Prince. A family of embedded Runge-Kutta formulae. J. Comput.
 Appl. Math. 6(1):19-26, 1980. E. Hairer, S. P. Nørsett, G. Wanner. Solving Ordinary Differential
@@ -172,6 +173,12 @@ def _integrate_inputs(
     return phi0, omega, coupling, t_out
 
 
+#: The tableau as arrays for the compiled step: row ``r`` of ``_A`` (stage ``r + 1``) padded
+#: with zeros, and ``_E``. A zero coefficient is skipped, as :func:`_dopri_step` leaves it out.
+_A_ROWS = np.array([list(r) + [0.0] * (6 - len(r)) for r in _A])
+_E_ROW = np.array(_E)
+
+
 def _dopri_step(
     y: np.ndarray,
     f: np.ndarray,
@@ -180,12 +187,28 @@ def _dopri_step(
     cpl: np.ndarray,
     rtol: float,
     atol: float,
+    kernels: tuple[Callable[..., None], Callable[..., None], Callable[..., float]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """One Dormand–Prince 5(4) trial step of size ``hs`` from ``y`` (``f`` = RHS at ``y``).
 
     Arrays in the (n, sims) layout of :func:`_rhs_t`. Returns the 5th-order solution, the RHS
     there (FSAL: the next step's ``k1``) and the error norm of the worst simulation.
+
+    With ``kernels`` (:func:`_kuramoto_kernels`) the step runs as numba's loops: every value
+    from the same operations in the same order as the numpy passes below, so the same bits
+    (tested), in 13 loop calls instead of about 500 numpy passes (most of them the portable
+    sines and cosines).
     """
+    if kernels is not None:
+        stage, rhs, error = kernels
+        ks = np.empty((7,) + y.shape)
+        ks[0] = f
+        sc, acc, arg = np.empty((2,) + y.shape), np.empty((2, y.shape[1])), np.empty(y.shape)
+        for row in range(1, 7):  # stages 2-6, then the 5th-order solution (row 6) and its RHS
+            y_new = np.empty(y.shape) if row == 6 else arg
+            stage(y, ks, _A_ROWS[row], row, hs, y_new)
+            rhs(y_new, w, cpl, ks[row], sc, acc)
+        return y_new, ks[6], error(y, y_new, ks, _E_ROW, hs, rtol, atol, acc[0])
     a2, a3, a4, a5, a6, a7 = _A[1:]
     e1, _, e3, e4, e5, e6, e7 = _E
     k1 = f
@@ -204,37 +227,6 @@ def _dopri_step(
     scale = atol + rtol * np.maximum(np.abs(y), np.abs(y_new))
     err_norm = float(np.sqrt(np.mean((err / scale) ** 2, axis=0)).max())
     return y_new, k7, err_norm
-
-
-#: The tableau as arrays for the compiled step: row ``r`` of ``_A`` (stage ``r + 1``) padded
-#: with zeros, and ``_E``. A zero coefficient is skipped, as :func:`_dopri_step` leaves it out.
-_A_ROWS = np.array([list(r) + [0.0] * (6 - len(r)) for r in _A])
-_E_ROW = np.array(_E)
-
-
-def _dopri_step_compiled(
-    kernels: tuple[Callable[..., None], Callable[..., None], Callable[..., float]],
-    y: np.ndarray,
-    f: np.ndarray,
-    hs: float,
-    w: np.ndarray,
-    cpl: np.ndarray,
-    rtol: float,
-    atol: float,
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """:func:`_dopri_step` as numba's loops (:func:`_kuramoto_kernels`): every value from the
-    same operations in the same order, so the same bits (tested), in 13 loop calls instead of
-    about 500 numpy passes per step (most of them the portable sines and cosines)."""
-    stage, rhs, error = kernels
-    ks = np.empty((7,) + y.shape)
-    ks[0] = f
-    sc, acc = np.empty((2,) + y.shape), np.empty((2, y.shape[1]))
-    arg = np.empty(y.shape)
-    for row in range(1, 7):  # stages 2-6, then the 5th-order solution (row 6) and its RHS
-        y_new = np.empty(y.shape) if row == 6 else arg
-        stage(y, ks, _A_ROWS[row], row, hs, y_new)
-        rhs(y_new, w, cpl, ks[row], sc, acc)
-    return y_new, ks[6], error(y, y_new, ks, _E_ROW, hs, rtol, atol, acc[0])
 
 
 def _stage_loop(
@@ -378,10 +370,7 @@ def _march(
         remaining = target - t
         hits = h >= remaining * (1 - 1e-12)
         hs = remaining if hits else h
-        if kernels is None:
-            y_new, k7, err_norm = _dopri_step(y, f, hs, w, cpl, rtol, atol)
-        else:
-            y_new, k7, err_norm = _dopri_step_compiled(kernels, y, f, hs, w, cpl, rtol, atol)
+        y_new, k7, err_norm = _dopri_step(y, f, hs, w, cpl, rtol, atol, kernels)
         stats["rhs_evals"] += 6
         if err_norm <= 1.0:
             stats["accepted"] += 1

@@ -76,7 +76,7 @@ class SpringForces:
         # |F| <= 2 k (n - 1) max|x| (plus rounding): no clipping needed while max|x| is below this
         self.clip_free = p.max_force / (2.01 * abs(p.interaction_strength) * max(n - 1, 1))
         self.a_t: np.ndarray | None = None  # a as (i, j, B), for spring_kernel()
-        self.fused = np.empty((p.dim, n, n_sims))
+        self.fused: np.ndarray | None = None  # its output (D, n, B)
         self.blas = spring_kernel() is not None or self._blas_matches()
 
     def _blas_matches(self) -> bool:
@@ -113,8 +113,9 @@ class SpringForces:
         if kernel is None:
             s = self._chain(x, self.blas)
         else:
-            if self.a_t is None:
+            if self.a_t is None or self.fused is None:
                 self.a_t = np.ascontiguousarray(self.a.transpose(1, 2, 0))  # (i, j, B)
+                self.fused = np.empty(x.shape)
             kernel(self.a_t, x, self.fused)
             s = self.fused
         np.multiply(self.deg, x, out=f)
