@@ -140,7 +140,9 @@ def _build_chunk(spec: DatasetSpec, tier: str, chunk: Chunk) -> xr.Dataset:
 ARROW_SPEC = register_dataset(
     DatasetSpec(
         name="arrow-of-time",
-        version="2",  # 2: the swarm clips with portable arithmetic (datasets/swarms_kernels.py)
+        # 2: the swarm clips with portable arithmetic (datasets/swarms_kernels.py); 3: the
+        # D'Orsogna clips in float32 (that simulator's data version 3)
+        version="3",
         domain="particles",
         family="trajectories",
         build=stream_chunks,

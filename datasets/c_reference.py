@@ -110,12 +110,13 @@ def library(name: str) -> tuple[ctypes.CDLL, str]:
 
 _DBL, _LNG, _I32 = ctypes.c_double, ctypes.c_long, ctypes.c_int
 _PTR = ctypes.POINTER(ctypes.c_double)
+_FPTR = ctypes.POINTER(ctypes.c_float)
 #: The argument types of every C function, by (source, function).
 _SIGNATURES: dict[tuple[str, str], list[Any]] = {
     ("nri_loop", "nri_loop"): [_LNG, _I32, _I32, _LNG, _LNG, _I32, _DBL, _I32, _DBL, _DBL, _DBL]
     + [_PTR] * 5,
     ("swarm_loop", "vicsek_loop"): [_LNG, _I32, _LNG, _I32, _DBL, _DBL] + [_PTR] * 6,
-    ("swarm_loop", "dorsogna_loop"): [_LNG, _I32, _LNG, _I32, _DBL] + [_PTR] * 5,
+    ("swarm_loop", "dorsogna_loop"): [_LNG, _I32, _LNG, _I32, _DBL] + [_FPTR] * 5,
 }
 
 
@@ -180,7 +181,8 @@ def simulate_swarm_c(
     """:mod:`decathlon.datasets.swarms_reference`'s ``system`` (``"vicsek"`` or
     ``"dorsogna"``) with the loops in compiled C: the same draws (parameters, initial state,
     then Vicsek's normal block per step), NPD's ``dt`` and save schedule; returns ``pos``,
-    ``vel`` (sims, frames, particles, 3) and ``params``."""
+    ``vel`` (sims, frames, particles, 3) and ``params``. D'Orsogna runs in float32 (data version
+    3: sisyphe's precision), Vicsek in float64."""
     from decathlon.datasets import swarms
 
     sysm = swarms.SWARMS[system]
@@ -190,23 +192,29 @@ def simulate_swarm_c(
     pos0, vel0 = swarms._init(rng, n_sims, n_particles, low, high)
     every = swarms.SAVE_EVERY
     shape = (n_sims, len(swarms._saved(steps, every)), n_particles, 3)
-    pos, vel = np.empty(shape), np.empty(shape)
     head = (n_sims, n_particles, steps, every)
     if system == "vicsek":
         noise = np.stack([rng.standard_normal((n_sims, n_particles, 3)) for _ in range(steps)])
         fn, _ = _function("swarm_loop", "vicsek_loop")
+        pos, vel = np.empty(shape), np.empty(shape)
         ins = (p, pos0, vel0, noise, pos, vel)
         status = fn(*head, swarms.VICSEK_BOX, swarms.DT, *(_ptr(a) for a in ins))
     else:
         fn, _ = _function("swarm_loop", "dorsogna_loop")
+        p, pos0, vel0 = (a.astype(np.float32) for a in (p, pos0, vel0))
+        pos, vel = np.empty(shape, np.float32), np.empty(shape, np.float32)
         status = fn(*head, swarms.DT, *(_ptr(a) for a in (p, pos0, vel0, pos, vel)))
+        p = p.astype(np.float64)
     if status != 0:
         raise MemoryError(f"{system}_loop could not allocate its state for {n_particles} particles")
     return {"pos": pos, "vel": vel, "params": p}
 
 
 def _ptr(a: np.ndarray) -> Any:
-    """A C pointer to ``a``'s data (float64, C-contiguous: checked, never copied silently)."""
-    if a.dtype != np.float64 or not a.flags.c_contiguous:
-        raise TypeError(f"C loop arrays must be C-contiguous float64, got {a.dtype} {a.flags}")
-    return a.ctypes.data_as(_PTR)
+    """A C pointer to ``a``'s data (float64 or float32, C-contiguous: checked, never copied
+    silently)."""
+    if a.dtype not in (np.float64, np.float32) or not a.flags.c_contiguous:
+        raise TypeError(
+            f"C loop arrays must be C-contiguous float64 or float32, got {a.dtype} {a.flags}"
+        )
+    return a.ctypes.data_as(_PTR if a.dtype == np.float64 else _FPTR)

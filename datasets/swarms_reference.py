@@ -56,7 +56,8 @@ def _vicsek_loop(
 
 
 def _dorsogna_loop_force(pos: np.ndarray, vel: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """:func:`_dorsogna_force` for one simulation (N, 3), one particle at a time."""
+    """:func:`_dorsogna_force` for one simulation (N, 3), one particle at a time, in the dtype
+    of ``pos`` (float32, as sisyphe and the vectorized simulator), with numpy's ``exp``."""
     radius, alpha, c_r, l_r = p[0]
     out = np.empty_like(vel)
     for i in range(len(pos)):
@@ -79,7 +80,7 @@ def simulate_dorsogna_reference(
     rng: np.random.Generator | int | None, n_sims: int, **kw: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One simulation at a time with a loop over particles (the reference of the speed
-    benchmark), same draws as :func:`simulate_dorsogna`."""
+    benchmark), same draws as :func:`simulate_dorsogna`, in float32 as it (data version 3)."""
     return _reference(rng, n_sims, DORSOGNA, _dorsogna_loop, **kw)
 
 
@@ -101,6 +102,8 @@ def _reference(
     p = system.check(None, rng, n_sims)
     low, high = (0.0, VICSEK_BOX) if system is VICSEK else (-0.5, 0.5)
     pos0, vel0 = _init(rng, n_sims, n_particles, low, high)
+    if system is DORSOGNA:  # float32, as simulate_dorsogna (data version 3)
+        p, pos0, vel0 = (a.astype(np.float32) for a in (p, pos0, vel0))
     noise = (
         [rng.standard_normal((n_sims, n_particles, 3)) for _ in range(steps)]
         if system is VICSEK
@@ -117,4 +120,4 @@ def _reference(
                 frames_v.append(vel)
         all_p.append(np.stack(frames_p))
         all_v.append(np.stack(frames_v))
-    return np.stack(all_p), np.stack(all_v), p
+    return np.stack(all_p), np.stack(all_v), p.astype(np.float64)

@@ -129,12 +129,17 @@ def _build_chunk(spec: DatasetSpec, tier: str, chunk: Chunk) -> xr.Dataset:
     return to_dataset(system, pos, vel, params, spec.version)
 
 
+#: Data versions: 2 is portable arithmetic (the same bits on every machine); D'Orsogna's 3
+#: simulates in float32 as sisyphe did (its card).
+_VERSION = {"vicsek": "2", "dorsogna": "3"}
+
+
 def _register(system: str, seed: int) -> DatasetSpec:
     sysm = SWARMS[system]
     return register_dataset(
         DatasetSpec(
             name=f"swarms-{system}",
-            version="2",  # 2: portable arithmetic, the same bits on every machine
+            version=_VERSION[system],
             domain="swarms",
             family="trajectories",
             build=stream_chunks,

@@ -107,7 +107,7 @@ def test_every_simulator_gives_the_same_bits_on_another_machine(here, platform):
     assert not differ, (
         f"{differ} give other bits with {_platforms()[platform]}: a store built there would "
         "have another data_sha256 (use only IEEE basic operations in a fixed order: "
-        "swarms_kernels.exp_portable and lane_sums, no BLAS product, no numpy exp/log)"
+        "swarms_kernels.expf_portable and lane_sums, no BLAS product, no numpy exp/log)"
     )
 
 

@@ -55,7 +55,8 @@ def test_c_loop_is_the_reference_physics(c_loop, case):
 @pytest.mark.parametrize("system", ["vicsek", "dorsogna"])
 def test_swarm_c_loops_are_the_reference_physics(c_loop, system):
     """The swarms' compiled yardstick against their one-at-a-time Python loops: the same draws,
-    the same physics up to round-off (measured <= 3.6e-15 over 60 steps, 12 particles)."""
+    the same physics up to round-off (Vicsek in float64: measured <= 3.6e-15 over 60 steps, 12
+    particles; D'Orsogna in float32, data version 3: <= 3.0e-7, a few float32 ulps)."""
     from decathlon.datasets.swarms_reference import (
         simulate_dorsogna_reference,
         simulate_vicsek_reference,
@@ -66,8 +67,10 @@ def test_swarm_c_loops_are_the_reference_physics(c_loop, system):
         c = c_reference.simulate_swarm_c(system, seed, 3, n_particles=12, steps=60)
         pos, vel, params = ref_fn[system](seed, 3, n_particles=12, steps=60)
         assert c["params"].tobytes() == params.tobytes() and c["pos"].shape == pos.shape
-        np.testing.assert_allclose(c["pos"], pos, rtol=0, atol=1e-12, err_msg=f"seed {seed}")
-        np.testing.assert_allclose(c["vel"], vel, rtol=0, atol=1e-12, err_msg=f"seed {seed}")
+        atol = 1e-12 if system == "vicsek" else 2e-6
+        assert c["pos"].dtype == pos.dtype == (np.float64 if system == "vicsek" else np.float32)
+        np.testing.assert_allclose(c["pos"], pos, rtol=0, atol=atol, err_msg=f"seed {seed}")
+        np.testing.assert_allclose(c["vel"], vel, rtol=0, atol=atol, err_msg=f"seed {seed}")
 
 
 def test_c_source_is_package_data():

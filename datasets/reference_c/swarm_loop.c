@@ -7,7 +7,8 @@
  *   standard normal draws of every step given (steps, n_sims, n, 3), as the Python loops
  *   draw them.
  * dorsogna_loop: sisyphe's AttractionRepulsion (self-propulsion, friction, Morse forces with
- *   C_a = l_a = 1 and mass radius^3), classical RK4.
+ *   C_a = l_a = 1 and mass radius^3), classical RK4, in float (expf, sqrtf) as sisyphe and
+ *   the vectorized simulator (data version 3); params, states and outputs are float arrays.
  *
  * Both keep the state after steps 0, save_every, 2 save_every, ... (0-based), as the Python
  * simulators do. params is (n_sims, 4): radius, speed, noise, nu (Vicsek) or radius,
@@ -81,47 +82,48 @@ int vicsek_loop(long n_sims, int n, long steps, int save_every, double box, doub
     return 0;
 }
 
-static void dorsogna_force(int n, const double *pos, const double *vel, const double *p,
-                           double *out) {
-    double mass = p[0] * p[0] * p[0], alpha = p[1], c_r = p[2], l_r = p[3];
+static void dorsogna_force(int n, const float *pos, const float *vel, const float *p,
+                           float *out) {
+    float mass = p[0] * p[0] * p[0], alpha = p[1], c_r = p[2], l_r = p[3];
     for (int i = 0; i < n; i++) {
-        const double *xi = pos + 3 * i, *vi = vel + 3 * i;
-        double acc[3] = {0.0, 0.0, 0.0};
+        const float *xi = pos + 3 * i, *vi = vel + 3 * i;
+        float acc[3] = {0.0f, 0.0f, 0.0f};
         for (int k = 0; k < n; k++) {
             if (k == i) continue;
-            double d[3], r2 = 0.0;
+            float d[3], r2 = 0.0f;
             for (int c = 0; c < 3; c++) {
                 d[c] = xi[c] - pos[3 * k + c];
                 r2 += d[c] * d[c];
             }
-            double r = sqrt(r2);
-            double mag = mass * (c_r / l_r * exp(-r / l_r) - exp(-r)) / r;
+            float r = sqrtf(r2);
+            float mag = mass * (c_r / l_r * expf(-r / l_r) - expf(-r)) / r;
             for (int c = 0; c < 3; c++) acc[c] += mag * d[c];
         }
-        double s2 = vi[0] * vi[0] + vi[1] * vi[1] + vi[2] * vi[2];
+        float s2 = vi[0] * vi[0] + vi[1] * vi[1] + vi[2] * vi[2];
         for (int c = 0; c < 3; c++) out[3 * i + c] = alpha * vi[c] - s2 * vi[c] + acc[c];
     }
 }
 
-int dorsogna_loop(long n_sims, int n, long steps, int save_every, double dt,
-                  const double *params, const double *pos0, const double *vel0, double *out_pos,
-                  double *out_vel) {
+int dorsogna_loop(long n_sims, int n, long steps, int save_every, double dt_,
+                  const float *params, const float *pos0, const float *vel0, float *out_pos,
+                  float *out_vel) {
     size_t m = (size_t)3 * n;
-    double *buf = malloc(11 * m * sizeof(double));
+    float dt = (float)dt_;
+    float *buf = malloc(11 * m * sizeof(float));
     if (!buf) return 1;
-    double *x = buf, *v = buf + m, *kv[4], *kx[4], *tx = buf + 10 * m;
+    float *x = buf, *v = buf + m, *kv[4], *kx[4], *tx = buf + 10 * m;
     for (int q = 0; q < 4; q++) kv[q] = buf + (2 + q) * m, kx[q] = buf + (6 + q) * m;
     long frames = (steps + save_every - 1) / save_every;
     for (long s = 0; s < n_sims; s++) {
-        const double *p = params + 4 * s;
-        memcpy(x, pos0 + s * m, m * sizeof(double));
-        memcpy(v, vel0 + s * m, m * sizeof(double));
+        const float *p = params + 4 * s;
+        memcpy(x, pos0 + s * m, m * sizeof(float));
+        memcpy(v, vel0 + s * m, m * sizeof(float));
         for (long t = 0, f = 0; t < steps; t++) {
             /* k1 = (v, F(x, v)); k2 = (v + dt/2 k1v, F(x + dt/2 k1x, k2x)); ... as _rk4 */
-            memcpy(kx[0], v, m * sizeof(double));
+            memcpy(kx[0], v, m * sizeof(float));
             dorsogna_force(n, x, kx[0], p, kv[0]);
             for (int q = 1; q < 4; q++) {
-                double h = q < 3 ? dt / 2 : dt;
+                float h = q < 3 ? dt / 2 : dt;
                 for (size_t i = 0; i < m; i++) {
                     kx[q][i] = v[i] + h * kv[q - 1][i];
                     tx[i] = x[i] + h * kx[q - 1][i];
@@ -133,8 +135,8 @@ int dorsogna_loop(long n_sims, int n, long steps, int save_every, double dt,
                 v[i] += dt / 6 * (kv[0][i] + 2 * kv[1][i] + 2 * kv[2][i] + kv[3][i]);
             }
             if (t % save_every == 0) {
-                memcpy(out_pos + (s * frames + f) * m, x, m * sizeof(double));
-                memcpy(out_vel + (s * frames + f) * m, v, m * sizeof(double));
+                memcpy(out_pos + (s * frames + f) * m, x, m * sizeof(float));
+                memcpy(out_vel + (s * frames + f) * m, v, m * sizeof(float));
                 f++;
             }
         }
