@@ -220,12 +220,19 @@ def lane_sums(w: np.ndarray, x: np.ndarray, diff: bool, symmetric: bool = False)
     kernels = pair_kernels()
     if kernels is None:
         return lane_sums_numpy(w, x, diff)
-    out = np.empty_like(x)
     wt = w if symmetric else w.transpose(0, 2, 1)
     coords = np.ascontiguousarray(x.transpose(0, 2, 1))
-    acc = np.empty((x.shape[2], LANES, x.shape[1]), dtype=x.dtype)
-    kernels[1](np.ascontiguousarray(wt), coords, out, diff, acc)
-    return out
+    acc = np.empty((x.shape[0], x.shape[2], LANES, x.shape[1]), dtype=x.dtype)
+    kernels[1](np.ascontiguousarray(wt), coords, acc, diff)
+    return add_lanes(acc)
+
+
+def add_lanes(acc: np.ndarray) -> np.ndarray:
+    """The lane partial sums ``acc`` (sim, 3, 8, N) of :func:`lane_sums_loop` added in the fixed
+    tree ``((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))``, as (sim, N, 3)."""
+    a = [acc[:, :, k] for k in range(LANES)]
+    tree = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
+    return np.ascontiguousarray(tree.transpose(0, 2, 1))
 
 
 def lane_sums_numpy(w: np.ndarray, x: np.ndarray, diff: bool) -> np.ndarray:
@@ -236,16 +243,13 @@ def lane_sums_numpy(w: np.ndarray, x: np.ndarray, diff: bool) -> np.ndarray:
         xb = x[:, None, b : b + LANES, :]
         t = x[:, :, None, :] - xb if diff else xb
         lanes[:, :, : t.shape[2]] += w[:, :, b : b + LANES, None] * t
-    a = [lanes[:, :, k] for k in range(LANES)]
-    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
+    return add_lanes(lanes.transpose(0, 3, 2, 1))
 
 
-def lane_sums_loop(
-    wt: np.ndarray, coords: np.ndarray, out: np.ndarray, diff: bool, acc: np.ndarray
-) -> None:
+def lane_sums_loop(wt: np.ndarray, coords: np.ndarray, acc: np.ndarray, diff: bool) -> None:
     """:func:`lane_sums` as loops for numba, from the transposed weights ``wt[s, j, i] =
     w[s, i, j]`` (sim, N, >= N) and ``coords`` (sim, 3, >= N): columns past ``N`` are not read;
-    ``acc`` (3, 8, N) is scratch.
+    the eight lanes' partial sums go to ``acc`` (sim, 3, 8, N), which :func:`add_lanes` adds.
 
     Lane ``k`` of every particle ``i`` at once (a contiguous loop over ``i`` that LLVM
     vectorizes), its columns ``j = k, k + 8, ...`` four at a time for
@@ -258,7 +262,7 @@ def lane_sums_loop(
     for s in range(m):
         xa, xb, xc = coords[s, 0], coords[s, 1], coords[s, 2]
         for k in range(LANES):
-            la, lb, lc = acc[0, k], acc[1, k], acc[2, k]
+            la, lb, lc = acc[s, 0, k], acc[s, 1, k], acc[s, 2, k]
             la[:] = 0.0
             lb[:] = 0.0
             lc[:] = 0.0
@@ -300,12 +304,6 @@ def lane_sums_loop(
                         la[i] = la[i] + wj[i] * ja
                         lb[i] = lb[i] + wj[i] * jb
                         lc[i] = lc[i] + wj[i] * jc
-        for d in range(3):
-            a, o = acc[d], out[s, :, d]
-            for i in range(n):
-                o[i] = ((a[0, i] + a[1, i]) + (a[2, i] + a[3, i])) + (
-                    (a[4, i] + a[5, i]) + (a[6, i] + a[7, i])
-                )
 
 
 # --------------------------------------------------------------------------------- D'Orsogna
@@ -338,10 +336,9 @@ def morse_sums(pos: np.ndarray, p: np.ndarray) -> np.ndarray:
     g = np.empty((m, n, width), dtype=np.float32)
     buf, ibuf = np.empty((3, width), dtype=np.float32), np.empty((2, width), dtype=np.int32)
     kernels[0](coords, par, g, buf, ibuf)
-    out = np.empty_like(pos)
-    # g[:, :, :n] is symmetric: its rows serve as the lane loop's columns
-    kernels[1](g, coords, out, True, np.empty((3, LANES, n), dtype=np.float32))
-    return out
+    acc = np.empty((m, 3, LANES, n), dtype=np.float32)
+    kernels[1](g, coords, acc, True)  # g[:, :, :n] is symmetric: its rows serve as columns
+    return add_lanes(acc)
 
 
 def morse_numpy(pos: np.ndarray, par: np.ndarray) -> np.ndarray:
