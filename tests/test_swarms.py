@@ -191,7 +191,8 @@ def test_the_pair_loops_give_the_numpy_bits(monkeypatch):
     """The D'Orsogna factor loop and the lane-sum loop (what numba compiles) run as plain
     Python against the numpy passes: the same bits, coincident particles without force, sizes
     that are not a multiple of the eight lanes."""
-    monkeypatch.setattr(K, "pair_kernels", lambda: (K.morse_factors_loop, K.lane_sums_loop))
+    loops = (K.morse_factors_loop, K.lane_sums_loop, K.add_lanes_loop)
+    monkeypatch.setattr(K, "pair_kernels", lambda: loops)
     for n in (5, 11, 41):  # 41: each lane has five or six columns (a group of four, the rest)
         pos, p = _swarm_positions(5, 2, n)
         got = K.morse_sums(pos, p)
