@@ -35,7 +35,8 @@ numba loops that give the same bits) in :mod:`decathlon.datasets.swarms_kernels`
 order (a portable exponential, neighbour sums in a fixed order, no BLAS), so a store's
 ``data_sha256`` does not depend on the CPU's SIMD level or the BLAS kernel (version 1 did:
 tested in ``tests/test_portability.py``, measured in the cards). D'Orsogna's version 3 does
-the same in float32 (sisyphe's precision), 2.5x faster per force evaluation than in float64.
+the same in float32 (sisyphe's precision): a force evaluation at 200 particles takes about 48
+us per simulation, 135 us in float64.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ neighbours run in the fixed order of :func:`lane_sums`.
 - D'Orsogna (data version 3): in float32, the precision sisyphe ran NPD's simulations in
   (torch's default dtype): the Morse pair factors from coordinate differences with two portable
   float32 exponentials, each unordered pair once, then the lane sums of ``g_ij (x_i - x_j)``.
-  Version 2 did the same in float64, 2.5x slower per force evaluation (``decathlon bench``: 25x
+  Version 2 did the same in float64, 2.8x slower per force evaluation (``decathlon bench``: 25x
   the one-at-a-time reference, against the issue's 50x; the card has the measurements).
 """
 
