@@ -189,25 +189,22 @@ def simulate_swarm_c(
     rng = np.random.default_rng(rng)
     p = sysm.check(None, rng, n_sims)
     low, high = (0.0, swarms.VICSEK_BOX) if system == "vicsek" else (-0.5, 0.5)
-    pos0, vel0 = swarms._init(rng, n_sims, n_particles, low, high)
+    p, pos0, vel0 = sysm.in_precision(p, *swarms._init(rng, n_sims, n_particles, low, high))
     every = swarms.SAVE_EVERY
     shape = (n_sims, len(swarms._saved(steps, every)), n_particles, 3)
+    pos, vel = np.empty(shape, sysm.dtype), np.empty(shape, sysm.dtype)
     head = (n_sims, n_particles, steps, every)
     if system == "vicsek":
         noise = np.stack([rng.standard_normal((n_sims, n_particles, 3)) for _ in range(steps)])
         fn, _ = _function("swarm_loop", "vicsek_loop")
-        pos, vel = np.empty(shape), np.empty(shape)
         ins = (p, pos0, vel0, noise, pos, vel)
         status = fn(*head, swarms.VICSEK_BOX, swarms.DT, *(_ptr(a) for a in ins))
     else:
         fn, _ = _function("swarm_loop", "dorsogna_loop")
-        p, pos0, vel0 = (a.astype(np.float32) for a in (p, pos0, vel0))
-        pos, vel = np.empty(shape, np.float32), np.empty(shape, np.float32)
         status = fn(*head, swarms.DT, *(_ptr(a) for a in (p, pos0, vel0, pos, vel)))
-        p = p.astype(np.float64)
     if status != 0:
         raise MemoryError(f"{system}_loop could not allocate its state for {n_particles} particles")
-    return {"pos": pos, "vel": vel, "params": p}
+    return {"pos": pos, "vel": vel, "params": p.astype(np.float64)}
 
 
 def _ptr(a: np.ndarray) -> Any:

@@ -77,6 +77,12 @@ class SwarmSystem:
     low: tuple[float, ...]
     high: tuple[float, ...]
     log2: bool
+    #: The precision the system is simulated in (D'Orsogna's data version 3: float32, sisyphe's).
+    dtype: type[np.floating] = np.float64
+
+    def in_precision(self, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``arrays`` (parameters, initial state, drawn in float64) rounded to :attr:`dtype`."""
+        return tuple(a.astype(self.dtype, copy=False) for a in arrays)
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` parameter vectors (n, 4), float64 (powers of two by the portable ``2^u``)."""
@@ -116,6 +122,7 @@ DORSOGNA = SwarmSystem(
     (-2 / 3, -2.0, -1.0, -1.5),
     (2 / 3, 2.0, 1.0, 0.5),
     log2=True,
+    dtype=np.float32,
 )
 SWARMS = {"vicsek": VICSEK, "dorsogna": DORSOGNA}
 
@@ -305,8 +312,8 @@ def simulate_dorsogna(
     ((2, 2, 5, 3), True)
     """
     rng = np.random.default_rng(rng)
-    p = DORSOGNA.check(params, rng, n_sims).astype(np.float32)
-    pos, vel = (a.astype(np.float32) for a in _init(rng, n_sims, n_particles, -0.5, 0.5))
+    p = DORSOGNA.check(params, rng, n_sims)
+    p, pos, vel = DORSOGNA.in_precision(p, *_init(rng, n_sims, n_particles, -0.5, 0.5))
     with np.errstate(over="ignore", invalid="ignore"):  # reported below, with the fix
         out_p, out_v = _dorsogna_run(pos, vel, p, steps, save_every, float(dt))
     bad = np.flatnonzero(_diverged(out_p, out_v))

@@ -222,9 +222,18 @@ def lane_sums(w: np.ndarray, x: np.ndarray, diff: bool, symmetric: bool = False)
         return lane_sums_numpy(w, x, diff)
     wt = w if symmetric else w.transpose(0, 2, 1)
     coords = np.ascontiguousarray(x.transpose(0, 2, 1))
-    acc = np.empty((x.shape[0], x.shape[2], LANES, x.shape[1]), dtype=x.dtype)
-    kernels[1](np.ascontiguousarray(wt), coords, acc, diff)
-    out = np.empty_like(x)
+    return _lane_sums_compiled(kernels, np.ascontiguousarray(wt), coords, diff)
+
+
+def _lane_sums_compiled(
+    kernels: tuple[Callable[..., None], ...], wt: np.ndarray, coords: np.ndarray, diff: bool
+) -> np.ndarray:
+    """:func:`lane_sums_loop` then :func:`add_lanes_loop` (compiled ``kernels[1:]``) on
+    transposed weights (sim, N, >= N) and ``coords`` (sim, 3, >= N): (sim, N, 3)."""
+    m, n = wt.shape[0], wt.shape[1]
+    acc = np.empty((m, 3, LANES, n), dtype=coords.dtype)
+    kernels[1](wt, coords, acc, diff)
+    out = np.empty((m, n, 3), dtype=coords.dtype)
     kernels[2](acc, out)
     return out
 
@@ -353,11 +362,7 @@ def morse_sums(pos: np.ndarray, p: np.ndarray) -> np.ndarray:
     g = np.empty((m, n, width), dtype=np.float32)
     buf, ibuf = np.empty((3, width), dtype=np.float32), np.empty((2, width), dtype=np.int32)
     kernels[0](coords, par, g, buf, ibuf)
-    acc = np.empty((m, 3, LANES, n), dtype=np.float32)
-    kernels[1](g, coords, acc, True)  # g[:, :, :n] is symmetric: its rows serve as columns
-    out = np.empty_like(pos)
-    kernels[2](acc, out)
-    return out
+    return _lane_sums_compiled(kernels, g, coords, True)  # g[:, :, :n] is symmetric
 
 
 def morse_numpy(pos: np.ndarray, par: np.ndarray) -> np.ndarray:

@@ -101,9 +101,7 @@ def _reference(
     rng = np.random.default_rng(rng)
     p = system.check(None, rng, n_sims)
     low, high = (0.0, VICSEK_BOX) if system is VICSEK else (-0.5, 0.5)
-    pos0, vel0 = _init(rng, n_sims, n_particles, low, high)
-    if system is DORSOGNA:  # float32, as simulate_dorsogna (data version 3)
-        p, pos0, vel0 = (a.astype(np.float32) for a in (p, pos0, vel0))
+    p, pos0, vel0 = system.in_precision(p, *_init(rng, n_sims, n_particles, low, high))
     noise = (
         [rng.standard_normal((n_sims, n_particles, 3)) for _ in range(steps)]
         if system is VICSEK
